@@ -1,0 +1,124 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+from stories.models import validate_json_object
+
+
+class CharacterQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(owner=user)
+
+
+class Character(models.Model):
+    """A character in the writer's library; StoryCharacter places it in one or more stories."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="characters")
+    name = models.CharField(max_length=200)
+    appearance = models.TextField(blank=True, max_length=10000)
+    personality = models.TextField(blank=True, max_length=10000)
+    backstory = models.TextField(blank=True, max_length=20000)
+    speech_pattern = models.TextField("speech pattern / voice", blank=True, max_length=5000)
+    goals = models.TextField(blank=True, max_length=5000)
+    attributes = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
+    stories = models.ManyToManyField("stories.Story", through="StoryCharacter", related_name="characters")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CharacterQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            # The character library: a user's characters by name.
+            models.Index(fields=["owner", "name"], name="character_owner_name_idx"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("character_detail", args=[self.pk])
+
+    def save(self, *args, **kwargs):
+        validate_json_object(self.attributes)
+        super().save(*args, **kwargs)
+
+
+class StoryCharacter(models.Model):
+    class Role(models.TextChoices):
+        PROTAGONIST = "protagonist", "Protagonist"
+        ANTAGONIST = "antagonist", "Antagonist"
+        DEUTERAGONIST = "deuteragonist", "Deuteragonist"
+        SUPPORTING = "supporting", "Supporting"
+        MENTOR = "mentor", "Mentor"
+        LOVE_INTEREST = "love_interest", "Love interest"
+        MINOR = "minor", "Minor"
+
+    story = models.ForeignKey("stories.Story", on_delete=models.CASCADE, related_name="cast")
+    character = models.ForeignKey(Character, on_delete=models.CASCADE, related_name="appearances")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.SUPPORTING)
+    importance = models.PositiveSmallIntegerField(default=5)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-importance", "character__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["story", "character"], name="storycharacter_story_character_unique"),
+            models.CheckConstraint(
+                condition=Q(importance__gte=1, importance__lte=10), name="storycharacter_importance_1_10"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.character} in {self.story} ({self.get_role_display()})"
+
+
+class CharacterRelationship(models.Model):
+    class Kind(models.TextChoices):
+        FAMILY = "family", "Family"
+        FRIEND = "friend", "Friend"
+        ALLY = "ally", "Ally"
+        ROMANTIC = "romantic", "Romantic"
+        MENTOR = "mentor", "Mentor"
+        RIVAL = "rival", "Rival"
+        ENEMY = "enemy", "Enemy"
+        COLLEAGUE = "colleague", "Colleague"
+        OTHER = "other", "Other"
+
+    source = models.ForeignKey(Character, on_delete=models.CASCADE, related_name="relationships_out")
+    target = models.ForeignKey(Character, on_delete=models.CASCADE, related_name="relationships_in")
+    kind = models.CharField("type", max_length=20, choices=Kind.choices, default=Kind.OTHER)
+    strength = models.PositiveSmallIntegerField(default=5, help_text="1 (faint) to 10 (defining)")
+    description = models.TextField(blank=True, max_length=5000)
+    metadata = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(strength__gte=1, strength__lte=10), name="relationship_strength_1_10"),
+            models.CheckConstraint(condition=~Q(source=F("target")), name="relationship_not_self"),
+            models.UniqueConstraint(fields=["source", "target", "kind"], name="relationship_pair_kind_unique"),
+        ]
+        indexes = [
+            # The relationship graph loads every edge touching a story's cast, from either end.
+            models.Index(fields=["target"], name="relationship_target_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.source} → {self.target} ({self.get_kind_display()}, {self.strength})"
+
+    def clean(self):
+        super().clean()
+        if self.source_id and self.target_id:
+            if self.source_id == self.target_id:
+                raise ValidationError("A character cannot have a relationship with themselves.")
+            if self.source.owner_id != self.target.owner_id:
+                raise ValidationError("Both characters must belong to the same writer.")
+
+    def save(self, *args, **kwargs):
+        validate_json_object(self.metadata)
+        super().save(*args, **kwargs)

@@ -1,0 +1,3 @@
+"""Websocket routes; the live generation consumer registers here."""
+
+websocket_urlpatterns = []

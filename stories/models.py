@@ -1,0 +1,320 @@
+import re
+from datetime import timedelta
+from typing import Literal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+WORD_RE = re.compile(r"\w+(?:['’-]\w+)*")
+TRASH_DAYS = 30
+
+
+def count_words(text: str) -> int:
+    """Words as a writer counts them: apostrophes and hyphens join, punctuation does not count."""
+    return len(WORD_RE.findall(text or ""))
+
+
+class GenerationSettings(BaseModel):
+    """What the agents need to know to write in this story's voice; stored in Story.generation_settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tone: str = Field("", max_length=120)
+    pov: Literal["first", "second", "third_limited", "third_omniscient"] = "third_limited"
+    tense: Literal["past", "present"] = "past"
+    target_words: int = Field(2000, ge=100, le=20000)
+    images_enabled: bool = False
+    model: str = Field("", max_length=200)
+
+
+def validate_generation_settings(value) -> dict:
+    try:
+        return GenerationSettings.model_validate(value or {}).model_dump()
+    except PydanticValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+        raise ValidationError(f"Invalid generation settings: {problems}") from exc
+
+
+def validate_json_object(value):
+    if not isinstance(value, dict):
+        raise ValidationError("Must be a JSON object.")
+
+
+class StoryQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        """Everything the user owns that is not in the trash, including stories hidden by moderators
+        (the dashboard shows those with the moderator's reason)."""
+        return self.filter(owner=user, deleted_at__isnull=True)
+
+    def for_user(self, user):
+        """Stories the user may open: their own, not hidden by moderators, not in the trash."""
+        return self.owned_by(user).filter(is_flagged=False)
+
+    def active(self):
+        return self.filter(archived_at__isnull=True)
+
+    def in_trash(self, user):
+        return self.filter(owner=user, deleted_at__isnull=False)
+
+    def expired_trash(self):
+        return self.filter(deleted_at__lt=timezone.now() - timedelta(days=TRASH_DAYS))
+
+
+class Story(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stories")
+    title = models.CharField(max_length=200)
+    genre = models.CharField(max_length=100, blank=True)
+    premise = models.TextField(blank=True, max_length=10000)
+    metadata = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
+    generation_settings = models.JSONField(default=dict, blank=True)
+
+    # Moderation: a flagged story is hidden from everyone but staff; its owner sees the reason.
+    is_flagged = models.BooleanField(default=False)
+    flag_reason = models.TextField(blank=True)
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    flagged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    archived_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StoryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "stories"
+        indexes = [
+            # The dashboard: a user's stories, most recently edited first.
+            models.Index(fields=["owner", "-updated_at"], name="story_owner_updated_idx"),
+            # Admin moderation queue filters on flagged stories.
+            models.Index(fields=["is_flagged"], name="story_flagged_idx", condition=Q(is_flagged=True)),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("story_detail", args=[self.pk])
+
+    @property
+    def settings(self) -> GenerationSettings:
+        return GenerationSettings.model_validate(self.generation_settings or {})
+
+    def clean(self):
+        super().clean()
+        self.generation_settings = validate_generation_settings(self.generation_settings)
+
+    def save(self, *args, **kwargs):
+        # JSON columns are validated on every save, not only through forms.
+        self.generation_settings = validate_generation_settings(self.generation_settings)
+        validate_json_object(self.metadata)
+        super().save(*args, **kwargs)
+
+    def flag(self, reason: str, by=None):
+        if not reason.strip():
+            raise ValidationError("A reason is required to hide a story.")
+        self.is_flagged = True
+        self.flag_reason = reason.strip()
+        self.flagged_at = timezone.now()
+        self.flagged_by = by
+        self.save(update_fields=["is_flagged", "flag_reason", "flagged_at", "flagged_by", "updated_at"])
+
+    def unflag(self):
+        self.is_flagged = False
+        self.flag_reason = ""
+        self.flagged_at = None
+        self.flagged_by = None
+        self.save(update_fields=["is_flagged", "flag_reason", "flagged_at", "flagged_by", "updated_at"])
+
+    def next_chapter_order(self) -> int:
+        last = self.chapters.aggregate(models.Max("order"))["order__max"]
+        return (last or 0) + 1
+
+
+class ChapterConflict(Exception):
+    """A save was based on an older version than the one stored; nothing was overwritten."""
+
+    def __init__(self, chapter):
+        super().__init__(f"Chapter {chapter.pk} changed since it was loaded (now version {chapter.version}).")
+        self.chapter = chapter
+
+
+class Chapter(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        FINAL = "final", "Final"
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="chapters")
+    title = models.CharField(max_length=200)
+    content = models.TextField(blank=True)
+    order = models.PositiveIntegerField()
+    word_count = models.PositiveIntegerField(default=0, editable=False)
+    # Bumped on every content change; a save based on an older version is refused (two tabs, two devices).
+    version = models.PositiveIntegerField(default=1, editable=False)
+    metadata = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
+    continuation_context = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order"]
+        constraints = [
+            # Deferred so a reorder can swap positions inside one transaction.
+            models.UniqueConstraint(
+                fields=["story", "order"],
+                name="chapter_story_order_unique",
+                deferrable=models.Deferrable.DEFERRED,
+            ),
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._saved_content = None  # what the database holds, to tell whether a save changes the content
+        self.revision_author = None
+        self.revision_source = ChapterRevision.Source.WRITER
+        self.revision_note = ""
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._saved_content = instance.__dict__.get("content")
+        return instance
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._saved_content = self.__dict__.get("content")
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("chapter_edit", args=[self.story_id, self.pk])
+
+    def save(self, *args, **kwargs):
+        """Every save that changes the content keeps a revision of it; the word count follows the content."""
+        content_changed = self._state.adding or self.__dict__.get("content") != self._saved_content
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "content" not in update_fields:
+            content_changed = False
+        if content_changed:
+            self.word_count = count_words(self.content)
+            if not self._state.adding:
+                self.version += 1
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "word_count", "version", "updated_at"}
+        validate_json_object(self.metadata)
+        validate_json_object(self.continuation_context)
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if content_changed:
+                ChapterRevision.objects.create(
+                    chapter=self,
+                    title=self.title,
+                    content=self.content,
+                    word_count=self.word_count,
+                    version=self.version,
+                    source=self.revision_source,
+                    author=self.revision_author,
+                    note=self.revision_note,
+                )
+        self._saved_content = self.content
+
+    def save_content(self, content: str, *, base_version: int, author=None, title=None, source=None, note=""):
+        """Save the writer's text if it is based on the stored version; otherwise raise ChapterConflict
+        and leave the stored text untouched (the caller keeps the writer's copy)."""
+        with transaction.atomic():
+            current = Chapter.objects.select_for_update().get(pk=self.pk)
+            if current.version != base_version:
+                raise ChapterConflict(current)
+            if current.content == content and (title is None or title == current.title):
+                return current
+            current.content = content
+            if title is not None:
+                current.title = title
+            current.revision_author = author
+            current.revision_source = source or ChapterRevision.Source.WRITER
+            current.revision_note = note
+            current.save()
+        return current
+
+    def restore(self, revision, *, author=None):
+        """Bring back an earlier revision as a new save; the text it replaces stays in history."""
+        return self.save_content(
+            revision.content,
+            base_version=self.version,
+            author=author,
+            source=ChapterRevision.Source.RESTORE,
+            note=f"Restored the version from {revision.created_at:%Y-%m-%d %H:%M}",
+        )
+
+
+class ChapterRevision(models.Model):
+    class Source(models.TextChoices):
+        WRITER = "writer", "Writer"
+        AGENT = "agent", "AI agent"
+        RESTORE = "restore", "Restore"
+        IMPORT = "import", "Import"
+
+    chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="revisions")
+    title = models.CharField(max_length=200)
+    content = models.TextField(blank=True)
+    word_count = models.PositiveIntegerField(default=0)
+    version = models.PositiveIntegerField()
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WRITER)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # Revision history of one chapter, newest first.
+            models.Index(fields=["chapter", "-created_at"], name="revision_chapter_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.chapter} v{self.version}"
+
+
+class WorldEntry(models.Model):
+    class Kind(models.TextChoices):
+        LOCATION = "location", "Location"
+        LORE = "lore", "Lore"
+        ITEM = "item", "Item"
+        FACTION = "faction", "Faction"
+        EVENT = "event", "Event"
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="world_entries")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=20000)
+    time_period = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "world entries"
+        ordering = ["kind", "name"]
+        indexes = [
+            # The world page lists a story's entries by kind and name.
+            models.Index(fields=["story", "kind", "name"], name="world_story_kind_name_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.name}"
+
+    def save(self, *args, **kwargs):
+        validate_json_object(self.metadata)
+        super().save(*args, **kwargs)

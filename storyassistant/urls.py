@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+admin.site.site_header = "Story Assistant moderation"
+admin.site.site_title = "Story Assistant admin"
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("django-rq/", include("django_rq.urls")),
+    path("", include("stories.urls")),
+    path("", include("characters.urls")),
+]

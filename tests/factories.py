@@ -1,0 +1,46 @@
+"""Small factory functions for tests: each makes one valid object and takes overrides."""
+
+import itertools
+
+from characters.models import Character, CharacterRelationship, StoryCharacter
+from stories.models import Chapter, Story, WorldEntry
+from storyassistant.models import User
+
+_seq = itertools.count(1)
+PASSWORD = "a-long-test-password-42"
+
+
+def make_user(email=None, password=PASSWORD, **extra) -> User:
+    return User.objects.create_user(email=email or f"writer{next(_seq)}@example.com", password=password, **extra)
+
+
+def make_story(owner, **fields) -> Story:
+    fields.setdefault("title", f"Story {next(_seq)}")
+    fields.setdefault("genre", "Fantasy")
+    fields.setdefault("premise", "A lighthouse keeper finds a map in a bottle.")
+    return Story.objects.create(owner=owner, **fields)
+
+
+def make_chapter(story, **fields) -> Chapter:
+    fields.setdefault("title", f"Chapter {next(_seq)}")
+    fields.setdefault("order", story.next_chapter_order())
+    return Chapter.objects.create(story=story, **fields)
+
+
+def make_character(owner, **fields) -> Character:
+    fields.setdefault("name", f"Character {next(_seq)}")
+    return Character.objects.create(owner=owner, **fields)
+
+
+def cast(story, character, role=StoryCharacter.Role.SUPPORTING, importance=5) -> StoryCharacter:
+    return StoryCharacter.objects.create(story=story, character=character, role=role, importance=importance)
+
+
+def relate(source, target, kind=CharacterRelationship.Kind.FRIEND, strength=5, **fields) -> CharacterRelationship:
+    return CharacterRelationship.objects.create(source=source, target=target, kind=kind, strength=strength, **fields)
+
+
+def make_world_entry(story, **fields) -> WorldEntry:
+    fields.setdefault("kind", WorldEntry.Kind.LOCATION)
+    fields.setdefault("name", f"Place {next(_seq)}")
+    return WorldEntry.objects.create(story=story, **fields)

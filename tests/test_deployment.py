@@ -1,0 +1,72 @@
+"""compose.yml describes production; no Docker engine runs here, so its shape is checked as data."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "compose.yml").read_text())
+
+
+def test_compose_runs_every_service_of_the_product(compose):
+    services = compose["services"]
+    assert {"db", "redis", "ollama", "languagetool", "web", "worker"} <= set(services)
+    assert services["db"]["image"].startswith("pgvector/pgvector:")
+    assert services["redis"]["image"].startswith("redis:")
+    assert services["ollama"]["image"].startswith("ollama/ollama")
+    assert "languagetool" in services["languagetool"]["image"]
+
+
+def test_every_long_running_service_has_a_healthcheck(compose):
+    for name, service in compose["services"].items():
+        if name == "migrate":
+            continue
+        assert service["healthcheck"]["test"], name
+
+
+def test_web_and_worker_are_wired_to_the_real_servers(compose):
+    for name in ["web", "worker"]:
+        service = compose["services"][name]
+        env = service["environment"]
+        assert "@db:5432/" in env["DATABASE_URL"]
+        assert env["REDIS_URL"].startswith("redis://redis:6379")
+        assert env["OLLAMA_HOST"] == "http://ollama:11434"
+        assert env["LANGUAGETOOL_URL"] == "http://languagetool:8010"
+        assert service["depends_on"]["db"]["condition"] == "service_healthy"
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert "daphne" in compose["services"]["web"]["command"]
+    assert compose["services"]["worker"]["command"][-3:] == ["realtime", "background", "maintenance"]
+
+
+def test_data_lives_in_named_volumes(compose):
+    assert {"pgdata", "redisdata", "ollama"} <= set(compose["volumes"])
+    assert "pgdata:/var/lib/postgresql/data" in compose["services"]["db"]["volumes"]
+
+
+def test_healthcheck_commands_exist_in_the_app(compose):
+    from django.core.management import get_commands
+
+    assert "health" in get_commands()
+    assert compose["services"]["worker"]["healthcheck"]["test"][:4] == ["CMD", "python", "manage.py", "health"]
+
+
+def test_every_variable_the_settings_read_is_documented():
+    settings_source = (ROOT / "storyassistant" / "settings.py").read_text()
+    read = set(re.findall(r'env_(?:str|bool|int|list|secret)\("([A-Z_]+)"', settings_source))
+    read |= {f"{p}_CLIENT_{k}" for p in ["GOOGLE", "GITHUB", "DISCORD"] for k in ["ID", "SECRET"]}
+    documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read - documented == set()
+
+
+@pytest.mark.django_db
+def test_migrations_match_the_models():
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
