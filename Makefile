@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: run test install install-dev browser lint format migrations-check clean-var
+.PHONY: run test install install-dev system-packages lint format migrations-check
 
 run: install
 	$(PY) manage.py serve
 
-test: install-dev browser
+test: install-dev system-packages
 	$(PY) -m ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest
@@ -29,9 +29,11 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	$(PIP) install -r requirements-dev.txt
 	touch $@
 
-# Browser tests drive the system's Chromium (Playwright cannot download its own browser here).
-browser:
-	@command -v chromium >/dev/null || scripts/install-system-packages chromium
+# Browser tests drive the system's Chromium (Playwright cannot download its own browser); EPUB exports are
+# checked with the reference validator, epubcheck.
+system-packages:
+	@command -v chromium >/dev/null && test -f /usr/share/java/epubcheck.jar \
+		|| scripts/install-system-packages chromium epubcheck
 
 lint:
 	$(PY) -m ruff check .

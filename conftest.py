@@ -92,3 +92,16 @@ def local_server():
     server = LocalServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def count_queries():
+    """count_queries(fn) -> how many SQL queries fn() ran."""
+    from django.test.utils import CaptureQueriesContext
+
+    def count(fn):
+        with CaptureQueriesContext(connection) as captured:
+            fn()
+        return len(captured.captured_queries)
+
+    return count

@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import GenerationSettings, Story
+from .models import CHAPTER_MAX_CHARS, GenerationSettings, Story, WorldEntry
 
 POV_CHOICES = [
     ("first", "First person"),
@@ -29,6 +29,7 @@ class StoryForm(forms.ModelForm):
         model = Story
         fields = ["title", "genre", "premise"]
         widgets = {"premise": forms.Textarea(attrs={"rows": 4})}
+        error_messages = {"title": {"required": "Give the story a title."}}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -37,12 +38,38 @@ class StoryForm(forms.ModelForm):
             self.fields[name].initial = current[name]
         self.fields["title"].widget.attrs.update({"autofocus": True, "placeholder": "Untitled story"})
 
-    def clean_title(self):
-        title = self.cleaned_data["title"].strip()
-        if not title:
-            raise forms.ValidationError("Give the story a title.")
-        return title
-
     def save(self, commit=True):
         self.instance.generation_settings = {name: self.cleaned_data[name] for name in self.setting_fields}
         return super().save(commit=commit)
+
+
+TITLE_REQUIRED = {"required": "A chapter needs a title."}
+
+
+class ChapterTitleForm(forms.Form):
+    title = forms.CharField(max_length=200, error_messages=TITLE_REQUIRED)
+
+
+class ChapterSaveForm(forms.Form):
+    """One autosave: the writer's text and the version it was based on (to detect conflicts)."""
+
+    title = forms.CharField(max_length=200, error_messages=TITLE_REQUIRED)
+    content = forms.CharField(required=False, strip=False, widget=forms.Textarea)
+    base_version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+    def clean_content(self):
+        content = self.cleaned_data["content"].replace("\r\n", "\n")
+        if len(content) > CHAPTER_MAX_CHARS:
+            raise forms.ValidationError(
+                f"This chapter is {len(content):,} characters; the limit is {CHAPTER_MAX_CHARS:,}. "
+                "Your text is still in the editor: split it into two chapters to save it."
+            )
+        return content
+
+
+class WorldEntryForm(forms.ModelForm):
+    class Meta:
+        model = WorldEntry
+        fields = ["kind", "name", "time_period", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 5})}
+        error_messages = {"name": {"required": "Give the entry a name."}}

@@ -13,6 +13,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 WORD_RE = re.compile(r"\w+(?:['’-]\w+)*")
 TRASH_DAYS = 30
+# About a whole novel in one chapter; past this the editor asks the writer to split it.
+CHAPTER_MAX_CHARS = 500_000
 
 
 def count_words(text: str) -> int:
@@ -58,6 +60,9 @@ class StoryQuerySet(models.QuerySet):
 
     def active(self):
         return self.filter(archived_at__isnull=True)
+
+    def archived(self):
+        return self.filter(archived_at__isnull=False)
 
     def in_trash(self, user):
         return self.filter(owner=user, deleted_at__isnull=False)
@@ -137,6 +142,45 @@ class Story(models.Model):
     def next_chapter_order(self) -> int:
         last = self.chapters.aggregate(models.Max("order"))["order__max"]
         return (last or 0) + 1
+
+    def archive(self):
+        self.archived_at = timezone.now()
+        self.save(update_fields=["archived_at", "updated_at"])
+
+    def unarchive(self):
+        self.archived_at = None
+        self.save(update_fields=["archived_at", "updated_at"])
+
+    def move_to_trash(self):
+        """Soft delete: the story disappears now and can be restored for TRASH_DAYS days."""
+        self.deleted_at = timezone.now()
+        self.save(update_fields=["deleted_at"])
+
+    def restore_from_trash(self):
+        self.deleted_at = None
+        self.save(update_fields=["deleted_at", "updated_at"])
+
+    @property
+    def purge_after(self):
+        return self.deleted_at + timedelta(days=TRASH_DAYS) if self.deleted_at else None
+
+    def touch(self):
+        """Mark the story as edited now (the dashboard sorts by it) without loading or saving the row."""
+        Story.objects.filter(pk=self.pk).update(updated_at=timezone.now())
+
+    @transaction.atomic
+    def reorder_chapters(self, chapter_ids: list[int]):
+        """Put the chapters in the given order; ids must be exactly this story's chapters."""
+        current = set(self.chapters.values_list("pk", flat=True))
+        if set(chapter_ids) != current or len(chapter_ids) != len(current):
+            raise ValidationError("The new order must list every chapter of the story exactly once.")
+        # The order constraint is deferred, so positions may collide until the transaction commits.
+        for position, pk in enumerate(chapter_ids, start=1):
+            Chapter.objects.filter(pk=pk, story=self).update(order=position)
+        self.touch()
+
+
+CONFLICT_NOTE = "Not applied: edited from an older version (another tab or device saved first)"
 
 
 class ChapterConflict(Exception):
@@ -227,6 +271,43 @@ class Chapter(models.Model):
                     note=self.revision_note,
                 )
         self._saved_content = self.content
+        Story(pk=self.story_id).touch()
+
+    def clean(self):
+        super().clean()
+        if len(self.content) > CHAPTER_MAX_CHARS:
+            raise ValidationError(
+                {
+                    "content": f"This chapter is {len(self.content):,} characters; the limit is {CHAPTER_MAX_CHARS:,}. "
+                    "Split it into two chapters."
+                }
+            )
+
+    @transaction.atomic
+    def move(self, offset: int):
+        """Swap places with the chapter `offset` positions away (-1 up, +1 down); no-op at either end."""
+        siblings = list(self.story.chapters.select_for_update().values_list("pk", flat=True))
+        index = siblings.index(self.pk)
+        target = index + offset
+        if 0 <= target < len(siblings):
+            siblings[index], siblings[target] = siblings[target], siblings[index]
+            self.story.reorder_chapters(siblings)
+
+    def keep_conflicting_text(self, content: str, *, base_version: int, author=None):
+        """A save lost a conflict: keep its text as a revision (not applied) so neither side is lost."""
+        latest = self.revisions.filter(note=CONFLICT_NOTE).first()
+        if latest and latest.content == content:
+            return latest  # autosave retrying the same refused text
+        return ChapterRevision.objects.create(
+            chapter=self,
+            title=self.title,
+            content=content,
+            word_count=count_words(content),
+            version=base_version,
+            source=ChapterRevision.Source.WRITER,
+            author=author,
+            note=CONFLICT_NOTE,
+        )
 
     def save_content(self, content: str, *, base_version: int, author=None, title=None, source=None, note=""):
         """Save the writer's text if it is based on the stored version; otherwise raise ChapterConflict

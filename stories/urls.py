@@ -1,9 +1,41 @@
 from django.urls import path
 
-from . import views
+from . import chapter_views, views, world_views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("trash/", views.trash, name="trash"),
     path("stories/new/", views.story_create, name="story_create"),
     path("stories/<int:pk>/", views.story_detail, name="story_detail"),
+    path("stories/<int:pk>/edit/", views.story_edit, name="story_edit"),
+    path("stories/<int:pk>/archive/", views.story_archive, name="story_archive"),
+    path("stories/<int:pk>/delete/", views.story_delete, name="story_delete"),
+    path("stories/<int:pk>/restore/", views.story_restore, name="story_restore"),
+    path("stories/<int:pk>/bible/", views.story_bible, name="story_bible"),
+    path("stories/<int:pk>/export/", views.export_page, name="story_export"),
+    path("stories/<int:pk>/export.md", views.export_markdown, name="story_export_markdown"),
+    path("stories/<int:pk>/export.epub", views.export_epub, name="story_export_epub"),
+    # Chapters
+    path("stories/<int:story_pk>/chapters/new/", chapter_views.chapter_create, name="chapter_create"),
+    path("stories/<int:story_pk>/chapters/reorder/", chapter_views.chapter_reorder, name="chapter_reorder"),
+    path("stories/<int:story_pk>/chapters/<int:pk>/", chapter_views.chapter_edit, name="chapter_edit"),
+    path("stories/<int:story_pk>/chapters/<int:pk>/save/", chapter_views.chapter_save, name="chapter_save"),
+    path("stories/<int:story_pk>/chapters/<int:pk>/rename/", chapter_views.chapter_rename, name="chapter_rename"),
+    path("stories/<int:story_pk>/chapters/<int:pk>/move/", chapter_views.chapter_move, name="chapter_move"),
+    path("stories/<int:story_pk>/chapters/<int:pk>/delete/", chapter_views.chapter_delete, name="chapter_delete"),
+    path("stories/<int:story_pk>/chapters/<int:pk>/history/", chapter_views.revision_list, name="revision_list"),
+    path(
+        "stories/<int:story_pk>/chapters/<int:pk>/history/<int:revision_pk>/",
+        chapter_views.revision_detail,
+        name="revision_detail",
+    ),
+    path(
+        "stories/<int:story_pk>/chapters/<int:pk>/history/<int:revision_pk>/restore/",
+        chapter_views.revision_restore,
+        name="revision_restore",
+    ),
+    # World
+    path("stories/<int:story_pk>/world/", world_views.world_list, name="world_list"),
+    path("stories/<int:story_pk>/world/<int:pk>/", world_views.world_edit, name="world_edit"),
+    path("stories/<int:story_pk>/world/<int:pk>/delete/", world_views.world_delete, name="world_delete"),
 ]

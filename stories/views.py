@@ -1,22 +1,32 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Sum
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from characters.models import CharacterRelationship, StoryCharacter
 
 from .access import get_story_for_user
+from .export import export_filename, story_epub, story_markdown
 from .forms import StoryForm
-from .models import Story
+from .models import TRASH_DAYS, Story, WorldEntry
 
 
 @login_required
 def dashboard(request):
-    stories = (
-        Story.objects.owned_by(request.user)
-        .active()
-        .annotate(chapter_total=Count("chapters"), word_total=Sum("chapters__word_count"))
-        .order_by("-updated_at")
+    showing_archived = request.GET.get("view") == "archived"
+    stories = Story.objects.owned_by(request.user)
+    stories = stories.archived() if showing_archived else stories.active()
+    stories = stories.annotate(chapter_total=Count("chapters"), word_total=Sum("chapters__word_count")).order_by(
+        "-updated_at"
     )
-    return render(request, "stories/dashboard.html", {"stories": stories})
+    context = {
+        "stories": stories,
+        "showing_archived": showing_archived,
+        "archived_count": Story.objects.owned_by(request.user).archived().count(),
+    }
+    return render(request, "stories/dashboard.html", context)
 
 
 @login_required
@@ -26,11 +36,118 @@ def story_create(request):
     if request.method == "POST" and form.is_valid():
         form.instance.owner = request.user
         story = form.save()
+        messages.success(request, f"Created “{story.title}”. Add a first chapter to start writing.")
         return redirect(story)
     return render(request, "stories/story_form.html", {"form": form})
 
 
 @login_required
-def story_detail(request, pk):
+@require_http_methods(["GET", "POST"])
+def story_edit(request, pk):
     story = get_story_for_user(request, pk)
-    return render(request, "stories/story_detail.html", {"story": story, "chapters": story.chapters.all()})
+    form = StoryForm(request.POST or None, instance=story)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Story settings saved.")
+        return redirect(story)
+    return render(request, "stories/story_form.html", {"form": form, "story": story, "section": "settings"})
+
+
+@login_required
+@require_POST
+def story_archive(request, pk):
+    story = get_story_for_user(request, pk)
+    if story.archived_at:
+        story.unarchive()
+        messages.success(request, f"“{story.title}” is back on your dashboard.")
+    else:
+        story.archive()
+        messages.success(request, f"Archived “{story.title}”. Find it under Archived.")
+    return redirect("dashboard")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def story_delete(request, pk):
+    story = get_story_for_user(request, pk)
+    if request.method == "POST":
+        story.move_to_trash()
+        messages.success(request, f"Moved “{story.title}” to the trash. You can restore it for {TRASH_DAYS} days.")
+        return redirect("dashboard")
+    return render(request, "stories/story_confirm_delete.html", {"story": story, "trash_days": TRASH_DAYS})
+
+
+@login_required
+def trash(request):
+    Story.objects.expired_trash().filter(owner=request.user).delete()
+    stories = Story.objects.in_trash(request.user).order_by("-deleted_at")
+    return render(request, "stories/trash.html", {"stories": stories, "trash_days": TRASH_DAYS})
+
+
+@login_required
+@require_POST
+def story_restore(request, pk):
+    story = get_object_or_404(Story.objects.in_trash(request.user).exclude(pk__in=Story.objects.expired_trash()), pk=pk)
+    story.restore_from_trash()
+    messages.success(request, f"Restored “{story.title}”.")
+    return redirect(story)
+
+
+@login_required
+def story_detail(request, pk):
+    """The workspace opens on the first chapter; a story without chapters shows how to begin."""
+    story = get_story_for_user(request, pk)
+    first = story.chapters.only("pk").first()
+    if first:
+        return redirect("chapter_edit", story.pk, first.pk)
+    return render(request, "stories/workspace_empty.html", {"story": story, "chapters": [], "section": "write"})
+
+
+@login_required
+def story_bible(request, pk):
+    story = get_story_for_user(request, pk)
+    cast = StoryCharacter.objects.filter(story=story).select_related("character")
+    character_ids = [member.character_id for member in cast]
+    relationships = CharacterRelationship.objects.filter(
+        source_id__in=character_ids, target_id__in=character_ids
+    ).select_related("source", "target")
+    world = WorldEntry.objects.filter(story=story)
+    chapters = story.chapters.defer("content")
+    context = {
+        "story": story,
+        "section": "bible",
+        "cast": cast,
+        "relationships": relationships,
+        "world": world,
+        "chapters": chapters,
+        "has_summaries": any(chapter.continuation_context.get("summary") for chapter in chapters),
+    }
+    return render(request, "stories/bible.html", context)
+
+
+def _export_chapters(story):
+    return story.chapters.only("title", "content", "order")
+
+
+@login_required
+def export_markdown(request, pk):
+    story = get_story_for_user(request, pk)
+    response = HttpResponse(story_markdown(story, _export_chapters(story)), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(story, "md")}"'
+    return response
+
+
+@login_required
+def export_epub(request, pk):
+    story = get_story_for_user(request, pk)
+    author = request.user.display_name or request.user.email.split("@")[0]
+    response = HttpResponse(story_epub(story, _export_chapters(story), author), content_type="application/epub+zip")
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(story, "epub")}"'
+    return response
+
+
+@login_required
+def export_page(request, pk):
+    story = get_story_for_user(request, pk)
+    chapters = story.chapters.only("title", "word_count", "order")
+    return render(request, "stories/export.html", {"story": story, "chapters": chapters, "section": "export"})

@@ -1,0 +1,175 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from stories.access import get_story_for_user
+
+from .forms import CastForm, CastUpdateForm, CharacterForm, RelationshipForm
+from .graph import layout
+from .models import Character, CharacterRelationship, StoryCharacter
+
+
+def get_character_for_user(request, pk) -> Character:
+    return get_object_or_404(Character.objects.for_user(request.user), pk=pk)
+
+
+@login_required
+def character_list(request):
+    characters = (
+        Character.objects.for_user(request.user)
+        .annotate(story_total=Count("appearances"))
+        .order_by("name")
+        .only("pk", "name", "personality", "updated_at")
+    )
+    return render(request, "characters/character_list.html", {"characters": characters})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def character_create(request):
+    story = get_story_for_user(request, request.GET["story"]) if request.GET.get("story") else None
+    form = CharacterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.instance.owner = request.user
+        character = form.save()
+        if story:
+            StoryCharacter.objects.create(story=story, character=character)
+            messages.success(request, f"Added {character.name} to the cast. Set their role and importance below.")
+            return redirect("story_cast", story.pk)
+        messages.success(request, f"Created {character.name}.")
+        return redirect(character)
+    return render(request, "characters/character_form.html", {"form": form, "story": story})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def character_detail(request, pk):
+    character = get_character_for_user(request, pk)
+    form = CharacterForm(request.POST or None, instance=character)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Saved {character.name}.")
+        return redirect(character)
+    appearances = character.appearances.select_related("story").filter(story__deleted_at__isnull=True)
+    return render(
+        request, "characters/character_detail.html", {"character": character, "form": form, "appearances": appearances}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def character_delete(request, pk):
+    character = get_character_for_user(request, pk)
+    if request.method == "POST":
+        character.delete()
+        messages.success(request, f"Deleted {character.name}.")
+        return redirect("character_list")
+    return render(request, "characters/character_confirm_delete.html", {"character": character})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def story_cast(request, story_pk):
+    story = get_story_for_user(request, story_pk)
+    form = CastForm(request.POST or None, story=story)
+    if request.method == "POST" and form.is_valid():
+        member = form.save()
+        messages.success(request, f"{member.character.name} joined the cast.")
+        return redirect("story_cast", story.pk)
+    cast = StoryCharacter.objects.filter(story=story).select_related("character")
+    context = {
+        "story": story,
+        "section": "cast",
+        "cast": cast,
+        "form": form,
+        "roles": StoryCharacter.Role.choices,
+        "has_library": form.fields["character"].queryset.exists(),
+    }
+    return render(request, "characters/cast.html", context, status=400 if form.errors else 200)
+
+
+def _get_member(request, story_pk, pk) -> StoryCharacter:
+    story = get_story_for_user(request, story_pk)
+    member = StoryCharacter.objects.filter(story=story, pk=pk).select_related("character").first()
+    if member is None:
+        raise Http404("Not in this story's cast.")
+    return member
+
+
+@login_required
+@require_POST
+def cast_update(request, story_pk, pk):
+    member = _get_member(request, story_pk, pk)
+    form = CastUpdateForm(request.POST, instance=member)
+    if form.is_valid():
+        form.save()
+        messages.success(request, f"Updated {member.character.name}.")
+    else:
+        messages.error(request, "Importance must be between 1 and 10.")
+    return redirect("story_cast", story_pk)
+
+
+@login_required
+@require_POST
+def cast_remove(request, story_pk, pk):
+    member = _get_member(request, story_pk, pk)
+    member.delete()
+    messages.success(request, f"{member.character.name} left the cast (they stay in your character library).")
+    return redirect("story_cast", story_pk)
+
+
+def _story_graph(story):
+    cast = list(StoryCharacter.objects.filter(story=story).select_related("character"))
+    ids = [member.character_id for member in cast]
+    relationships = list(
+        CharacterRelationship.objects.filter(source_id__in=ids, target_id__in=ids).select_related("source", "target")
+    )
+    return cast, relationships
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def story_relationships(request, story_pk):
+    story = get_story_for_user(request, story_pk)
+    form = RelationshipForm(request.POST or None, story=story)
+    if request.method == "POST" and form.is_valid():
+        relationship = form.save()
+        messages.success(request, f"Added: {relationship}.")
+        return redirect("story_relationships", story.pk)
+    cast, relationships = _story_graph(story)
+    context = {
+        "story": story,
+        "section": "relationships",
+        "form": form,
+        "relationships": relationships,
+        "graph": layout(cast, relationships),
+        "cast_size": len(cast),
+    }
+    return render(request, "characters/relationships.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def relationship_graph_svg(request, story_pk):
+    story = get_story_for_user(request, story_pk)
+    cast, relationships = _story_graph(story)
+    return render(
+        request,
+        "characters/_relationship_graph.svg",
+        {"graph": layout(cast, relationships), "story": story, "standalone": True},
+        content_type="image/svg+xml",
+    )
+
+
+@login_required
+@require_POST
+def relationship_delete(request, story_pk, pk):
+    story = get_story_for_user(request, story_pk)
+    relationship = CharacterRelationship.objects.filter(pk=pk, source__owner=request.user).first()
+    if relationship is None:
+        raise Http404("No such relationship.")
+    relationship.delete()
+    messages.success(request, "Relationship removed.")
+    return redirect("story_relationships", story.pk)

@@ -1,0 +1,145 @@
+// Chapter editor: honest autosave status, offline retries, a local safety copy, conflicts, Ctrl+S, drag to reorder.
+// Saving itself is htmx on #chapter-form (hx-trigger "input delay, save"); this file only reports and retries.
+(function () {
+  const form = document.querySelector("[data-autosave]");
+  if (!form) return;
+  const textarea = form.querySelector("textarea[name=content]");
+  const titleInput = form.querySelector("input[name=title]");
+  const stashKey = "storyassistant:unsaved:" + form.dataset.chapter;
+  const wordRe = /[\p{L}\p{N}_]+(?:['’-][\p{L}\p{N}_]+)*/gu;
+  let retryTimer = null;
+  let retryDelay = 2000;
+
+  const statusEl = () => form.querySelector("[data-save-status]");
+  const baseVersion = () => form.querySelector("[data-base-version]");
+  function setStatus(state, text) {
+    const el = statusEl();
+    if (!el) return;
+    el.dataset.state = state;
+    el.textContent = text;
+  }
+  function countWords(text) { return (text.match(wordRe) || []).length; }
+  function updateCounts() {
+    const words = countWords(textarea.value);
+    const others = Number(form.dataset.storyOtherWords) - Number(form.dataset.chapterSavedWords);
+    form.querySelector("[data-live-chapter-words]").textContent = words.toLocaleString();
+    form.querySelector("[data-live-story-words]").textContent = (others + words).toLocaleString();
+  }
+  function stash() {
+    // A copy in this browser survives a closed tab or a crash while offline; cleared once the server has it.
+    localStorage.setItem(stashKey, JSON.stringify({
+      version: baseVersion().value, title: titleInput.value, text: textarea.value, at: Date.now(),
+    }));
+  }
+  function save() { htmx.trigger(form, "save"); }
+  function scheduleRetry() {
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(save, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 30000);
+  }
+
+  form.addEventListener("input", () => {
+    setStatus("dirty", "Unsaved changes…");
+    updateCounts();
+    stash();
+  });
+  form.addEventListener("htmx:beforeRequest", () => setStatus("saving", "Saving…"));
+  form.addEventListener("htmx:afterSwap", () => {
+    const state = statusEl() && statusEl().dataset.state;
+    if (state === "saved") {
+      retryDelay = 2000;
+      form.dataset.chapterSavedWords = String(countWords(textarea.value));
+      form.dataset.storyOtherWords = String(Number(document.getElementById("story-words").textContent.replace(/\D/g, "")));
+      localStorage.removeItem(stashKey);
+    }
+  });
+  form.addEventListener("htmx:sendError", () => {
+    setStatus("offline", "Offline — not saved. Your text is kept here; retrying…");
+    scheduleRetry();
+  });
+  form.addEventListener("htmx:responseError", () => {
+    setStatus("error", "Not saved — the server had a problem. Retrying…");
+    scheduleRetry();
+  });
+  window.addEventListener("online", save);
+  document.addEventListener("keydown", (event) => {
+    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
+      event.preventDefault();
+      save();
+    }
+  });
+  window.addEventListener("beforeunload", (event) => {
+    const state = statusEl() && statusEl().dataset.state;
+    if (state && state !== "saved") event.preventDefault();
+  });
+
+  // Conflict: keep mine (save over the newer version; theirs stays in the history) or take theirs.
+  form.addEventListener("click", (event) => {
+    const conflict = form.querySelector("[data-conflict]");
+    if (!conflict) return;
+    if (event.target.closest("[data-keep-mine]")) {
+      event.preventDefault();
+      baseVersion().value = conflict.dataset.conflictVersion;
+      save();
+    } else if (event.target.closest("[data-use-theirs]")) {
+      textarea.value = conflict.querySelector("[data-their-text]").value;
+      baseVersion().value = conflict.dataset.conflictVersion;
+      conflict.remove();
+      setStatus("saved", "Showing their version (yours is in the history)");
+      updateCounts();
+      localStorage.removeItem(stashKey);
+    }
+  });
+
+  // Text this browser could not save last time (closed while offline) is offered back, never dropped.
+  const stashed = JSON.parse(localStorage.getItem(stashKey) || "null");
+  if (stashed && stashed.text !== textarea.value) {
+    const notice = document.createElement("div");
+    notice.className = "notice warning";
+    notice.setAttribute("role", "alert");
+    notice.innerHTML = "<p><strong>This browser has unsaved text for this chapter</strong> from " +
+      new Date(stashed.at).toLocaleString() + ".</p>";
+    const restore = document.createElement("button");
+    restore.type = "button";
+    restore.className = "small primary";
+    restore.textContent = "Restore it and save";
+    restore.addEventListener("click", () => {
+      textarea.value = stashed.text;
+      titleInput.value = stashed.title;
+      notice.remove();
+      updateCounts();
+      save();
+    });
+    const discard = document.createElement("button");
+    discard.type = "button";
+    discard.className = "small";
+    discard.textContent = "Discard it";
+    discard.addEventListener("click", () => { localStorage.removeItem(stashKey); notice.remove(); });
+    notice.append(restore, " ", discard);
+    form.prepend(notice);
+  }
+  textarea.focus();
+})();
+
+// Drag a chapter in the sidebar to reorder; the hidden inputs follow the items, so the form posts the new order.
+(function () {
+  let dragged = null;
+  document.addEventListener("dragstart", (event) => {
+    dragged = event.target.closest && event.target.closest(".chapter-item");
+    if (dragged) event.dataTransfer.effectAllowed = "move";
+  });
+  document.addEventListener("dragover", (event) => {
+    const over = event.target.closest && event.target.closest(".chapter-item");
+    if (!dragged || !over || over === dragged) return;
+    event.preventDefault();
+    const box = over.getBoundingClientRect();
+    over.parentNode.insertBefore(dragged, event.clientY < box.top + box.height / 2 ? over : over.nextSibling);
+  });
+  document.addEventListener("drop", (event) => {
+    if (!dragged) return;
+    event.preventDefault();
+    const list = dragged.closest("[data-reorder]");
+    dragged = null;
+    htmx.trigger(document.querySelector(list.dataset.reorder), "submit");
+  });
+})();

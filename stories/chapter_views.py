@@ -1,0 +1,182 @@
+"""The chapter editor: autosave with conflict detection, chapter list management and revision history."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from .access import get_chapter_for_user, get_story_for_user
+from .diff import diff_stats, word_diff_html
+from .forms import ChapterSaveForm, ChapterTitleForm
+from .models import Chapter, ChapterConflict
+
+
+def workspace_context(story, chapter=None, **extra) -> dict:
+    """What every workspace page shows: the sidebar's chapter list (without texts) and the word totals."""
+    chapters = list(story.chapters.only("pk", "title", "order", "word_count", "status", "story_id"))
+    return {
+        "story": story,
+        "chapters": chapters,
+        "chapter": chapter,
+        "story_words": sum(c.word_count for c in chapters),
+        "section": "write",
+        **extra,
+    }
+
+
+@login_required
+@require_POST
+def chapter_create(request, story_pk):
+    story = get_story_for_user(request, story_pk)
+    form = ChapterTitleForm(request.POST)
+    order = story.next_chapter_order()
+    title = form.cleaned_data["title"] if form.is_valid() else f"Chapter {order}"
+    chapter = Chapter.objects.create(story=story, title=title, order=order)
+    return redirect(chapter)
+
+
+@login_required
+def chapter_edit(request, story_pk, pk):
+    chapter = get_chapter_for_user(request, story_pk, pk)
+    form = ChapterSaveForm(
+        initial={"title": chapter.title, "content": chapter.content, "base_version": chapter.version}
+    )
+    return render(request, "stories/chapter_edit.html", workspace_context(chapter.story, chapter, form=form))
+
+
+@login_required
+@require_POST
+def chapter_save(request, story_pk, pk):
+    """Autosave target. Saves only if the text is based on the stored version; a stale save is refused with
+    409 and its text is kept as an unapplied revision, so neither tab's words are lost."""
+    chapter = get_chapter_for_user(request, story_pk, pk)
+    form = ChapterSaveForm(request.POST)
+    context = workspace_context(chapter.story, chapter, form=form)
+    if not form.is_valid():
+        return _save_response(request, context, status=400)
+    data = form.cleaned_data
+    try:
+        saved = chapter.save_content(
+            data["content"], base_version=data["base_version"], author=request.user, title=data["title"]
+        )
+    except ChapterConflict as conflict:
+        chapter.keep_conflicting_text(data["content"], base_version=data["base_version"], author=request.user)
+        context.update(conflict=conflict.chapter)
+        return _save_response(request, context, status=409)
+    context = workspace_context(chapter.story, saved, form=form, saved=True)
+    if not request.htmx:
+        messages.success(request, "Saved.")
+        return redirect(saved)
+    return render(request, "stories/chapter_edit.html#save_result", context)
+
+
+def _save_response(request, context, status):
+    template = "stories/chapter_edit.html#save_result" if request.htmx else "stories/chapter_edit.html"
+    return render(request, template, context, status=status)
+
+
+@login_required
+@require_POST
+def chapter_rename(request, story_pk, pk):
+    chapter = get_chapter_for_user(request, story_pk, pk)
+    form = ChapterTitleForm(request.POST)
+    if form.is_valid():
+        chapter.title = form.cleaned_data["title"]
+        chapter.save(update_fields=["title", "updated_at"])
+    else:
+        messages.error(request, "A chapter needs a title.")
+    return _chapter_list_response(request, chapter.story, chapter)
+
+
+@login_required
+@require_POST
+def chapter_move(request, story_pk, pk):
+    chapter = get_chapter_for_user(request, story_pk, pk)
+    chapter.move(-1 if request.POST.get("direction") == "up" else 1)
+    return _chapter_list_response(request, chapter.story, chapter)
+
+
+@login_required
+@require_POST
+def chapter_reorder(request, story_pk):
+    """Drag and drop sends every chapter id in its new order."""
+    story = get_story_for_user(request, story_pk)
+    try:
+        story.reorder_chapters([int(pk) for pk in request.POST.getlist("chapter")])
+    except (ValueError, ValidationError):
+        messages.error(request, "That order did not match the story's chapters; nothing was moved.")
+    current = story.chapters.filter(pk=request.POST.get("current")).first()
+    return _chapter_list_response(request, story, current)
+
+
+def _chapter_list_response(request, story, chapter):
+    if request.htmx:
+        return render(request, "stories/_workspace.html#chapter_list", workspace_context(story, chapter))
+    return redirect(chapter or story)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def chapter_delete(request, story_pk, pk):
+    chapter = get_chapter_for_user(request, story_pk, pk)
+    if request.method == "POST":
+        story = chapter.story
+        chapter.delete()
+        remaining = list(story.chapters.values_list("pk", flat=True))
+        if remaining:
+            story.reorder_chapters(remaining)  # close the gap in the numbering
+        messages.success(request, f"Deleted “{chapter.title}”.")
+        url = reverse("story_detail", args=[story.pk])
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return render(request, "stories/chapter_confirm_delete.html", workspace_context(chapter.story, chapter))
+
+
+@login_required
+def revision_list(request, story_pk, pk):
+    chapter = get_chapter_for_user(request, story_pk, pk)
+    revisions = chapter.revisions.select_related("author").defer("content")
+    return render(
+        request,
+        "stories/revision_list.html",
+        workspace_context(chapter.story, chapter, revisions=revisions, section="history"),
+    )
+
+
+@login_required
+def revision_detail(request, story_pk, pk, revision_pk):
+    chapter = get_chapter_for_user(request, story_pk, pk)
+    revision = _get_revision(chapter, revision_pk)
+    context = workspace_context(
+        chapter.story,
+        chapter,
+        revision=revision,
+        diff=word_diff_html(chapter.content, revision.content),
+        stats=diff_stats(chapter.content, revision.content),
+        section="history",
+    )
+    return render(request, "stories/revision_detail.html", context)
+
+
+@login_required
+@require_POST
+def revision_restore(request, story_pk, pk, revision_pk):
+    chapter = get_chapter_for_user(request, story_pk, pk)
+    revision = _get_revision(chapter, revision_pk)
+    chapter.restore(revision, author=request.user)
+    messages.success(
+        request,
+        f"Restored the version from {revision.created_at:%d %b %Y, %H:%M}. The text it "
+        "replaced is kept in the history.",
+    )
+    return redirect(chapter)
+
+
+def _get_revision(chapter, revision_pk):
+    revision = chapter.revisions.filter(pk=revision_pk).first()
+    if revision is None:
+        raise Http404("No such revision.")
+    return revision
