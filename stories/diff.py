@@ -6,7 +6,8 @@ import re
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-TOKEN_RE = re.compile(r"\s+|[^\s]+")
+# A word with the whitespace after it, so a changed run of words becomes one <ins> or <del>.
+TOKEN_RE = re.compile(r"\S+\s*|\s+")
 
 
 def word_diff_html(old: str, new: str) -> str:

@@ -169,7 +169,7 @@ def test_revision_history_shows_a_diff_and_restores(writer_client, chapter):
     first = chapter.revisions.get(version=1)
     page = writer_client.get(reverse("revision_detail", args=[chapter.story_id, chapter.pk, first.pk]))
     html = page.content.decode()
-    assert "<del>left</del>" in html and "<ins>docked</ins>" in html
+    assert "<del>left </del>" in html and "<ins>docked </ins>" in html
 
     writer_client.post(reverse("revision_restore", args=[chapter.story_id, chapter.pk, first.pk]))
     chapter.refresh_from_db()

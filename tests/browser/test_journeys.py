@@ -1,0 +1,236 @@
+"""The writer's main journeys, end to end in Chromium."""
+
+import io
+import re
+import zipfile
+
+import pytest
+from playwright.sync_api import expect
+
+from stories.models import CONFLICT_NOTE, Chapter, Story
+from tests.factories import PASSWORD, make_chapter, make_story, make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SAVED = re.compile(r"^Saved \d\d:\d\d$")
+
+
+def write(page, text):
+    """Type into the editor like a writer and wait until the autosave says it is saved."""
+    page.fill("#id_content", text)
+    expect(page.locator("[data-save-status]")).to_have_text(SAVED)
+
+
+def test_from_sign_in_to_a_finished_story_with_cast_world_history_and_epub(new_page, screenshot):
+    make_user("writer@example.com")
+    page = new_page()
+
+    # Sign in with email and password.
+    page.goto("/")
+    page.fill("#id_login", "writer@example.com")
+    page.fill("#id_password", PASSWORD)
+    screenshot(page, "01-sign-in")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("heading", name="No stories yet")).to_be_visible()
+    screenshot(page, "02-dashboard-empty")
+
+    # A new story with its generation settings.
+    page.click("text=Start your first story")
+    page.fill("#id_title", "The Keeper of Greyhaven")
+    page.fill("#id_genre", "Fantasy")
+    page.fill("#id_premise", "A lighthouse keeper finds a map inside a bottle.")
+    page.fill("#id_tone", "wistful")
+    page.select_option("#id_pov", "first")
+    page.click("text=Create story")
+    page.click("text=Add the first chapter")
+
+    # Three chapters, written in the editor with autosave.
+    page.fill("#id_title", "The Bottle")
+    write(page, "The bottle washed up at dawn.\n\nInside was a map of Greyhaven.")
+    for title, text in [("The Map", "The map showed a tower that was not there."), ("The Tower", "It was there.")]:
+        page.fill("#new-chapter-title", title)
+        page.click("text=Add chapter")
+        expect(page.locator("#id_title")).to_have_value(title)
+        write(page, text)
+    sidebar = page.locator(".chapter-item .chapter-title-text")
+    expect(sidebar).to_have_text(["The Bottle", "The Map", "The Tower"])
+    expect(page.locator("#story-words")).to_have_text("24")
+    screenshot(page, "03-editor")
+
+    # Reorder with the buttons (an htmx swap of the sidebar), then put it back.
+    page.get_by_label("Move “The Tower” up").click()
+    expect(sidebar).to_have_text(["The Bottle", "The Tower", "The Map"])
+    page.get_by_label("Move “The Tower” down").click()
+    expect(sidebar).to_have_text(["The Bottle", "The Map", "The Tower"])
+
+    # A cast of two and a relationship, drawn as a graph.
+    page.click("nav.tabs >> text=Cast")
+    for name, appearance in [("Mara", "Grey eyes, salt-white hair."), ("Tomas", "A scar across his chin.")]:
+        page.click("text=Create a new character")
+        page.fill("#id_name", name)
+        page.fill("#id_appearance", appearance)
+        page.click("text=Create character")
+        expect(page.get_by_role("link", name=name)).to_be_visible()
+    page.select_option("#role-1", "protagonist") if page.locator("#role-1").count() else None
+    screenshot(page, "04-cast")
+    page.click("nav.tabs >> text=Relationships")
+    page.select_option("#id_source", label="Mara")
+    page.select_option("#id_kind", "rival")
+    page.select_option("#id_target", label="Tomas")
+    page.fill("#id_strength", "8")
+    page.fill("#id_description", "Both want the map.")
+    page.click("button:has-text('Add relationship')")
+    expect(page.locator("svg.relationship-graph g.node")).to_have_count(2)
+    expect(page.locator("svg.relationship-graph g.edge title")).to_have_text("Mara → Tomas: Rival 8")
+    screenshot(page, "05-relationships")
+
+    # The world, searched as you type.
+    page.click("nav.tabs >> text=World")
+    for kind, name, description in [
+        ("location", "Greyhaven", "A harbour town of grey stone."),
+        ("item", "The Albatross", "A ship that never sinks."),
+    ]:
+        page.select_option("#id_kind", kind)
+        page.fill("#id_name", name)
+        page.fill("#id_description", description)
+        page.click("text=Add entry")
+    page.fill("#world-q", "albatross")
+    expect(page.locator("#world-results")).not_to_contain_text("Greyhaven")
+    expect(page.locator("#world-results")).to_contain_text("The Albatross")
+    screenshot(page, "06-world")
+
+    # Edit a chapter, then restore the earlier version from its history.
+    page.click("nav.tabs >> text=Write")
+    expect(page.locator("#id_title")).to_have_value("The Bottle")
+    write(page, "A rewrite I will regret.")
+    page.click("text=History")
+    page.locator("text=View & compare").nth(1).click()
+    expect(page.locator(".diff ins", has_text="bottle washed up")).to_be_visible()
+    expect(page.locator(".diff del", has_text="A rewrite I will regret.")).to_be_visible()
+    screenshot(page, "07-revision")
+    page.click("text=Restore this version")
+    expect(page.locator("#id_content")).to_have_value("The bottle washed up at dawn.\n\nInside was a map of Greyhaven.")
+
+    # The story bible, then the EPUB.
+    page.click("nav.tabs >> text=Story bible")
+    expect(page.locator(".bible")).to_contain_text("Both want the map.")
+    screenshot(page, "08-bible")
+    page.click("nav.tabs >> text=Export")
+    with page.expect_download() as download:
+        page.click("text=EPUB e-book")
+    book = zipfile.ZipFile(io.BytesIO(download.value.path().read_bytes()))
+    assert book.read("mimetype") == b"application/epub+zip"
+    assert [n for n in book.namelist() if n.startswith("OEBPS/chapter-")] == [
+        "OEBPS/chapter-1.xhtml",
+        "OEBPS/chapter-2.xhtml",
+        "OEBPS/chapter-3.xhtml",
+    ]
+    assert "Inside was a map of Greyhaven." in book.read("OEBPS/chapter-1.xhtml").decode()
+
+    # Back on the dashboard: the story with its chapters and words.
+    page.click("a.brand")
+    expect(page.locator(".story-card")).to_contain_text("3 chapters")
+    screenshot(page, "09-dashboard")
+
+
+def test_the_same_chapter_in_two_tabs_never_loses_either_text(new_page, screenshot):
+    writer = make_user()
+    chapter = make_chapter(make_story(writer), title="Shared", content="Original.")
+    first, second = new_page(writer), new_page(writer)
+    first.goto(chapter.get_absolute_url())
+    second.goto(chapter.get_absolute_url())
+
+    write(first, "Written in the first tab.")
+    second.fill("#id_content", "Written in the second tab.")
+    expect(second.locator("[data-save-status]")).to_have_text("Not saved — conflict")
+    expect(second.locator("[data-conflict]")).to_contain_text("changed in another tab or device")
+    expect(second.locator("#id_content")).to_have_value("Written in the second tab.")
+    screenshot(second, "10-conflict")
+    chapter.refresh_from_db()
+    assert chapter.content == "Written in the first tab."
+    assert chapter.revisions.get(note=CONFLICT_NOTE).content == "Written in the second tab."
+
+    second.click("text=Keep my version")
+    expect(second.locator("[data-save-status]")).to_have_text(SAVED)
+    chapter.refresh_from_db()
+    assert chapter.content == "Written in the second tab."
+    assert chapter.revisions.filter(content="Written in the first tab.").exists()
+
+
+def test_losing_the_network_keeps_the_text_and_saves_it_when_back(new_page):
+    writer = make_user()
+    chapter = make_chapter(make_story(writer), content="Before the storm.")
+    page = new_page(writer)
+    page.goto(chapter.get_absolute_url())
+
+    page.context.set_offline(True)
+    page.fill("#id_content", "Written while the network was down.")
+    expect(page.locator("[data-save-status]")).to_contain_text("Offline — not saved")
+    expect(page.locator("#id_content")).to_have_value("Written while the network was down.")
+    assert Chapter.objects.get(pk=chapter.pk).content == "Before the storm."
+
+    page.context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.locator("[data-save-status]")).to_have_text(SAVED)
+    assert Chapter.objects.get(pk=chapter.pk).content == "Written while the network was down."
+
+
+def test_text_left_unsaved_in_a_closed_tab_is_offered_back(new_page):
+    writer = make_user()
+    chapter = make_chapter(make_story(writer), content="Saved text.")
+    page = new_page(writer)
+    page.goto(chapter.get_absolute_url())
+    page.context.set_offline(True)
+    page.fill("#id_content", "Typed offline, then the tab was closed.")
+    expect(page.locator("[data-save-status]")).to_contain_text("Offline")
+    page.close()  # the writer closes the tab while still offline
+    page.context.set_offline(False)
+    assert Chapter.objects.get(pk=chapter.pk).content == "Saved text."
+
+    page = page.context.new_page()  # same browser, same local copy
+    page.goto(chapter.get_absolute_url())
+    expect(page.locator("#id_content")).to_have_value("Saved text.")
+    page.click("text=Restore it and save")
+    expect(page.locator("[data-save-status]")).to_have_text(SAVED)
+    assert Chapter.objects.get(pk=chapter.pk).content == "Typed offline, then the tab was closed."
+
+
+def test_ctrl_s_saves_immediately(new_page):
+    writer = make_user()
+    chapter = make_chapter(make_story(writer), content="")
+    page = new_page(writer)
+    page.goto(chapter.get_absolute_url())
+    page.locator("#id_content").press_sequentially("Quick")
+    page.keyboard.press("Control+s")
+    expect(page.locator("[data-save-status]")).to_have_text(SAVED)
+    assert Chapter.objects.get(pk=chapter.pk).content == "Quick"
+
+
+def test_the_editor_works_without_javascript(new_page):
+    writer = make_user()
+    chapter = make_chapter(make_story(writer), content="Plain.")
+    page = new_page(writer, javascript=False)
+    page.goto(chapter.get_absolute_url())
+    page.fill("#id_content", "Saved by a plain form post.")
+    page.click("button:has-text('Save')")
+    expect(page.locator(".messages")).to_contain_text("Saved.")
+    assert Chapter.objects.get(pk=chapter.pk).content == "Saved by a plain form post."
+
+
+def test_a_tablet_sized_screen_and_the_dark_theme(new_page, screenshot):
+    writer = make_user()
+    story = make_story(writer, title="Night Shift")
+    make_chapter(story, content="Lamps.")
+    page = new_page(writer)
+    page.set_viewport_size({"width": 820, "height": 1180})
+    page.goto(story.get_absolute_url())
+    page.click("[data-theme-toggle]")
+    theme = page.evaluate("document.documentElement.dataset.theme")
+    assert theme in {"dark", "light"}
+    if theme == "light":
+        page.click("[data-theme-toggle]")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.reload()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")  # remembered
+    screenshot(page, "11-tablet-dark")
+    assert Story.objects.filter(pk=story.pk).exists()
