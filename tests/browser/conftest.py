@@ -36,9 +36,12 @@ def new_page(browser, live_server):
 
     contexts = []
 
-    def make(user=None):
+    def make(user=None, javascript=True):
         context = browser.new_context(
-            base_url=live_server.url, accept_downloads=True, viewport={"width": 1280, "height": 900}
+            base_url=live_server.url,
+            accept_downloads=True,
+            viewport={"width": 1280, "height": 900},
+            java_script_enabled=javascript,
         )
         context.set_default_timeout(15_000)
         if user is not None:
