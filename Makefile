@@ -21,8 +21,11 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel
 
+# torch first, as the CPU build: anything that depends on it would otherwise pull the CUDA build.
+# llama-cpp-python compiles once per machine (about 10-20 minutes on 2 cores); pip caches the wheel.
 $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
-	$(PIP) install -r requirements.txt
+	$(PIP) install torch==2.13.0
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -r requirements.txt
 	touch $@
 
 $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed

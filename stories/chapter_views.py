@@ -45,7 +45,11 @@ def chapter_edit(request, story_pk, pk):
     form = ChapterSaveForm(
         initial={"title": chapter.title, "content": chapter.content, "base_version": chapter.version}
     )
-    return render(request, "stories/chapter_edit.html", workspace_context(chapter.story, chapter, form=form))
+    # ?at=&end= (character offsets) opens the editor with that passage selected, e.g. from a search result.
+    at, end = request.GET.get("at", ""), request.GET.get("end", "")
+    selection = (int(at), int(end)) if at.isdigit() and end.isdigit() else None
+    context = workspace_context(chapter.story, chapter, form=form, selection=selection)
+    return render(request, "stories/chapter_edit.html", context)
 
 
 @login_required

@@ -1,10 +1,12 @@
 from django.urls import path
 
-from . import chapter_views, views, world_views
+from . import chapter_views, search_views, views, world_views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("trash/", views.trash, name="trash"),
+    path("search/", search_views.search, name="search"),
+    path("stories/<int:story_pk>/search/", search_views.search, name="story_search"),
     path("stories/new/", views.story_create, name="story_create"),
     path("stories/<int:pk>/", views.story_detail, name="story_detail"),
     path("stories/<int:pk>/edit/", views.story_edit, name="story_edit"),

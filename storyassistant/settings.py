@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "channels",
     "django_htmx",
     "template_partials",
@@ -84,6 +85,7 @@ INSTALLED_APPS = [
     "stories",
     "characters",
     "generation",
+    "agents",
 ]
 
 MIDDLEWARE = [
@@ -163,6 +165,9 @@ CHANNEL_LAYERS = {
 # Real-time generation (a writer is waiting) before background work before maintenance.
 RQ_QUEUE_NAMES = ["realtime", "background", "maintenance"]
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 1800} for name in RQ_QUEUE_NAMES}
+# Jobs run in the worker process itself rather than a forked child, so the embedding model and the embedded LLM
+# load once per worker instead of once per job. Scale with more worker processes.
+RQ = {"WORKER_CLASS": "rq.worker.SimpleWorker"}
 
 CACHES = {
     "default": {
@@ -259,3 +264,28 @@ LOGGING = {
 
 DEMO_EMAIL = env_str("DEMO_EMAIL", "demo@example.com")
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD", "storyassistant-demo")
+
+# --- Language models (agents/llm.py is the only code that uses these) ---------------------------------------
+# LLM_PROVIDER: "ollama", "openai" (any OpenAI-compatible server) or "embedded" (SmolLM2 in-process). Empty: Ollama
+# when OLLAMA_HOST is set, else the OpenAI-compatible server when OPENAI_BASE_URL is set, else the embedded model.
+LLM_PROVIDER = env_str("LLM_PROVIDER")
+# Several endpoints (comma-separated) serve one model: requests spread across them; a dead one is skipped.
+OLLAMA_HOSTS = env_list("OLLAMA_HOST")
+OLLAMA_MODEL = env_str("OLLAMA_MODEL", "llama3.1")
+OLLAMA_NUM_CTX = env_int("OLLAMA_NUM_CTX", 8192)
+OPENAI_BASE_URLS = env_list("OPENAI_BASE_URL")
+OPENAI_API_KEY = env_secret("OPENAI_API_KEY", "not-needed")
+OPENAI_MODEL = env_str("OPENAI_MODEL", "llama-3.1-8b-instant")
+OPENAI_CONTEXT_WINDOW = env_int("OPENAI_CONTEXT_WINDOW", 8192)
+EMBEDDED_LLM_CONTEXT = env_int("EMBEDDED_LLM_CONTEXT", 4096)
+EMBEDDED_LLM_THREADS = env_int("EMBEDDED_LLM_THREADS", 0)  # 0: let llama.cpp decide
+LLM_TIMEOUT = env_int("LLM_TIMEOUT", 120)
+LLM_RETRIES = env_int("LLM_RETRIES", 2)
+LLM_ENDPOINT_COOLDOWN = env_int("LLM_ENDPOINT_COOLDOWN", 30)
+LLM_MAX_TOKENS = env_int("LLM_MAX_TOKENS", 1024)
+LLM_CACHE_TTL = env_int("LLM_CACHE_TTL", 3600)
+
+# --- Embeddings and story memory --------------------------------------------------------------------------------
+EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32)
+EMBEDDING_CACHE_TTL = env_int("EMBEDDING_CACHE_TTL", 30 * 24 * 3600)
+MEMORY_PASSAGE_WORDS = env_int("MEMORY_PASSAGE_WORDS", 120)

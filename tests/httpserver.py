@@ -43,7 +43,11 @@ class LocalServer:
                 parsed = urlparse(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 recorded = Recorded(
-                    self.command, parsed.path, parse_qs(parsed.query), dict(self.headers), self.rfile.read(length)
+                    self.command,
+                    parsed.path,
+                    parse_qs(parsed.query),
+                    {k.lower(): v for k, v in self.headers.items()},  # header names are case-insensitive
+                    self.rfile.read(length),
                 )
                 server.requests.append(recorded)
                 handler = server.routes.get((self.command, parsed.path))
@@ -66,10 +70,13 @@ class LocalServer:
                     return
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                for chunk in body:
-                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
+                try:
+                    for chunk in body:
+                        self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client stopped reading (a cancelled stream)
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 

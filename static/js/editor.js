@@ -119,6 +119,12 @@
     form.prepend(notice);
   }
   textarea.focus();
+  if (textarea.dataset.selectStart) {
+    // Opened from a search result: select the passage and scroll it into view.
+    const start = Number(textarea.dataset.selectStart);
+    textarea.setSelectionRange(start, Number(textarea.dataset.selectEnd));
+    textarea.scrollTop = Math.max(0, (start / Math.max(textarea.value.length, 1)) * textarea.scrollHeight - 80);
+  }
 })();
 
 // Drag a chapter in the sidebar to reorder; the hidden inputs follow the items, so the form posts the new order.

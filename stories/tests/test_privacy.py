@@ -36,7 +36,7 @@ def urls(o):
         ("revision_detail", [s, c, o["revision"]]), ("world_list", [s]), ("world_edit", [s, o["entry"]]),
         ("world_delete", [s, o["entry"]]), ("character_detail", [o["character"]]),
         ("character_delete", [o["character"]]), ("story_cast", [s]), ("story_relationships", [s]),
-        ("relationship_graph_svg", [s]),
+        ("relationship_graph_svg", [s]), ("story_search", [s]),
     ]  # fmt: skip
     posts = [
         ("story_archive", [s]), ("story_delete", [s]), ("story_restore", [s]), ("story_edit", [s]),

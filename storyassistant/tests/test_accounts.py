@@ -97,7 +97,7 @@ def fake_github(local_server, monkeypatch):
 
     @local_server.route("GET", "/api/v3/user")
     def profile(request):
-        if request.headers.get("Authorization") != "token gho_testtoken":
+        if request.headers.get("authorization") != "token gho_testtoken":
             return 401, {}, {"message": "Bad credentials"}
         return 200, {}, {"id": 4242, "login": "octowriter", "name": "Octo Writer", "email": None}
 

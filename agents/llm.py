@@ -1,0 +1,271 @@
+"""The only code that talks to language models.
+
+    result = generate(messages, story=story, temperature=0.7, max_tokens=800)
+    for token in (s := stream(messages, story=story)): ...;  s.result, s.cancel()
+
+Both pick the provider and model from settings (a story may choose its own model), keep the request inside the
+model's context window (reporting what was trimmed), spread requests over the configured endpoints and skip dead
+ones, retry connection failures with backoff, and cache deterministic requests in Redis.
+"""
+
+import hashlib
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache as django_cache
+
+from .providers import (
+    EmbeddedProvider,
+    LLMBadResponse,
+    LLMError,
+    LLMModelMissing,
+    LLMTimeout,
+    LLMUnavailable,
+    OllamaProvider,
+    OpenAIProvider,
+    Provider,
+)
+
+__all__ = [
+    "LLMBadResponse", "LLMError", "LLMModelMissing", "LLMResult", "LLMStream", "LLMTimeout", "LLMUnavailable",
+    "fit_to_context", "generate", "resolve", "stream",
+]  # fmt: skip
+
+MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators each chat template adds per message
+TRIM_MARK = "[…] "
+
+
+@dataclass
+class LLMResult:
+    text: str = ""
+    model: str = ""
+    provider: str = ""
+    endpoint: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    duration_ms: int = 0
+    cached: bool = False
+    cancelled: bool = False
+    trimmed: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Target:
+    provider: Provider
+    model: str
+
+
+class EndpointPool:
+    """Round-robin over a provider's endpoints; one that failed is tried last until its cooldown passes."""
+
+    def __init__(self):
+        self._counter = itertools.count()
+        self._down_until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def order(self, endpoints: list[str]) -> list[str]:
+        start = next(self._counter) % len(endpoints)
+        rotated = endpoints[start:] + endpoints[:start]
+        now = time.monotonic()
+        with self._lock:
+            healthy = [e for e in rotated if self._down_until.get(e, 0) <= now]
+        return healthy + [e for e in rotated if e not in healthy]
+
+    def mark_down(self, endpoint: str):
+        with self._lock:
+            self._down_until[endpoint] = time.monotonic() + settings.LLM_ENDPOINT_COOLDOWN
+
+    def mark_up(self, endpoint: str):
+        with self._lock:
+            self._down_until.pop(endpoint, None)
+
+
+POOL = EndpointPool()
+_EMBEDDED = EmbeddedProvider()
+
+
+def default_provider() -> Provider:
+    choice = settings.LLM_PROVIDER or (
+        "ollama" if settings.OLLAMA_HOSTS else "openai" if settings.OPENAI_BASE_URLS else "embedded"
+    )
+    if choice == "ollama":
+        return OllamaProvider(settings.OLLAMA_HOSTS or ["http://127.0.0.1:11434"])
+    if choice == "openai":
+        return OpenAIProvider(settings.OPENAI_BASE_URLS or ["http://127.0.0.1:8080/v1"])
+    if choice == "embedded":
+        return _EMBEDDED
+    raise LLMError(f"Unknown LLM_PROVIDER “{choice}”.", hint="Use ollama, openai or embedded.")
+
+
+def resolve(model: str | None = None, story=None) -> Target:
+    """The provider and model for a request: an explicit model, else the story's, else the site default.
+    The model name "embedded" always means the built-in SmolLM2."""
+    model = model or (story.settings.model if story is not None else "") or ""
+    if model == "embedded":
+        return Target(_EMBEDDED, _EMBEDDED.default_model)
+    provider = default_provider()
+    return Target(provider, model or provider.default_model)
+
+
+def _message_tokens(provider: Provider, message: dict) -> int:
+    return provider.count_tokens(message["content"]) + MESSAGE_OVERHEAD_TOKENS
+
+
+def fit_to_context(messages: list[dict], target: Target, reserve: int) -> tuple[list[dict], list[str]]:
+    """Messages that fit the model's window with `reserve` tokens left for the answer, and what was trimmed.
+
+    Oldest conversation turns go first (the system message and the latest message stay); if that is not
+    enough, the longest remaining message loses its beginning, since the end is what the model continues from.
+    """
+    provider, window = target.provider, target.provider.context_window(target.model)
+    budget = window - reserve
+    if budget <= MESSAGE_OVERHEAD_TOKENS * len(messages[-1:]) + 16:
+        raise LLMError(f"max_tokens ({reserve}) leaves no room for the prompt in a {window}-token context.")
+    messages = [dict(m) for m in messages]
+    sizes = [_message_tokens(provider, m) for m in messages]
+    trimmed = []
+    droppable = [i for i, m in enumerate(messages[:-1]) if m["role"] != "system"]
+    while sum(sizes) > budget and droppable:
+        index = droppable.pop(0)
+        trimmed.append(f"dropped an earlier {messages[index]['role']} message ({sizes[index]} tokens)")
+        sizes[index] = 0
+        messages[index] = None
+    keep = [(m, s) for m, s in zip(messages, sizes, strict=True) if m is not None]
+    messages, sizes = [m for m, _ in keep], [s for _, s in keep]
+    while sum(sizes) > budget:
+        index = max(range(len(messages)), key=lambda i: sizes[i])
+        excess = sum(sizes) - budget
+        content = messages[index]["content"]
+        # Cut by characters in proportion, then re-measure; a couple of rounds converge.
+        cut = max(1, int(len(content) * min(1.0, (excess + 8) / max(sizes[index], 1))))
+        if cut >= len(content):
+            raise LLMError(f"The prompt cannot fit a {window}-token context even after trimming.")
+        messages[index] = {**messages[index], "content": TRIM_MARK + content[cut:]}
+        before, sizes[index] = sizes[index], _message_tokens(provider, messages[index])
+        trimmed.append(
+            f"trimmed {before - sizes[index]} tokens from the start of the {messages[index]['role']} message"
+        )
+    return messages, trimmed
+
+
+def _options(options: dict) -> dict:
+    options = {k: v for k, v in options.items() if v is not None}
+    options.setdefault("max_tokens", settings.LLM_MAX_TOKENS)
+    return options
+
+
+def _cache_key(target: Target, messages: list[dict], options: dict) -> str:
+    payload = json.dumps(
+        {"provider": target.provider.name, "model": target.model, "messages": messages, "options": options},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return "llm:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _should_cache(cache: bool | None, options: dict) -> bool:
+    return cache if cache is not None else options.get("temperature") == 0
+
+
+def _attempts(target: Target):
+    """Endpoints to try in order: every endpoint once a round, LLM_RETRIES extra rounds with backoff between."""
+    for round_number in range(settings.LLM_RETRIES + 1):
+        if round_number:
+            time.sleep(min(0.5 * 2 ** (round_number - 1), 8))
+        yield from POOL.order(target.provider.endpoints)
+
+
+def generate(messages: list[dict], *, model=None, story=None, cache: bool | None = None, **options) -> LLMResult:
+    """One complete answer. Raises an LLMError subclass (with a hint) when no endpoint could answer."""
+    llm_stream = stream(messages, model=model, story=story, cache=cache, **options)
+    for _ in llm_stream:
+        pass
+    return llm_stream.result
+
+
+def stream(
+    messages: list[dict],
+    *,
+    model=None,
+    story=None,
+    cache: bool | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    **options,
+) -> "LLMStream":
+    """Tokens as they arrive; `.result` is filled in when the stream ends, `.cancel()` stops it early."""
+    target = resolve(model, story)
+    options = _options(options)
+    fitted, trimmed = fit_to_context(messages, target, options["max_tokens"])
+    return LLMStream(target, fitted, options, trimmed, _should_cache(cache, options), should_cancel)
+
+
+class LLMStream:
+    def __init__(self, target, messages, options, trimmed, use_cache, should_cancel):
+        self.target, self.messages, self.options = target, messages, options
+        self.use_cache, self.should_cancel = use_cache, should_cancel or (lambda: False)
+        self.result = LLMResult(model=target.model, provider=target.provider.name, trimmed=trimmed)
+        self._cancelled = False
+
+    def cancel(self):
+        self._cancelled = True
+
+    def __iter__(self) -> Iterator[str]:
+        started = time.monotonic()
+        try:
+            yield from self._run()
+        finally:
+            self.result.duration_ms = int((time.monotonic() - started) * 1000)
+
+    def _run(self) -> Iterator[str]:
+        key = _cache_key(self.target, self.messages, self.options) if self.use_cache else None
+        if key and (hit := django_cache.get(key)):
+            self.result.__dict__.update(hit, cached=True, trimmed=self.result.trimmed)
+            yield hit["text"]
+            return
+        last_error = None
+        for endpoint in _attempts(self.target):
+            received = []
+            try:
+                for chunk in self.target.provider.chat_stream(endpoint, self.target.model, self.messages, self.options):
+                    if chunk.prompt_tokens is not None:
+                        self.result.prompt_tokens = chunk.prompt_tokens
+                    if chunk.completion_tokens is not None:
+                        self.result.completion_tokens = chunk.completion_tokens
+                    if chunk.text:
+                        received.append(chunk.text)
+                        self.result.text += chunk.text
+                        yield chunk.text
+                    if self._cancelled or self.should_cancel():
+                        self.result.cancelled = True
+                        break
+            except LLMUnavailable as exc:
+                POOL.mark_down(endpoint)
+                last_error = exc
+                if received:  # tokens already went out; starting over elsewhere would repeat them
+                    self.result.error = str(exc)
+                    raise
+                continue
+            except LLMError as exc:
+                self.result.error = str(exc)
+                raise
+            POOL.mark_up(endpoint)
+            self.result.endpoint = endpoint
+            if not self.result.completion_tokens:
+                self.result.completion_tokens = self.target.provider.count_tokens(self.result.text)
+            if key and not self.result.cancelled:
+                django_cache.set(key, self.result.as_dict(), timeout=settings.LLM_CACHE_TTL)
+            return
+        self.result.error = str(last_error)
+        raise LLMUnavailable(
+            f"No {self.target.provider.name} endpoint answered after {settings.LLM_RETRIES + 1} rounds.",
+            hint=last_error.hint if last_error else "",
+        ) from last_error

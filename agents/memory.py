@@ -1,0 +1,188 @@
+"""Story memory in pgvector: keeping it in step with what the writer wrote, and finding things in it.
+
+Sync functions are idempotent and embed only text that changed (by content hash), so the RQ jobs that call them
+(stories/tasks.py) may run twice or late without harm.
+"""
+
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from characters.models import Character, StoryCharacter
+from stories.models import Chapter, Story, WorldEntry
+
+from .embeddings import embed, embed_many, text_hash
+from .models import MemoryItem, MemoryKind
+
+PARAGRAPH_RE = re.compile(r"\S(?:.*?\S)?(?=[ \t]*\n\s*\n|\s*\Z)", re.S)
+SENTENCE_END_RE = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+")
+
+
+@dataclass
+class Passage:
+    text: str
+    start: int
+    end: int
+
+
+def _split_long(text: str, start: int, max_words: int) -> list[Passage]:
+    """A paragraph longer than max_words, cut at sentence ends (or mid-sentence if a sentence is longer)."""
+    pieces, piece_start, words = [], 0, 0
+    boundaries = [m.end() for m in SENTENCE_END_RE.finditer(text)] + [len(text)]
+    last_cut = 0
+    for boundary in boundaries:
+        words = len(text[piece_start:boundary].split())
+        if words > max_words and last_cut > piece_start:
+            pieces.append((piece_start, last_cut))
+            piece_start = last_cut
+        last_cut = boundary
+    pieces.append((piece_start, len(text)))
+    result = []
+    for a, b in pieces:
+        chunk = text[a:b].strip()
+        if chunk:
+            offset = a + (len(text[a:b]) - len(text[a:b].lstrip()))
+            result.append(Passage(chunk, start + offset, start + offset + len(chunk)))
+    return result
+
+
+def chunk_passages(text: str, max_words: int | None = None) -> list[Passage]:
+    """Passages of about max_words words: whole paragraphs merged, long ones split at sentence ends.
+    Offsets point into the original text so search results can open the editor at the passage."""
+    max_words = max_words or settings.MEMORY_PASSAGE_WORDS
+    passages: list[Passage] = []
+    for match in PARAGRAPH_RE.finditer(text or ""):
+        paragraph = Passage(match.group(), match.start(), match.end())
+        if len(paragraph.text.split()) > max_words:
+            passages.extend(_split_long(paragraph.text, paragraph.start, max_words))
+            continue
+        previous = passages[-1] if passages else None
+        if previous and len(previous.text.split()) + len(paragraph.text.split()) <= max_words:
+            passages[-1] = Passage(text[previous.start : paragraph.end], previous.start, paragraph.end)
+        else:
+            passages.append(paragraph)
+    return passages
+
+
+def _replace_items(existing: dict, wanted: list[dict], **scope) -> dict:
+    """Make the stored items in `existing` (by content hash) match `wanted`, embedding only new texts."""
+    new = [w for w in wanted if w["content_hash"] not in existing]
+    vectors = embed_many([w["text"] for w in new]) if new else []
+    kept = {w["content_hash"] for w in wanted}
+    with transaction.atomic():
+        stale = [item.pk for digest, item in existing.items() if digest not in kept]
+        MemoryItem.objects.filter(pk__in=stale).delete()
+        for w in wanted:
+            item = existing.get(w["content_hash"])
+            if item is not None:
+                changed = {k: v for k, v in w.items() if getattr(item, k) != v}
+                if changed:
+                    MemoryItem.objects.filter(pk=item.pk).update(**changed)
+        MemoryItem.objects.bulk_create(
+            [MemoryItem(**scope, **w, embedding=v) for w, v in zip(new, vectors, strict=True)]
+        )
+    return {"embedded": len(new), "kept": len(wanted) - len(new), "removed": len(stale)}
+
+
+def sync_chapter(chapter: Chapter) -> dict:
+    """Re-chunk the chapter; unchanged passages keep their vectors, changed ones are re-embedded."""
+    wanted = [
+        {
+            "kind": MemoryKind.PASSAGE,
+            "text": p.text,
+            "content_hash": text_hash(p.text),
+            "position": index,
+            "start_offset": p.start,
+            "end_offset": p.end,
+            "metadata": {"chapter_title": chapter.title, "chapter_order": chapter.order},
+        }
+        for index, p in enumerate(chunk_passages(chapter.content))
+    ]
+    # Identical paragraphs within a chapter are one memory: keep the first place each appears.
+    wanted = list({w["content_hash"]: w for w in reversed(wanted)}.values())[::-1]
+    existing = {item.content_hash: item for item in chapter.memory_items.filter(kind=MemoryKind.PASSAGE)}
+    return _replace_items(existing, wanted, owner_id=chapter.story.owner_id, story_id=chapter.story_id, chapter=chapter)
+
+
+def character_texts(character: Character, member: StoryCharacter) -> list[dict]:
+    parts = [
+        ("Appearance", character.appearance),
+        ("Personality", character.personality),
+        ("Backstory", character.backstory),
+        ("Goals", character.goals),
+    ]
+    description = f"{character.name} ({member.get_role_display().lower()}). " + " ".join(
+        f"{label}: {value.strip()}" for label, value in parts if value.strip()
+    )
+    texts = [{"kind": MemoryKind.CHARACTER, "text": description}]
+    if character.speech_pattern.strip():
+        texts.append({"kind": MemoryKind.DIALOGUE, "text": f"How {character.name} speaks: {character.speech_pattern}"})
+    return texts
+
+
+def sync_character(character: Character) -> dict:
+    """The character's description and voice, in every story they appear in (and no longer in others)."""
+    totals = {"embedded": 0, "kept": 0, "removed": 0}
+    members = list(character.appearances.select_related("story"))
+    MemoryItem.objects.filter(character=character).exclude(story_id__in=[m.story_id for m in members]).delete()
+    for member in members:
+        wanted = [
+            {**t, "content_hash": text_hash(t["text"]), "metadata": {"role": member.role}}
+            for t in character_texts(character, member)
+        ]
+        existing = {i.content_hash: i for i in MemoryItem.objects.filter(character=character, story=member.story)}
+        result = _replace_items(
+            existing, wanted, owner_id=character.owner_id, story_id=member.story_id, character=character
+        )
+        totals = {k: totals[k] + result[k] for k in totals}
+    return totals
+
+
+def sync_world_entry(entry: WorldEntry) -> dict:
+    text = f"{entry.name} ({entry.get_kind_display().lower()}"
+    text += f", {entry.time_period})" if entry.time_period else ")"
+    text += f": {entry.description}" if entry.description else ""
+    wanted = [
+        {"kind": MemoryKind.WORLD, "text": text, "content_hash": text_hash(text), "metadata": {"kind": entry.kind}}
+    ]
+    existing = {i.content_hash: i for i in entry.memory_items.all()}
+    return _replace_items(existing, wanted, owner_id=entry.story.owner_id, story_id=entry.story_id, world_entry=entry)
+
+
+def sync_story(story: Story) -> dict:
+    """Everything in one story (after an import, or to rebuild memory)."""
+    results = [sync_chapter(c) for c in story.chapters.all()]
+    results += [sync_world_entry(e) for e in story.world_entries.all()]
+    results += [sync_character(m.character) for m in story.cast.select_related("character")]
+    return {k: sum(r[k] for r in results) for k in ("embedded", "kept", "removed")}
+
+
+def remember(story: Story, kind: str, text: str, *, chapter=None, character=None, metadata=None) -> MemoryItem:
+    """Store one extracted fact (a plot point, a character state); the same text is stored once."""
+    digest = text_hash(text)
+    item = MemoryItem.objects.filter(story=story, kind=kind, content_hash=digest, chapter=chapter).first()
+    if item:
+        return item
+    return MemoryItem.objects.create(
+        owner_id=story.owner_id,
+        story=story,
+        kind=kind,
+        text=text,
+        content_hash=digest,
+        chapter=chapter,
+        character=character,
+        metadata=metadata or {},
+        embedding=embed(text),
+    )
+
+
+def search(user, query: str, *, story=None, kinds=(), k=10, hybrid=True) -> list[MemoryItem]:
+    """The user's memory closest to the query, in one story or across all of theirs (never anyone else's)."""
+    items = MemoryItem.objects.for_user(user).filter(story__deleted_at__isnull=True, story__is_flagged=False)
+    if story is not None:
+        items = items.for_story(story)
+    items = items.of_kind(*kinds).select_related("story", "chapter")
+    vector = embed(query)
+    return items.hybrid(query, vector, k) if hybrid else items.similar_to(vector, k)

@@ -1,0 +1,125 @@
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, SearchVectorField
+from django.db import connection, models, transaction
+from pgvector.django import CosineDistance, HnswIndex, VectorField
+
+from .embeddings import DIMENSIONS
+
+# Reciprocal rank fusion constant: 60 is the value from the original RRF paper and most search engines.
+RRF_K = 60
+
+
+class MemoryKind(models.TextChoices):
+    CHARACTER = "character", "Character description"
+    PLOT_POINT = "plot_point", "Plot point"
+    WORLD = "world", "World building"
+    DIALOGUE = "dialogue", "Dialogue pattern"
+    PASSAGE = "passage", "Chapter passage"
+
+
+class MemoryItemQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(owner=user)
+
+    def for_story(self, story):
+        return self.filter(story=story)
+
+    def of_kind(self, *kinds):
+        return self.filter(kind__in=kinds) if kinds else self
+
+    def similar_to(self, vector, k=10, ef_search=100) -> list["MemoryItem"]:
+        """The k items closest in meaning (cosine), best first, each with .distance and .score (1 - distance).
+
+        pgvector's iterative index scan keeps walking the HNSW graph until enough rows pass the filters, so a
+        story or kind filter never returns fewer results than exist. A filter as selective as one story usually
+        makes PostgreSQL skip the graph and rank that story's rows exactly.
+        """
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(ef_search, k)])
+            items = list(
+                self.annotate(distance=CosineDistance("embedding", list(map(float, vector)))).order_by("distance")[:k]
+            )
+        # relaxed_order may return near-ties slightly out of order; the distances are exact, so sort them.
+        items.sort(key=lambda item: item.distance)
+        for item in items:
+            item.score = 1 - item.distance
+        return items
+
+    def matching(self, text: str, k=10) -> list["MemoryItem"]:
+        """Full-text matches (stemmed English, ranked), best first, each with .rank."""
+        query = SearchQuery(text, search_type="websearch", config="english")
+        return list(self.filter(search=query).annotate(rank=SearchRank("search", query)).order_by("-rank")[:k])
+
+    def hybrid(self, text: str, vector, k=10, depth=50) -> list["MemoryItem"]:
+        """Meaning and exact words together by reciprocal rank fusion: paraphrases come from the vectors,
+        rare names ("Greyhaven") from full-text search. Each item gets .score (fused) and .distance."""
+        by_meaning = self.similar_to(vector, depth)
+        by_words = self.matching(text, depth)
+        fused, items = {}, {}
+        for ranking in (by_meaning, by_words):
+            for rank, item in enumerate(ranking, start=1):
+                fused[item.pk] = fused.get(item.pk, 0.0) + 1.0 / (RRF_K + rank)
+                items.setdefault(item.pk, item)
+        for item in by_meaning:
+            items[item.pk].distance = item.distance
+        ranked = sorted(items.values(), key=lambda item: -fused[item.pk])[:k]
+        for item in ranked:
+            item.score = fused[item.pk]
+            if not hasattr(item, "distance"):
+                item.distance = None
+        return ranked
+
+
+class MemoryItem(models.Model):
+    """One thing the agents can remember about a story: a passage, a character, a place, a plot point."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    story = models.ForeignKey("stories.Story", on_delete=models.CASCADE, related_name="memory_items")
+    chapter = models.ForeignKey(
+        "stories.Chapter", null=True, blank=True, on_delete=models.CASCADE, related_name="memory_items"
+    )
+    character = models.ForeignKey(
+        "characters.Character", null=True, blank=True, on_delete=models.CASCADE, related_name="memory_items"
+    )
+    world_entry = models.ForeignKey(
+        "stories.WorldEntry", null=True, blank=True, on_delete=models.CASCADE, related_name="memory_items"
+    )
+    kind = models.CharField(max_length=20, choices=MemoryKind.choices)
+    text = models.TextField()
+    metadata = models.JSONField(default=dict, blank=True)
+    # Hash of the embedded text: a re-sync embeds only text whose hash is new.
+    content_hash = models.CharField(max_length=64)
+    position = models.PositiveIntegerField(default=0)
+    start_offset = models.PositiveIntegerField(null=True, blank=True)
+    end_offset = models.PositiveIntegerField(null=True, blank=True)
+    embedding = VectorField(dimensions=DIMENSIONS)
+    search = models.GeneratedField(
+        expression=SearchVector("text", config="english"), output_field=SearchVectorField(), db_persist=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MemoryItemQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # similar_to(): approximate nearest neighbours by cosine distance across large result sets.
+            HnswIndex(
+                name="memory_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            # matching(): full-text search.
+            GinIndex(fields=["search"], name="memory_search_gin"),
+            # for_story().of_kind(): one story's memory, exact ranking when the story is small.
+            models.Index(fields=["story", "kind"], name="memory_story_kind_idx"),
+            # Searching across all of a user's stories.
+            models.Index(fields=["owner", "kind"], name="memory_owner_kind_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.text[:60]}"

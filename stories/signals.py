@@ -1,0 +1,35 @@
+"""Saving a chapter, character, cast entry or world entry re-syncs its memory in the background.
+Deleting one removes its memory through the database's cascade."""
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from characters.models import Character, StoryCharacter
+
+from . import tasks
+from .models import Chapter, WorldEntry
+
+
+@receiver(post_save, sender=Chapter)
+def chapter_saved(sender, instance, raw=False, **kwargs):
+    if not raw:
+        tasks.enqueue_after_commit(tasks.sync_chapter_memory, instance.pk)
+
+
+@receiver(post_save, sender=WorldEntry)
+def world_entry_saved(sender, instance, raw=False, **kwargs):
+    if not raw:
+        tasks.enqueue_after_commit(tasks.sync_world_entry_memory, instance.pk)
+
+
+@receiver(post_save, sender=Character)
+def character_saved(sender, instance, raw=False, **kwargs):
+    if not raw:
+        tasks.enqueue_after_commit(tasks.sync_character_memory, instance.pk)
+
+
+@receiver(post_save, sender=StoryCharacter)
+@receiver(post_delete, sender=StoryCharacter)
+def cast_changed(sender, instance, raw=False, **kwargs):
+    if not raw:
+        tasks.enqueue_after_commit(tasks.sync_character_memory, instance.character_id)

@@ -1,0 +1,64 @@
+"""Background jobs (RQ) that keep story memory in step with what the writer saved.
+
+Each takes an id, reads the current row, and is safe to run twice or after the row is gone.
+"""
+
+import logging
+
+import django_rq
+from django.db import transaction
+from redis.exceptions import RedisError
+
+from characters.models import Character
+
+from .models import Chapter, Story, WorldEntry
+
+log = logging.getLogger(__name__)
+QUEUE = "background"
+
+
+def sync_chapter_memory(chapter_id: int):
+    from agents import memory
+
+    chapter = Chapter.objects.select_related("story").filter(pk=chapter_id).first()
+    return memory.sync_chapter(chapter) if chapter else "gone"
+
+
+def sync_character_memory(character_id: int):
+    from agents import memory
+
+    character = Character.objects.filter(pk=character_id).first()
+    return memory.sync_character(character) if character else "gone"
+
+
+def sync_world_entry_memory(entry_id: int):
+    from agents import memory
+
+    entry = WorldEntry.objects.select_related("story").filter(pk=entry_id).first()
+    return memory.sync_world_entry(entry) if entry else "gone"
+
+
+def sync_story_memory(story_id: int):
+    from agents import memory
+
+    story = Story.objects.filter(pk=story_id).first()
+    return memory.sync_story(story) if story else "gone"
+
+
+def enqueue_after_commit(job, object_id: int):
+    """Queue `job(object_id)` once the saving transaction commits. A sync already waiting in the queue will read
+    the newest text when it runs, so a burst of autosaves queues one job. If Redis is down the writer's save
+    still stands; the memory catches up at the next save or a story re-sync."""
+
+    def push():
+        job_id = f"{job.__name__}-{object_id}"
+        try:
+            queue = django_rq.get_queue(QUEUE)
+            pending = queue.fetch_job(job_id)
+            if pending is not None and pending.get_status(refresh=False) == "queued":
+                return
+            queue.enqueue(job, object_id, job_id=job_id, result_ttl=3600, failure_ttl=7 * 24 * 3600)
+        except RedisError:
+            log.warning("Could not queue %s for %s: Redis unavailable", job.__name__, object_id, exc_info=True)
+
+    transaction.on_commit(push)
