@@ -60,28 +60,90 @@ def child_env() -> dict:
 
 
 @pytest.fixture
-def rq_worker(transactional_db, redis_conn):
-    """A real `manage.py rqworker` process on every queue, against the test database and Redis."""
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "rqworker", *settings.RQ_QUEUE_NAMES],
-        cwd=ROOT,
-        env=child_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while not Worker.all(connection=redis_conn):
+def worker_env():
+    """Extra environment for app processes a test starts (e.g. which LLM server to use)."""
+    return {}
+
+
+def start_process(args, env_extra, ready, what, timeout=60):
+    """Start an app process; its output goes to a log file (a pipe nobody reads would block it when full)."""
+    import tempfile
+
+    fd, log_path = tempfile.mkstemp(prefix="storyassistant-", suffix=".log")
+    with os.fdopen(fd, "wb") as log:  # the child keeps its own copy of the descriptor
+        env = {**child_env(), **env_extra}
+        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process.log_path = log_path
+    deadline = time.monotonic() + timeout
+    while not ready():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            output = process.stdout.read().decode(errors="replace")
-            pytest.fail(f"The RQ worker did not start:\n{output}")
+            pytest.fail(f"{what} did not start:\n{process_output(process)}")
         time.sleep(0.1)
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    return process
+
+
+def process_output(process, tail=4000) -> str:
+    with open(process.log_path, errors="replace") as log:
+        return log.read()[-tail:]
+
+
+def stop_process(process):
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def start_worker(transactional_db, redis_conn, worker_env):
+    """start_worker() -> a real `manage.py rqworker` process on every queue, against the test database."""
+    processes = []
+
+    def start():
+        before = len(Worker.all(connection=redis_conn))
+        process = start_process(
+            [sys.executable, "manage.py", "rqworker", *settings.RQ_QUEUE_NAMES],
+            worker_env,
+            lambda: len(Worker.all(connection=redis_conn)) > before,
+            "The RQ worker",
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        stop_process(process)
+
+
+@pytest.fixture
+def rq_worker(start_worker):
+    return start_worker()
+
+
+@pytest.fixture
+def web_server(transactional_db, redis_conn, worker_env):
+    """daphne serving the app (HTTP and websockets) on a free port, against the test database and Redis."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    def listening():
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    process = start_process(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "storyassistant.asgi:application"],
+        worker_env,
+        listening,
+        "daphne",
+    )
+    yield f"127.0.0.1:{port}"
+    stop_process(process)
 
 
 @pytest.fixture
@@ -105,3 +167,15 @@ def count_queries():
         return len(captured.captured_queries)
 
     return count
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """After the run, end connections other threads left open (channels' executor, live servers), so the test
+    database can be dropped."""
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

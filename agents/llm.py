@@ -265,7 +265,9 @@ class LLMStream:
                 django_cache.set(key, self.result.as_dict(), timeout=settings.LLM_CACHE_TTL)
             return
         self.result.error = str(last_error)
+        endpoints = len(self.target.provider.endpoints)
         raise LLMUnavailable(
-            f"No {self.target.provider.name} endpoint answered after {settings.LLM_RETRIES + 1} rounds.",
+            f"{last_error.message if last_error else 'No endpoint answered.'} "
+            f"(tried {endpoints} endpoint{'s' if endpoints != 1 else ''}, {settings.LLM_RETRIES + 1} times each)",
             hint=last_error.hint if last_error else "",
         ) from last_error

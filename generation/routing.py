@@ -1,3 +1,7 @@
-"""Websocket routes; the live generation consumer registers here."""
+from django.urls import path
 
-websocket_urlpatterns = []
+from .consumers import TaskConsumer
+
+websocket_urlpatterns = [
+    path("ws/tasks/<uuid:task_id>/", TaskConsumer.as_asgi()),
+]

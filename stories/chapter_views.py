@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -48,8 +49,25 @@ def chapter_edit(request, story_pk, pk):
     # ?at=&end= (character offsets) opens the editor with that passage selected, e.g. from a search result.
     at, end = request.GET.get("at", ""), request.GET.get("end", "")
     selection = (int(at), int(end)) if at.isdigit() and end.isdigit() else None
-    context = workspace_context(chapter.story, chapter, form=form, selection=selection)
+    context = workspace_context(chapter.story, chapter, form=form, selection=selection, **generation_context(chapter))
     return render(request, "stories/chapter_edit.html", context)
+
+
+def generation_context(chapter) -> dict:
+    """The AI panel: request modes, the cast for dialogue, and this chapter's pending or running requests."""
+    from generation.models import GenerationTask
+
+    tasks = (
+        GenerationTask.objects.filter(chapter=chapter)
+        .filter(Q(status__in=["queued", "running"]) | Q(proposal_status=GenerationTask.Proposal.PENDING))
+        .prefetch_related("steps")
+        .order_by("-created_at")[:3]
+    )
+    return {
+        "generation_modes": GenerationTask.Mode.choices,
+        "cast_names": list(chapter.story.characters.values_list("name", flat=True)),
+        "tasks": list(tasks),
+    }
 
 
 @login_required

@@ -158,7 +158,9 @@ REDIS_URL = _with_db(_redis_base, REDIS_DB)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"storyassistant:{REDIS_DB}:"},
+        # channels-redis waits on Redis up to 5 s for the next message; redis-py's default socket timeout is also
+        # 5 s, so a quiet websocket (a queued task, a model loading) would time out. Give the socket longer.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": f"storyassistant:{REDIS_DB}:"},
     }
 }
 
@@ -284,6 +286,16 @@ LLM_RETRIES = env_int("LLM_RETRIES", 2)
 LLM_ENDPOINT_COOLDOWN = env_int("LLM_ENDPOINT_COOLDOWN", 30)
 LLM_MAX_TOKENS = env_int("LLM_MAX_TOKENS", 1024)
 LLM_CACHE_TTL = env_int("LLM_CACHE_TTL", 3600)
+# An image service for illustrations (visual storytelling agent); unset, no image steps are planned.
+IMAGE_BACKEND_URL = env_str("IMAGE_BACKEND_URL")
+
+# --- Generation pipeline ------------------------------------------------------------------------------------------
+# Running generations per writer, and how many run at once site-wide (0: one per realtime worker).
+GENERATION_PER_USER = env_int("GENERATION_PER_USER", 1)
+GENERATION_SLOTS = env_int("GENERATION_SLOTS", 0)
+# A running task whose worker has not reported for this long is taken as abandoned and resumed.
+GENERATION_ABANDONED_AFTER = env_int("GENERATION_ABANDONED_AFTER", 90)
+GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 3)
 
 # --- Embeddings and story memory --------------------------------------------------------------------------------
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32)

@@ -8,6 +8,7 @@ admin.site.site_title = "Story Assistant admin"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("", include("generation.urls")),  # before admin/: it adds the staff agent-metrics page under admin/
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("django-rq/", include("django_rq.urls")),

@@ -11,3 +11,15 @@
     localStorage.setItem("theme", root.dataset.theme);
   });
 })();
+
+// Forms that arrive over the websocket are rendered by a worker, outside any request, so they carry no CSRF
+// token; give every POST form the page's token as it is submitted.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form.method.toLowerCase() !== "post" || form.querySelector("[name=csrfmiddlewaretoken]")) return;
+  const input = document.createElement("input");
+  input.type = "hidden";
+  input.name = "csrfmiddlewaretoken";
+  input.value = document.querySelector("meta[name=csrf-token]").content;
+  form.append(input);
+}, true);

@@ -91,6 +91,25 @@
     }
   });
 
+  // Asking the AI team: send the cursor and selection, and save the writer's text first so offsets match.
+  const aiForm = document.querySelector("[data-ai-form]");
+  if (aiForm) {
+    aiForm.addEventListener("htmx:confirm", (event) => {
+      aiForm.querySelector("[data-ai-cursor]").value = textarea.selectionEnd;
+      aiForm.querySelector("[data-ai-selection-start]").value = textarea.selectionStart;
+      aiForm.querySelector("[data-ai-selection-end]").value = textarea.selectionEnd;
+      const state = statusEl() && statusEl().dataset.state;
+      if (state === "saved") return;
+      event.preventDefault();
+      form.addEventListener("htmx:afterSwap", function resume() {
+        if (statusEl().dataset.state !== "saved") return;
+        form.removeEventListener("htmx:afterSwap", resume);
+        event.detail.issueRequest();
+      });
+      save();
+    });
+  }
+
   // Text this browser could not save last time (closed while offline) is offered back, never dropped.
   const stashed = JSON.parse(localStorage.getItem(stashKey) || "null");
   if (stashed && stashed.text !== textarea.value) {

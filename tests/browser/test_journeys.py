@@ -180,11 +180,12 @@ def test_text_left_unsaved_in_a_closed_tab_is_offered_back(new_page):
     chapter = make_chapter(make_story(writer), content="Saved text.")
     page = new_page(writer)
     page.goto(chapter.get_absolute_url())
-    page.context.set_offline(True)
+    # Every save fails at the network level, deterministically (as offline, but without timing races).
+    page.context.route("**/save/", lambda route: route.abort("internetdisconnected"))
     page.fill("#id_content", "Typed offline, then the tab was closed.")
     expect(page.locator("[data-save-status]")).to_contain_text("Offline")
     page.close()  # the writer closes the tab while still offline
-    page.context.set_offline(False)
+    page.context.unroute("**/save/")
     assert Chapter.objects.get(pk=chapter.pk).content == "Saved text."
 
     page = page.context.new_page()  # same browser, same local copy

@@ -55,9 +55,14 @@ class Command(BaseCommand):
         ]
         for _ in range(workers):
             children.append(
-                subprocess.Popen([sys.executable, "manage.py", "rqworker", *settings.RQ_QUEUE_NAMES], env=env)
+                subprocess.Popen(
+                    [sys.executable, "manage.py", "rqworker", "--with-scheduler", *settings.RQ_QUEUE_NAMES], env=env
+                )
             )
         self.wait_for_port(host, port, children[0])
+        from generation.tasks import schedule_maintenance
+
+        schedule_maintenance()  # resumes abandoned generations and keeps the line moving
 
         self.stdout.write(self.style.SUCCESS(f"\nStory Assistant is running at http://{host}:{port}/"))
         if demo:

@@ -1,0 +1,136 @@
+"""Creative director: reads the writer's request, plans the work as a graph of agent steps, gates the draft's
+quality, and sends it back with the critique when it fails (up to MAX_REWRITES times). Each decision carries
+its reason, recorded with the step, so the writer can see why the team did what it did."""
+
+from django.conf import settings
+
+from stories.models import count_words
+
+from . import continuation_context, narrative_intelligence, quality_assurance, visual_storytelling, world_building
+from .base import AgentContext
+from .messages import AgentMessage
+
+MAX_REWRITES = 2
+PROMPT_RESERVE_TOKENS = 700  # system prompt, instructions and the author's note, on top of the context sections
+DIRECTOR, WORLD, CONTEXT, WRITER, QA, VISUAL = (
+    "creative_director", "world_building", "continuation_context", "narrative_intelligence",
+    "quality_assurance", "visual_storytelling",
+)  # fmt: skip
+
+# Which function carries out each (agent, task type): the plan names them, the pipeline calls them.
+AGENTS = {
+    (WORLD, "retrieve_world"): world_building.retrieve,
+    (WORLD, "propose_world"): world_building.propose,
+    (CONTEXT, "assemble_context"): continuation_context.assemble,
+    (WRITER, "write"): narrative_intelligence.write,
+    (QA, "check"): quality_assurance.check,
+    (VISUAL, "illustrate"): visual_storytelling.illustrate,
+}
+
+
+def target_words(ctx: AgentContext) -> int:
+    mode, story_target = ctx.task.mode, ctx.story.settings.target_words
+    if mode == "rewrite":
+        selection = ctx.request.get("selection") or {}
+        text = ctx.chapter.content[selection.get("start", 0) : selection.get("end", 0)] if ctx.chapter else ""
+        return max(count_words(text), 30)
+    if mode == "brainstorm":
+        return 300
+    if mode in ("continue", "dialogue"):
+        return max(100, story_target // 3)
+    return story_target
+
+
+def plan(ctx: AgentContext) -> tuple[list[AgentMessage], str]:
+    """The steps for this request and the reason for the plan as a whole."""
+    window = ctx.target.provider.context_window(ctx.target.model)
+    words = target_words(ctx)
+    # Leave at least half the window for the prompt; a long chapter is written in one go up to that limit.
+    max_tokens = min(int(words * 1.4) + 64, window // 2)
+    budget = max(window - max_tokens - PROMPT_RESERVE_TOKENS, 200)
+    selection = ctx.request.get("selection") or {}
+    selected = ctx.chapter.content[selection.get("start", 0) : selection.get("end", 0)] if ctx.chapter else ""
+    query = ctx.request.get("note") or selected or ""
+    steps = [
+        AgentMessage(
+            "world", WORLD, "retrieve_world", {"query": query}, priority=1,
+            reason="Find the places, lore and things this part of the story is likely to touch.",
+        ),
+        AgentMessage(
+            "context", CONTEXT, "assemble_context", {"budget": budget, "query": query}, priority=2,
+            reason=f"Gather what must be remembered (recent text, threads, cast) within {budget} tokens.",
+        ),
+        AgentMessage(
+            "write", WRITER, "write",
+            {"max_tokens": max_tokens, "target_words": words, "temperature": 0.8},
+            dependencies=["world", "context"],
+            reason=f"Write about {words} words in the story's voice from the gathered context.",
+        ),
+    ]  # fmt: skip
+    if ctx.task.mode != "brainstorm":
+        steps += check_steps("write", "check", words)
+    why = f"{ctx.task.get_mode_display()}: world and context in parallel, then the writer"
+    why += ", then a quality check" if ctx.task.mode != "brainstorm" else " (options are not checked as prose)"
+    if ctx.story.settings.images_enabled and not settings.IMAGE_BACKEND_URL:
+        why += "; images are on but no image backend is configured, so none is planned"
+    return steps, why + "."
+
+
+def follow_up(ctx: AgentContext, draft_key: str) -> list[AgentMessage]:
+    """Steps that work on the accepted draft."""
+    steps = [
+        AgentMessage(
+            "world-proposals", WORLD, "propose_world", {"draft": draft_key}, dependencies=[draft_key],
+            reason="Spot new places and things the draft introduces, for the writer to accept or reject.",
+        )
+    ]  # fmt: skip
+    if ctx.story.settings.images_enabled and settings.IMAGE_BACKEND_URL:
+        steps.append(
+            AgentMessage(
+                "illustrate", VISUAL, "illustrate", {"draft": draft_key}, dependencies=[draft_key],
+                reason="Images are on for this story: describe the scene to illustrate.",
+            )
+        )  # fmt: skip
+    return steps
+
+
+def check_steps(draft_key: str, check_key: str, words: int) -> list[AgentMessage]:
+    return [
+        AgentMessage(
+            check_key, QA, "check", {"draft": draft_key, "target_words": words}, dependencies=[draft_key],
+            reason="Check the draft before the writer sees it.",
+        )
+    ]  # fmt: skip
+
+
+def gate(check_output: dict, rewrites_done: int) -> dict:
+    """Decide what to do with a checked draft: accept it, accept it with warnings, or rewrite it."""
+    verdict = check_output.get("verdict", "pass")
+    problems = [f["message"] for f in check_output.get("findings", []) if f["severity"] in ("fail", "warn")]
+    if verdict == "pass":
+        return {"action": "accept", "reason": "The draft passed every check.", "feedback": []}
+    if verdict == "warn":
+        return {"action": "accept", "reason": "The draft passed with warnings for the writer.", "feedback": problems}
+    if rewrites_done < MAX_REWRITES:
+        return {
+            "action": "retry",
+            "reason": f"The draft failed the gate: rewrite {rewrites_done + 1} of {MAX_REWRITES}, with the critique.",
+            "feedback": problems,
+        }
+    return {
+        "action": "accept",
+        "reason": f"Still failing after {MAX_REWRITES} rewrites; the writer decides, with the findings shown.",
+        "feedback": problems,
+    }
+
+
+def retry_steps(previous_write: AgentMessage, rewrite: int, feedback: list[str]) -> list[AgentMessage]:
+    write_key, check_key = f"write-retry-{rewrite}", f"check-retry-{rewrite}"
+    payload = {**previous_write.payload, "feedback": feedback}
+    return [
+        AgentMessage(
+            write_key, WRITER, "write", payload, dependencies=list(previous_write.dependencies),
+            reason=f"Rewrite {rewrite}: fix " + "; ".join(feedback)[:300],
+        ),
+        *check_steps(write_key, check_key, payload["target_words"]),
+    ]  # fmt: skip

@@ -1,0 +1,105 @@
+"""Narrative writer: turns the assembled context into prose in the story's voice, streaming it as it writes."""
+
+import re
+
+from stories.models import count_words
+
+from . import llm
+from .base import AgentContext
+from .messages import AgentMessage, StepResult
+from .prompting import render
+
+POV = {
+    "first": "first person (I)",
+    "second": "second person (you)",
+    "third_limited": "third person limited",
+    "third_omniscient": "third person omniscient",
+}
+QUOTE_RE = re.compile(r"[\"“]([^\"”]{8,160})[\"”]")
+TOKENS_PER_WORD = 1.4
+HEADING_RE = re.compile(r"\A\s*(?:#+\s*)?(?:chapter\s+\w+[^\n]*)\n+", re.I)
+
+
+def voices(ctx: AgentContext) -> list[dict]:
+    """Each cast member's speech pattern, with up to two lines they said in earlier chapters."""
+    cast = ctx.story.cast.select_related("character").order_by("-importance")
+    names = [m.character.name for m in cast]
+    chapters = list(ctx.story.chapters.only("content").order_by("-order")[:5]) if names else []
+    result = []
+    for member in cast:
+        character = member.character
+        examples = []
+        for chapter in chapters:
+            for paragraph in chapter.content.split("\n"):
+                if character.name in paragraph and not any(n in paragraph for n in names if n != character.name):
+                    examples += QUOTE_RE.findall(paragraph)
+            if len(examples) >= 2:
+                break
+        if character.speech_pattern.strip() or examples:
+            result.append(
+                {"name": character.name, "speech": character.speech_pattern.strip(), "examples": examples[:2]}
+            )
+    return result
+
+
+def build_messages(ctx: AgentContext, message: AgentMessage) -> list[dict]:
+    story, settings = ctx.story, ctx.story.settings
+    request = ctx.request
+    context = message.context
+    content = ctx.chapter.content if ctx.chapter else ""
+    cursor = request.get("cursor", len(content))
+    selection = request.get("selection") or {}
+    system = render(
+        "narrative_system",
+        title=story.title,
+        genre=story.genre,
+        pov=POV[settings.pov],
+        tense=settings.tense,
+        tone=settings.tone,
+        voices=voices(ctx),
+    )
+    user = render(
+        "narrative_user",
+        context_sections=context.get("context", {}).get("sections", []),
+        world=context.get("world", {}).get("entries", []),
+        mode=ctx.task.mode,
+        chapter_title=request.get("chapter_title") or (ctx.chapter.title if ctx.chapter else ""),
+        target_words=message.payload.get("target_words", settings.target_words),
+        before_cursor=content[max(0, cursor - 1500) : cursor],
+        selection=content[selection.get("start", 0) : selection.get("end", 0)],
+        characters=request.get("characters", []),
+        note=request.get("note", ""),
+        feedback=message.payload.get("feedback", []),
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def clean(text: str) -> str:
+    """The prose only: no leading chapter heading the model may add, no trailing whitespace."""
+    return HEADING_RE.sub("", text).strip()
+
+
+def write(ctx: AgentContext, message: AgentMessage) -> StepResult:
+    stream = llm.stream(
+        build_messages(ctx, message),
+        story=ctx.story,
+        temperature=message.payload.get("temperature", 0.8),
+        max_tokens=message.payload["max_tokens"],
+        should_cancel=ctx.should_cancel,
+    )
+    for token in stream:
+        ctx.emit(token)
+    result = stream.result
+    text = clean(result.text)
+    return StepResult(
+        {
+            "text": text,
+            "words": count_words(text),
+            "trimmed": result.trimmed,
+            "cancelled": result.cancelled,
+            "endpoint": result.endpoint,
+        },  # fmt: skip
+        model=result.model,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+    )

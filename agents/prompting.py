@@ -1,0 +1,24 @@
+"""Prompts are template files in agents/prompts/, rendered with Django's template language (no HTML escaping)."""
+
+from functools import cache
+from pathlib import Path
+
+from django.template import Context, Engine
+
+PROMPTS = Path(__file__).resolve().parent / "prompts"
+
+
+@cache
+def _engine() -> Engine:
+    return Engine(dirs=[str(PROMPTS)], autoescape=False, libraries={})
+
+
+def render(name: str, **context) -> str:
+    """Render agents/prompts/<name>.md; blank runs of lines collapse so optional sections leave no gaps."""
+    text = _engine().get_template(f"{name}.md").render(Context(context))
+    lines, blank = [], 0
+    for line in text.strip().splitlines():
+        blank = blank + 1 if not line.strip() else 0
+        if blank <= 1:
+            lines.append(line.rstrip())
+    return "\n".join(lines)

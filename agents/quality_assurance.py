@@ -1,0 +1,80 @@
+"""Quality assurance agent: reads a draft and says pass, warn or fail, with findings the writer and the
+narrative writer can act on."""
+
+import re
+from collections import Counter
+
+import numpy as np
+
+from . import embeddings
+from .base import AgentContext
+from .messages import AgentMessage, StepResult
+from .models import MemoryItem, MemoryKind
+
+SENTENCE_RE = re.compile(r"[^.!?…]+[.!?…]+[\"”’)]*")
+MIN_SHARE_OF_TARGET = 0.3
+MAX_REPEATS = 2
+# Below this, what a draft says around a character's name has little to do with who they are (cosine, MiniLM).
+CHARACTER_SIMILARITY_WARN = 0.15
+
+
+def finding(check, severity, message, evidence=""):
+    return {"check": check, "severity": severity, "message": message, "evidence": evidence}
+
+
+def length_findings(text: str, target_words: int | None) -> list[dict]:
+    words = len(text.split())
+    if not words:
+        return [finding("length", "fail", "The draft is empty.")]
+    if target_words and words < target_words * MIN_SHARE_OF_TARGET:
+        return [finding("length", "fail", f"The draft has {words} words; about {target_words} were asked for.")]
+    return []
+
+
+def repetition_findings(text: str) -> list[dict]:
+    sentences = Counter(s.strip().lower() for s in SENTENCE_RE.findall(text) if len(s.split()) >= 4)
+    return [
+        finding("repetition", "fail", f"A sentence repeats {count} times.", sentence)
+        for sentence, count in sentences.items()
+        if count > MAX_REPEATS
+    ]
+
+
+def character_findings(ctx: AgentContext, text: str) -> tuple[list[dict], dict]:
+    """For each cast member the draft names: how close what it says about them is to their stored description."""
+    findings, signals = [], {}
+    sentences = SENTENCE_RE.findall(text)
+    descriptions = {
+        item.character_id: item
+        for item in MemoryItem.objects.filter(story=ctx.story, kind=MemoryKind.CHARACTER).select_related("character")
+    }
+    for item in descriptions.values():
+        name = item.character.name
+        mentions = [s.strip() for s in sentences if name in s]
+        if not mentions:
+            continue
+        vectors = np.stack(embeddings.embed_many(mentions))
+        similarity = float(np.max(vectors @ np.asarray(item.embedding, dtype=np.float32)))
+        signals[name] = round(similarity, 3)
+        if similarity < CHARACTER_SIMILARITY_WARN:
+            findings.append(
+                finding(
+                    "character_consistency",
+                    "warn",
+                    f"What the draft says about {name} is far from their description (similarity {similarity:.2f}).",
+                    mentions[0],
+                )
+            )
+    return findings, signals
+
+
+def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
+    draft = message.context.get(message.payload["draft"], {})
+    text = draft.get("text", "")
+    findings = length_findings(text, message.payload.get("target_words"))
+    findings += repetition_findings(text)
+    character, signals = character_findings(ctx, text)
+    findings += character
+    severities = {f["severity"] for f in findings}
+    verdict = "fail" if "fail" in severities else "warn" if "warn" in severities else "pass"
+    return StepResult({"verdict": verdict, "findings": findings, "signals": {"character_similarity": signals}})

@@ -1,0 +1,109 @@
+"""The JSON API for programs. Authenticate with the browser session (POSTs then need the CSRF token, like any
+form) or with `Authorization: Bearer <token>` (no cookies, so no CSRF)."""
+
+import json
+from functools import wraps
+
+from django.http import JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
+
+from stories.models import Story
+
+from . import live
+from .dispatch import estimate_seconds, place_in_line
+from .forms import GenerateForm
+from .models import ApiToken, GenerationTask, start_generation
+
+
+def error(status, message, **extra):
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def api_view(methods):
+    def decorator(view):
+        @csrf_exempt  # enforced below for session-authenticated requests only
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if request.method not in methods:
+                return error(405, f"Use {' or '.join(methods)}.")
+            header = request.headers.get("Authorization", "")
+            if header.startswith("Bearer "):
+                user = ApiToken.authenticate(header.removeprefix("Bearer ").strip())
+                if user is None:
+                    return error(401, "Invalid or revoked API token.")
+                request.user = user
+            elif request.user.is_authenticated:
+                if request.method not in ("GET", "HEAD", "OPTIONS"):
+                    rejected = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+                    if rejected is not None:
+                        return error(403, "CSRF check failed: send the X-CSRFToken header, or use an API token.")
+            else:
+                return error(401, "Sign in or send an API token (Authorization: Bearer …).")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def task_status(task: GenerationTask) -> dict:
+    position = place_in_line(task)
+    return {
+        "task_id": str(task.pk),
+        "status": task.status,
+        "progress": task.progress,
+        "current_agent": task.current_agent or None,
+        "partial_result": live.current_text(task),
+        "place_in_line": position,
+        "estimated_start_seconds": estimate_seconds(position),
+        "error": task.error or None,
+        "proposal_status": task.proposal_status or None,
+        "quality": task.quality_report.get("verdict") if task.quality_report else None,
+    }
+
+
+@api_view(["POST"])
+def generate_content(request, story_pk):
+    story = Story.objects.for_user(request.user).filter(pk=story_pk).first()
+    if story is None:
+        return error(404, "No such story.")
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            return error(400, "The body is not valid JSON.")
+        if not isinstance(data, dict):
+            return error(400, "Send a JSON object.")
+    else:
+        data = request.POST.dict()
+    chapter = None
+    if data.get("chapter_id"):
+        chapter = story.chapters.filter(pk=data["chapter_id"]).first()
+        if chapter is None:
+            return error(404, "No such chapter in this story.")
+    fields = {k: v for k, v in data.items() if k != "characters"}
+    form = GenerateForm(fields, story=story, chapter=chapter)
+    if data.get("characters"):
+        form.data = {**fields, "characters": data["characters"]}
+    if not form.is_valid():
+        return error(400, "Invalid request.", fields=form.errors.get_json_data())
+    task = start_generation(request.user, story, form.cleaned_data["mode"], form.task_request(), chapter=chapter)
+    return JsonResponse({"task_id": str(task.pk), "status": task.status}, status=202)
+
+
+@api_view(["GET"])
+def status(request, pk):
+    task = GenerationTask.objects.for_user(request.user).filter(pk=pk).first()
+    if task is None:
+        return error(404, "No such task.")
+    return JsonResponse(task_status(task))
+
+
+@api_view(["POST"])
+def cancel(request, pk):
+    task = GenerationTask.objects.for_user(request.user).filter(pk=pk).first()
+    if task is None:
+        return error(404, "No such task.")
+    task.request_cancel()
+    return JsonResponse(task_status(task))

@@ -1,0 +1,62 @@
+from django import forms
+
+from .models import GenerationTask
+
+
+class GenerateForm(forms.Form):
+    """A request to the agents from the editor. Offsets are character positions in the chapter as saved."""
+
+    mode = forms.ChoiceField(choices=GenerationTask.Mode.choices, initial=GenerationTask.Mode.NEXT_CHAPTER)
+    note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    chapter_title = forms.CharField(required=False, max_length=200)
+    cursor = forms.IntegerField(required=False, min_value=0)
+    selection_start = forms.IntegerField(required=False, min_value=0)
+    selection_end = forms.IntegerField(required=False, min_value=0)
+    characters = forms.MultipleChoiceField(required=False, choices=[])
+
+    def __init__(self, *args, story, chapter=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.story, self.chapter = story, chapter
+        self.fields["characters"].choices = [(n, n) for n in story.characters.values_list("name", flat=True)]
+
+    def clean(self):
+        data = super().clean()
+        mode, chapter = data.get("mode"), self.chapter
+        content = chapter.content if chapter else ""
+        if mode in ("continue", "rewrite", "dialogue") and chapter is None:
+            raise forms.ValidationError("Open a chapter first: this kind of request works on a chapter.")
+        if mode == "rewrite":
+            start, end = data.get("selection_start"), data.get("selection_end")
+            if start is None or end is None or end <= start or end > len(content):
+                raise forms.ValidationError("Select the passage to rewrite in the editor first.")
+        if mode == "dialogue" and not data.get("characters"):
+            raise forms.ValidationError("Choose at least one character to speak.")
+        if data.get("cursor") is not None and data["cursor"] > len(content):
+            data["cursor"] = len(content)
+        return data
+
+    def task_request(self) -> dict:
+        """What the task needs to remember, including what the text looked like, to apply the result safely."""
+        data, chapter = self.cleaned_data, self.chapter
+        content = chapter.content if chapter else ""
+        cursor = data.get("cursor") if data.get("cursor") is not None else len(content)
+        request = {
+            "note": data.get("note", ""),
+            "chapter_title": data.get("chapter_title", ""),
+            "characters": data.get("characters", []),
+            "cursor": cursor,
+            "before_cursor": content[max(0, cursor - 200) : cursor],
+            "base_version": chapter.version if chapter else None,
+        }
+        if data["mode"] == "rewrite":
+            start, end = data["selection_start"], data["selection_end"]
+            request["selection"] = {"start": start, "end": end, "text": content[start:end]}
+        return request
+
+
+class AcceptForm(forms.Form):
+    text = forms.CharField(required=False, strip=False, widget=forms.Textarea)
+
+
+class RatingForm(forms.Form):
+    rating = forms.IntegerField(min_value=1, max_value=5)

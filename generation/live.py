@@ -1,0 +1,90 @@
+"""Live updates flow one way: the worker saves state, renders a partial and sends it to the task's group; the
+consumer forwards the HTML to htmx's ws extension, which swaps it in out of band.
+
+Tokens are sent in small batches (every FLUSH_SECONDS) rather than one message each, and the text so far is kept
+in the cache so a page that connects mid-stream starts from where the stream is.
+"""
+
+import threading
+import time
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.html import escape
+
+FLUSH_SECONDS = 0.05
+SAVE_SECONDS = 2.0
+PARTIAL_TTL = 24 * 3600
+
+
+def partial_key(task_id) -> str:
+    return f"task-partial-{task_id}"
+
+
+def current_text(task) -> str:
+    """The draft as far as it has been written: the live copy while streaming, else the saved one."""
+    if task.status == task.Status.RUNNING:
+        return cache.get(partial_key(task.pk), task.partial_content)
+    return task.result_content or task.partial_content
+
+
+def render_panel(task) -> str:
+    from .views import panel_context
+
+    return render_to_string("generation/_task.html#panel", panel_context(task, oob=True))
+
+
+def send(task, html: str, kind: str = "task.update"):
+    async_to_sync(get_channel_layer().group_send)(task.group_name, {"type": kind, "html": html})
+
+
+class Live:
+    """One running task's channel to the browser."""
+
+    def __init__(self, task):
+        self.task = task
+        self.buffer: list[str] = []
+        self.text = ""
+        self.last_flush = self.last_save = time.monotonic()
+        self.lock = threading.Lock()
+
+    def state(self):
+        """Send the whole panel (status, steps, draft so far)."""
+        send(self.task, render_panel(self.task))
+
+    def start_draft(self):
+        """A new draft (a rewrite) replaces what was streamed before."""
+        with self.lock:
+            self.buffer, self.text = [], ""
+            cache.set(partial_key(self.task.pk), "", PARTIAL_TTL)
+        self.state()
+
+    def token(self, text: str):
+        with self.lock:
+            self.buffer.append(text)
+            self.text += text
+            if time.monotonic() - self.last_flush >= FLUSH_SECONDS:
+                self._flush()
+
+    def flush(self):
+        with self.lock:
+            self._flush()
+
+    def _flush(self):
+        if not self.buffer:
+            return
+        chunk, self.buffer = "".join(self.buffer), []
+        cache.set(partial_key(self.task.pk), self.text, PARTIAL_TTL)
+        html = f'<span id="draft-{self.task.pk}" hx-swap-oob="beforeend">{escape(chunk)}</span>'
+        send(self.task, html, "task.tokens")
+        now = time.monotonic()
+        self.last_flush = now
+        if now - self.last_save >= SAVE_SECONDS:
+            # The database copy serves the JSON status API and is the heartbeat that shows the worker is alive.
+            type(self.task).objects.filter(pk=self.task.pk).update(
+                partial_content=self.text, heartbeat_at=timezone.now()
+            )
+            self.last_save = now

@@ -1,0 +1,214 @@
+import json
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from django.urls import reverse
+
+from generation.models import ApiToken, GenerationHistory, GenerationTask
+from generation.tasks import run_generation
+from stories.models import WorldEntry
+from storyassistant.asgi import application
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def ask(client, story, chapter, headers=None, **data):
+    data = {"mode": "next_chapter", "chapter": chapter.pk, **data}
+    return client.post(reverse("generate", args=[story.pk]), data, **(headers or {}))
+
+
+def test_asking_from_the_editor_queues_a_task_and_shows_its_live_panel(writer_client, story_with_cast, redis_conn):
+    story, chapter = story_with_cast
+    response = ask(writer_client, story, chapter, headers=HTMX, note="A storm comes.", cursor=5)
+    task = GenerationTask.objects.get()
+    html = response.content.decode()
+    assert f'ws-connect="/ws/tasks/{task.pk}/"' in html and f'id="task-{task.pk}"' in html
+    assert task.request["note"] == "A storm comes." and task.request["cursor"] == 5
+    assert task.request["base_version"] == chapter.version
+    assert redis_conn.llen("rq:queue:realtime") == 1  # dispatched straight away: the slot was free
+
+
+def test_bad_requests_get_a_clear_error(writer_client, story_with_cast):
+    story, chapter = story_with_cast
+    response = ask(writer_client, story, chapter, headers=HTMX, mode="rewrite")
+    assert response.status_code == 400 and "Select the passage to rewrite" in response.content.decode()
+    response = ask(writer_client, story, chapter, headers=HTMX, mode="dialogue")
+    assert "Choose at least one character" in response.content.decode()
+    assert not GenerationTask.objects.exists()
+
+
+def test_the_editor_shows_pending_proposals(writer_client, user, fake_ollama, story_with_cast):
+    story, chapter = story_with_cast
+    ask(writer_client, story, chapter)
+    task = GenerationTask.objects.get()
+    run_generation(str(task.pk))
+    html = writer_client.get(chapter.get_absolute_url()).content.decode()
+    assert f'id="task-{task.pk}"' in html and "Add as a new chapter" in html
+
+
+def test_accept_discard_rate_regenerate_and_world_proposals(writer_client, user, fake_ollama, story_with_cast):
+    story, chapter = story_with_cast
+    fake_ollama.state["reply"] = lambda body: (
+        "Mara rowed out to Halloway Rock where the bell buoy tolled. " + " ".join(["The sea was grey and wide."] * 1)
+        + " She listened to the gulls over the water for a long while before she turned back toward the harbour"
+        " and the lamp that waited for her in the tower above the town."
+    )  # fmt: skip
+    ask(writer_client, story, chapter)
+    task = GenerationTask.objects.get()
+    run_generation(str(task.pk))
+    task.refresh_from_db()
+    assert [p["name"] for p in task.context_report["world_proposals"]] == ["Halloway Rock"]
+
+    writer_client.post(reverse("world_proposal_accept", args=[task.pk]), {"name": "Halloway Rock"})
+    assert WorldEntry.objects.get(story=story, name="Halloway Rock").kind == "location"
+
+    writer_client.post(reverse("task_rate", args=[task.pk]), {"rating": 4})
+    assert GenerationHistory.objects.get(task=task).user_rating == 4
+    assert writer_client.post(reverse("task_rate", args=[task.pk]), {"rating": 9}).status_code == 302
+    assert GenerationHistory.objects.get(task=task).user_rating == 4
+
+    response = writer_client.post(reverse("proposal_accept", args=[task.pk]), {"text": "Edited by the writer."})
+    new = story.chapters.get(order=chapter.order + 1)
+    assert response["Location"] == new.get_absolute_url() and new.content == "Edited by the writer."
+
+    response = writer_client.post(reverse("task_regenerate", args=[task.pk]), {"note": "More storm."})
+    again = GenerationTask.objects.exclude(pk=task.pk).get()
+    assert response["Location"] == again.get_absolute_url() and again.request["note"] == "More storm."
+    run_generation(str(again.pk))
+    writer_client.post(reverse("proposal_discard", args=[again.pk]))
+    assert GenerationTask.objects.get(pk=again.pk).proposal_status == "discarded"
+
+
+def test_the_task_page_shows_what_the_team_did_and_why(writer_client, fake_ollama, story_with_cast):
+    story, chapter = story_with_cast
+    ask(writer_client, story, chapter)
+    task = GenerationTask.objects.get()
+    run_generation(str(task.pk))
+    html = writer_client.get(task.get_absolute_url()).content.decode()
+    assert "How the team worked" in html and "What the writer was given" in html
+    assert "sliding window of the most recent chapters" in html and "The draft passed every check." in html
+
+
+def test_another_user_gets_404_for_every_task_url(other_client, user, fake_ollama, story_with_cast):
+    story, chapter = story_with_cast
+    task = GenerationTask.objects.create(user=user, story=story, chapter=chapter)
+    for name in ["task_detail"]:
+        assert other_client.get(reverse(name, args=[task.pk])).status_code == 404
+    for name in ["task_cancel", "proposal_accept", "proposal_discard", "task_regenerate", "task_rate",
+                 "world_proposal_accept"]:  # fmt: skip
+        assert other_client.post(reverse(name, args=[task.pk])).status_code == 404, name
+    assert ask(other_client, story, chapter).status_code == 404
+    assert GenerationTask.objects.get(pk=task.pk).status == "queued"
+
+
+def test_agent_metrics_for_staff_only(client, writer_client, user, fake_ollama, story_with_cast):
+    story, chapter = story_with_cast
+    ask(writer_client, story, chapter)
+    run_generation(str(GenerationTask.objects.get().pk))
+    assert writer_client.get(reverse("agent_metrics")).status_code == 302
+    client.force_login(make_user(is_staff=True))
+    html = client.get(reverse("agent_metrics")).content.decode()
+    assert "Narrative writer" in html and "100%" in html and "ms" in html
+
+
+# --- JSON API -----------------------------------------------------------------------------------------------------
+
+
+def api_post(client, url, data, **headers):
+    return client.post(url, json.dumps(data), content_type="application/json", **headers)
+
+
+def test_api_generate_and_status_with_a_token(user, fake_ollama, story_with_cast):
+    story, chapter = story_with_cast
+    _, key = ApiToken.issue(user, "script")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    response = api_post(Client(enforce_csrf_checks=True), reverse("api_generate", args=[story.pk]),
+                        {"mode": "continue", "chapter_id": chapter.pk, "note": "Rain."}, **auth)  # fmt: skip
+    assert response.status_code == 202
+    task_id = response.json()["task_id"]
+    assert response.json()["status"] == "queued"
+
+    status = Client().get(reverse("api_task_status", args=[task_id]), **auth).json()
+    assert status["status"] == "queued" and status["place_in_line"] is None and status["progress"] == 0
+    run_generation(task_id)
+    status = Client().get(reverse("api_task_status", args=[task_id]), **auth).json()
+    assert status["status"] == "succeeded" and status["progress"] == 100
+    assert status["partial_result"].startswith("Mara climbed") and status["quality"] == "pass"
+
+
+def test_api_session_posts_need_the_csrf_token(user, story_with_cast):
+    story, chapter = story_with_cast
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    url = reverse("api_generate", args=[story.pk])
+    assert api_post(client, url, {"mode": "next_chapter"}).status_code == 403
+    client.get(reverse("dashboard"))
+    token = client.cookies["csrftoken"].value
+    assert api_post(client, url, {"mode": "next_chapter"}, HTTP_X_CSRFTOKEN=token).status_code == 202
+
+
+def test_api_errors_are_clear(user, other_user, story_with_cast):
+    story, chapter = story_with_cast
+    url = reverse("api_generate", args=[story.pk])
+    assert Client().post(url).status_code == 401
+    assert Client().post(url, HTTP_AUTHORIZATION="Bearer nope").json()["error"] == "Invalid or revoked API token."
+    _, key = ApiToken.issue(user, "script")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    bad = Client().post(url, "{not json", content_type="application/json", **auth)
+    assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]
+    invalid = api_post(Client(), url, {"mode": "teleport"}, **auth)
+    assert invalid.status_code == 400 and "mode" in invalid.json()["fields"]
+    assert Client().get(url, **auth).status_code == 405
+
+    _, other_key = ApiToken.issue(other_user, "theirs")
+    other = {"HTTP_AUTHORIZATION": f"Bearer {other_key}"}
+    assert api_post(Client(), url, {"mode": "next_chapter"}, **other).status_code == 404
+    task = GenerationTask.objects.create(user=user, story=story)
+    assert Client().get(reverse("api_task_status", args=[task.pk]), **other).status_code == 404
+    assert Client().post(reverse("api_task_cancel", args=[task.pk]), **other).status_code == 404
+    cancelled = Client().post(reverse("api_task_cancel", args=[task.pk]), **auth).json()
+    assert cancelled["status"] == "cancelled"
+
+
+# --- Websocket authorisation ----------------------------------------------------------------------------------------
+
+
+def session_headers(user):
+    client = Client()
+    client.force_login(user)
+    return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"origin", b"http://localhost")]
+
+
+async def connect(user, task):
+    from asgiref.sync import sync_to_async
+
+    headers = await sync_to_async(session_headers)(user)
+    communicator = WebsocketCommunicator(application, f"/ws/tasks/{task.pk}/", headers=headers)
+    return communicator, await communicator.connect()
+
+
+@pytest.mark.asyncio
+async def test_the_owner_subscribes_and_gets_the_current_state_at_once(user, story_with_cast):
+    from asgiref.sync import sync_to_async
+
+    story, chapter = story_with_cast
+    task = await sync_to_async(GenerationTask.objects.create)(user=user, story=story, chapter=chapter)
+    communicator, (connected, _) = await connect(user, task)
+    assert connected
+    first = await communicator.receive_from(timeout=5)
+    assert f'id="task-{task.pk}"' in first and 'hx-swap-oob="outerHTML"' in first
+    await communicator.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_another_user_cannot_subscribe(user, story_with_cast):
+    from asgiref.sync import sync_to_async
+
+    story, chapter = story_with_cast
+    task = await sync_to_async(GenerationTask.objects.create)(user=user, story=story, chapter=chapter)
+    stranger = await sync_to_async(make_user)()
+    communicator, (connected, code) = await connect(stranger, task)
+    assert not connected and code == 4404

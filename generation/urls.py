@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import api, views
+
+urlpatterns = [
+    path("stories/<int:story_pk>/generate/", views.generate, name="generate"),
+    path("tasks/<uuid:pk>/", views.task_detail, name="task_detail"),
+    path("tasks/<uuid:pk>/cancel/", views.task_cancel, name="task_cancel"),
+    path("tasks/<uuid:pk>/accept/", views.proposal_accept, name="proposal_accept"),
+    path("tasks/<uuid:pk>/discard/", views.proposal_discard, name="proposal_discard"),
+    path("tasks/<uuid:pk>/regenerate/", views.task_regenerate, name="task_regenerate"),
+    path("tasks/<uuid:pk>/rate/", views.task_rate, name="task_rate"),
+    path("tasks/<uuid:pk>/world/", views.world_proposal_accept, name="world_proposal_accept"),
+    path("admin/agent-metrics/", views.agent_metrics, name="agent_metrics"),
+    # JSON API
+    path("api/stories/<int:story_pk>/generate-content", api.generate_content, name="api_generate"),
+    path("api/tasks/<uuid:pk>/status", api.status, name="api_task_status"),
+    path("api/tasks/<uuid:pk>/cancel", api.cancel, name="api_task_cancel"),
+]

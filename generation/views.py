@@ -1,0 +1,185 @@
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.db.models import Avg, Count, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from stories.access import get_story_for_user
+from stories.models import WorldEntry
+
+from . import live
+from .dispatch import estimate_seconds, place_in_line
+from .forms import AcceptForm, GenerateForm, RatingForm
+from .models import (
+    GenerationHistory,
+    GenerationStep,
+    GenerationTask,
+    ProposalConflict,
+    accept_proposal,
+    start_generation,
+)
+
+
+def get_task_for_user(request, pk) -> GenerationTask:
+    return get_object_or_404(GenerationTask.objects.for_user(request.user).select_related("story", "chapter"), pk=pk)
+
+
+def panel_context(task: GenerationTask, oob: bool = False) -> dict:
+    position = place_in_line(task)
+    return {
+        "task": task,
+        "text": live.current_text(task),
+        "steps": list(task.steps.all()),
+        "place_in_line": position,
+        "estimate": estimate_seconds(position),
+        "oob": oob,
+        "rating": getattr(getattr(task, "history", None), "user_rating", None),
+    }
+
+
+@login_required
+@require_POST
+def generate(request, story_pk):
+    story = get_story_for_user(request, story_pk)
+    chapter = story.chapters.filter(pk=request.POST.get("chapter")).first() if request.POST.get("chapter") else None
+    form = GenerateForm(request.POST, story=story, chapter=chapter)
+    if not form.is_valid():
+        errors = " ".join(e for errs in form.errors.values() for e in errs)
+        if request.htmx:
+            return render(request, "generation/_form_errors.html", {"errors": errors}, status=400)
+        messages.error(request, errors)
+        return redirect(chapter or story)
+    task = start_generation(request.user, story, form.cleaned_data["mode"], form.task_request(), chapter=chapter)
+    if request.htmx:
+        return render(request, "generation/_task.html#live", panel_context(task))
+    return redirect(task)
+
+
+@login_required
+def task_detail(request, pk):
+    task = get_task_for_user(request, pk)
+    return render(request, "generation/task_detail.html", {**panel_context(task), "story": task.story})
+
+
+@login_required
+@require_POST
+def task_cancel(request, pk):
+    task = get_task_for_user(request, pk)
+    task.request_cancel()
+    if request.htmx:
+        return render(request, "generation/_task.html#panel", panel_context(task))
+    return redirect(task)
+
+
+@login_required
+@require_POST
+def proposal_accept(request, pk):
+    task = get_task_for_user(request, pk)
+    form = AcceptForm(request.POST)
+    form.is_valid()
+    edited = form.cleaned_data.get("text") or None
+    try:
+        chapter = accept_proposal(task, request.user, edited)
+    except ProposalConflict as exc:
+        messages.error(request, str(exc))
+        return redirect(task)
+    messages.success(request, "Added to your story. The previous text is in the chapter's history.")
+    return redirect(chapter)
+
+
+@login_required
+@require_POST
+def proposal_discard(request, pk):
+    task = get_task_for_user(request, pk)
+    GenerationTask.objects.filter(pk=task.pk, proposal_status=GenerationTask.Proposal.PENDING).update(
+        proposal_status=GenerationTask.Proposal.DISCARDED
+    )
+    messages.success(request, "Discarded. It stays in the generation history.")
+    return redirect(task.chapter or task.story)
+
+
+@login_required
+@require_POST
+def task_regenerate(request, pk):
+    """The same request again, with the writer's note on what to change."""
+    task = get_task_for_user(request, pk)
+    note = request.POST.get("note", "").strip()[:2000]
+    new_request = {**task.request, "note": "; ".join(filter(None, [task.request.get("note", ""), note]))}
+    if task.chapter_id and task.chapter.version != task.request.get("base_version"):
+        new_request["base_version"] = task.chapter.version
+        new_request["before_cursor"] = task.chapter.content[
+            max(0, new_request.get("cursor", 0) - 200) : new_request.get("cursor", 0)
+        ]
+    if task.proposal_status == GenerationTask.Proposal.PENDING:
+        GenerationTask.objects.filter(pk=task.pk).update(proposal_status=GenerationTask.Proposal.DISCARDED)
+    new_task = start_generation(request.user, task.story, task.mode, new_request, chapter=task.chapter)
+    return redirect(new_task)
+
+
+@login_required
+@require_POST
+def task_rate(request, pk):
+    task = get_task_for_user(request, pk)
+    form = RatingForm(request.POST)
+    history = GenerationHistory.objects.filter(task=task).first()
+    if history is None or not form.is_valid():
+        messages.error(request, "Rate a finished generation from 1 to 5.")
+    else:
+        history.user_rating = form.cleaned_data["rating"]
+        history.save(update_fields=["user_rating", "updated_at"])
+        messages.success(request, f"Rated {history.user_rating} of 5. Thank you.")
+    return redirect(task)
+
+
+@login_required
+@require_POST
+def world_proposal_accept(request, pk):
+    """Add a place or thing the draft introduced to the story's world."""
+    task = get_task_for_user(request, pk)
+    proposals = {p["name"]: p for p in task.context_report.get("world_proposals", [])}
+    proposal = proposals.get(request.POST.get("name", ""))
+    if proposal is None:
+        raise Http404("No such proposal.")
+    entry, created = WorldEntry.objects.get_or_create(
+        story=task.story,
+        name=proposal["name"],
+        defaults={"kind": proposal["kind"], "description": proposal["excerpt"]},
+    )
+    messages.success(
+        request, f"Added “{entry.name}” to the world." if created else f"“{entry.name}” was already there."
+    )
+    return redirect(task)
+
+
+@staff_member_required
+def agent_metrics(request):
+    """Per agent: how often it ran, how often it succeeded, and how long it takes (average and 95th percentile)."""
+    rows = (
+        GenerationStep.objects.exclude(status=GenerationStep.Status.PENDING)
+        .values("agent")
+        .annotate(
+            calls=Count("pk"),
+            succeeded=Count("pk", filter=Q(status=GenerationStep.Status.SUCCEEDED)),
+            average_ms=Avg("duration_ms"),
+        )
+        .order_by("agent")
+    )
+    metrics = []
+    for row in rows:
+        durations = sorted(
+            GenerationStep.objects.filter(agent=row["agent"], duration_ms__isnull=False).values_list(
+                "duration_ms", flat=True
+            )
+        )
+        p95 = durations[min(len(durations) - 1, int(0.95 * (len(durations) - 1) + 0.5))] if durations else None
+        metrics.append(
+            {
+                **row,
+                "label": dict(GenerationStep._meta.get_field("agent").choices).get(row["agent"], row["agent"]),
+                "success_rate": row["succeeded"] / row["calls"] if row["calls"] else None,
+                "p95_ms": p95,
+            }
+        )
+    return render(request, "admin/agent_metrics.html", {"metrics": metrics, "title": "Agent metrics"})

@@ -1,0 +1,49 @@
+"""Asking the AI team for a chapter in the workspace: it streams in live, then the writer accepts it."""
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import expect
+
+from generation.models import GenerationTask
+from tests.conftest import PROSE
+from tests.test_live_generation import session_cookie
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_chapter_streams_into_the_workspace_and_is_accepted(
+    browser,
+    web_server,
+    start_worker,
+    writer_story,
+    screenshot,
+):
+    writer, story, chapter = writer_story
+    context = browser.new_context(base_url=f"http://{web_server}", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie(writer),
+                          "domain": "127.0.0.1", "path": "/"}])  # fmt: skip
+    page = context.new_page()
+    page.goto(chapter.get_absolute_url())
+
+    page.click("text=Write with the AI team")
+    page.select_option("#ai-mode", "next_chapter")
+    page.fill("#ai-note", "Mara relights the lamp.")
+    page.click("text=Ask the team")
+    panel = page.locator(".task-panel")
+    expect(panel.locator("[data-task-status]")).to_have_text("Queued")
+    start_worker()  # the page is already subscribed: everything from here arrives over the websocket
+
+    draft = panel.locator(".draft")
+    expect(draft).to_contain_text("Mara climbed the lighthouse stairs")
+    expect(panel.locator("[data-task-status]")).to_have_text("Succeeded")
+    expect(draft).to_have_text(PROSE)
+    expect(panel.locator(".qa-report")).to_contain_text("Quality check: pass")
+    screenshot(page, "12-generation")
+
+    page.click("text=Add as a new chapter")
+    expect(page.locator("#id_content")).to_have_value(PROSE)
+    expect(page.locator(".chapter-item .chapter-title-text")).to_have_count(2)
+    task = GenerationTask.objects.get()
+    assert task.proposal_status == "accepted" and task.request["note"] == "Mara relights the lamp."
+    context.close()
