@@ -68,6 +68,11 @@ class TimedOllama:
         self.server.close()
 
 
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -173,7 +178,7 @@ def main():
     ]
     figures = {"rate_tokens_per_second": args.rate, "chapter_tokens": args.chapter_tokens, "workers": args.workers}
     try:
-        wait_for(lambda: socket.create_connection(("127.0.0.1", port), 1).close() is None, 60, "daphne")
+        wait_for(lambda: listening(port), 60, "daphne")
         (user, story, chapter), *_ = make_writers(1, f"{prefix}-single")
         client = Client()
         client.force_login(user)
