@@ -29,11 +29,17 @@ def run_generation(task_id: str):
 
 
 def maintenance():
-    """Every MAINTENANCE_EVERY: resume or fail abandoned tasks, re-dispatch lost ones, keep the line moving."""
+    """Every MAINTENANCE_EVERY: resume or fail abandoned tasks, re-dispatch lost ones, keep the line moving, and
+    delete stories that have been in the trash longer than the 30 days they can be restored for."""
+    from stories.models import Story
+
     from .dispatch import dispatch
 
-    dispatch()
-    schedule_maintenance()
+    try:
+        dispatch()
+        Story.objects.expired_trash().delete()
+    finally:
+        schedule_maintenance()
 
 
 def schedule_maintenance():
