@@ -5,9 +5,11 @@ import re
 from collections import Counter
 
 import numpy as np
+from django.conf import settings
 
 from . import embeddings
 from .base import AgentContext
+from .grammar import check_grammar
 from .messages import AgentMessage, StepResult
 from .models import MemoryItem, MemoryKind
 
@@ -68,6 +70,26 @@ def character_findings(ctx: AgentContext, text: str) -> tuple[list[dict], dict]:
     return findings, signals
 
 
+def grammar_findings(text: str) -> tuple[list[dict], dict]:
+    """One finding summarising grammar and style, its severity set by matches per 100 words; the matches
+    themselves (with offsets and replacements) go in the report for the editor."""
+    report = check_grammar(text)
+    if not report["available"]:
+        return [finding("grammar", "info", report["note"])], report
+    words = max(len(text.split()), 1)
+    rate = 100 * len(report["matches"]) / words
+    if not report["matches"]:
+        return [], report
+    severity = (
+        "fail" if rate > settings.GRAMMAR_FAIL_PER_100_WORDS
+        else "warn" if rate > settings.GRAMMAR_WARN_PER_100_WORDS
+        else "info"
+    )  # fmt: skip
+    first = report["matches"][0]
+    summary = f"{len(report['matches'])} grammar or style issue(s), {rate:.1f} per 100 words. First: {first['message']}"
+    return [finding("grammar", severity, summary, first["excerpt"])], report
+
+
 def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
     draft = message.context.get(message.payload["draft"], {})
     text = draft.get("text", "")
@@ -75,6 +97,15 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
     findings += repetition_findings(text)
     character, signals = character_findings(ctx, text)
     findings += character
+    grammar, grammar_report = grammar_findings(text) if text.strip() else ([], {})
+    findings += grammar
     severities = {f["severity"] for f in findings}
     verdict = "fail" if "fail" in severities else "warn" if "warn" in severities else "pass"
-    return StepResult({"verdict": verdict, "findings": findings, "signals": {"character_similarity": signals}})
+    return StepResult(
+        {
+            "verdict": verdict,
+            "findings": findings,
+            "signals": {"character_similarity": signals},
+            "grammar": grammar_report,
+        }
+    )

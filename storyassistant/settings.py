@@ -297,6 +297,13 @@ GENERATION_SLOTS = env_int("GENERATION_SLOTS", 0)
 GENERATION_ABANDONED_AFTER = env_int("GENERATION_ABANDONED_AFTER", 90)
 GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 3)
 
+# --- Quality assurance --------------------------------------------------------------------------------------------
+LANGUAGETOOL_URL = env_str("LANGUAGETOOL_URL")
+LANGUAGETOOL_LANGUAGE = env_str("LANGUAGETOOL_LANGUAGE", "en-US")
+# Grammar and style matches per 100 words above which a draft warns, or fails the quality gate.
+GRAMMAR_WARN_PER_100_WORDS = env_int("GRAMMAR_WARN_PER_100_WORDS", 3)
+GRAMMAR_FAIL_PER_100_WORDS = env_int("GRAMMAR_FAIL_PER_100_WORDS", 10)
+
 # --- Embeddings and story memory --------------------------------------------------------------------------------
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32)
 EMBEDDING_CACHE_TTL = env_int("EMBEDDING_CACHE_TTL", 30 * 24 * 3600)
