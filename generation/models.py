@@ -287,6 +287,9 @@ def accept_proposal(task: GenerationTask, user, text: str | None = None):
             )
         GenerationTask.objects.filter(pk=task.pk).update(proposal_status=GenerationTask.Proposal.ACCEPTED)
         task.proposal_status = GenerationTask.Proposal.ACCEPTED
+        from stories.tasks import enqueue_after_commit, extract_continuity
+
+        enqueue_after_commit(extract_continuity, chapter.pk)  # the story bible and later chapters remember it
     return chapter
 
 

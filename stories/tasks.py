@@ -38,6 +38,14 @@ def sync_world_entry_memory(entry_id: int):
     return memory.sync_world_entry(entry) if entry else "gone"
 
 
+def extract_continuity(chapter_id: int):
+    """The chapter's continuity notes (summary, plot points, threads, states), for the chapters that follow."""
+    from agents import continuity
+
+    chapter = Chapter.objects.select_related("story").filter(pk=chapter_id).first()
+    return continuity.extract(chapter) if chapter and chapter.content.strip() else "nothing to read"
+
+
 def sync_story_memory(story_id: int):
     from agents import memory
 

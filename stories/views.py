@@ -112,7 +112,7 @@ def story_bible(request, pk):
         source_id__in=character_ids, target_id__in=character_ids
     ).select_related("source", "target")
     world = WorldEntry.objects.filter(story=story)
-    chapters = story.chapters.defer("content")
+    chapters = list(story.chapters.defer("content"))
     context = {
         "story": story,
         "section": "bible",
@@ -121,8 +121,45 @@ def story_bible(request, pk):
         "world": world,
         "chapters": chapters,
         "has_summaries": any(chapter.continuation_context.get("summary") for chapter in chapters),
+        **continuity_overview(chapters),
     }
     return render(request, "stories/bible.html", context)
+
+
+def continuity_overview(chapters) -> dict:
+    """Across chapters: every thread with its latest status, each character's state per chapter, and
+    relationship changes in order."""
+    threads, timelines, relationships = {}, {}, []
+    for chapter in chapters:
+        context = chapter.continuation_context
+        for thread in context.get("threads", []):
+            threads[thread["summary"]] = {**thread, "chapter": chapter.title}
+        for name, state in context.get("character_states", {}).items():
+            timelines.setdefault(name, []).append((chapter.title, state))
+        relationships += [{**r, "chapter": chapter.title} for r in context.get("relationships", [])]
+    ordered = sorted(threads.values(), key=lambda t: (t.get("status") != "open", -t.get("importance", 5)))
+    return {"threads": ordered, "timelines": timelines, "relationship_changes": relationships}
+
+
+@login_required
+@require_POST
+def chapter_continuity(request, pk, chapter_pk):
+    """Refresh a chapter's continuity notes in the background, or save the writer's corrected summary."""
+    from agents import continuity
+
+    from .tasks import enqueue_after_commit, extract_continuity
+
+    story = get_story_for_user(request, pk)
+    chapter = get_object_or_404(story.chapters, pk=chapter_pk)
+    if "summary" in request.POST:
+        summary = request.POST["summary"].strip()[:2000]
+        if summary:
+            continuity.correct(chapter, "summary", summary)
+            messages.success(request, f"Saved your summary of “{chapter.title}”; it will not be replaced.")
+    else:
+        enqueue_after_commit(extract_continuity, chapter.pk)
+        messages.success(request, f"Reading “{chapter.title}” again; its notes update in a moment.")
+    return redirect("story_bible", story.pk)
 
 
 def _export_chapters(story):

@@ -5,6 +5,7 @@ import time
 
 import pytest
 from django.utils import timezone
+from rq import Queue
 
 from generation.dispatch import dispatch, fair_order, place_in_line
 from generation.models import (
@@ -184,7 +185,7 @@ def test_a_task_abandoned_too_often_fails_with_the_reason(user, story_with_cast,
     assert task.status == "failed" and "worker stopped during the narrative_intelligence step" in task.error
 
 
-def test_accepting_a_next_chapter_adds_it_after_the_current_one(user, fake_ollama, story_with_cast):
+def test_accepting_a_next_chapter_adds_it_after_the_current_one(user, fake_ollama, story_with_cast, redis_conn):
     story, chapter = story_with_cast
     later = Chapter.objects.create(story=story, title="Later", order=chapter.order + 1, content="Later text.")
     task = run(user, story, chapter, chapter_title="The Lamp")
@@ -196,6 +197,8 @@ def test_accepting_a_next_chapter_adds_it_after_the_current_one(user, fake_ollam
     with pytest.raises(ProposalConflict):
         accept_proposal(task, user)  # only once
     assert Chapter.objects.get(pk=later.pk).content == "Later text."
+    background = Queue("background", connection=redis_conn).jobs
+    assert any(job.func_name == "stories.tasks.extract_continuity" and job.args == (new.pk,) for job in background)
 
 
 def test_continuing_inserts_at_the_cursor_and_keeps_a_revision(user, fake_ollama, story_with_cast):

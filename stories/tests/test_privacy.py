@@ -45,7 +45,7 @@ def urls(o):
         ("world_list", [s]), ("world_edit", [s, o["entry"]]), ("world_delete", [s, o["entry"]]),
         ("character_detail", [o["character"]]), ("character_delete", [o["character"]]), ("story_cast", [s]),
         ("cast_update", [s, o["member"]]), ("cast_remove", [s, o["member"]]), ("story_relationships", [s]),
-        ("relationship_delete", [s, o["relationship"]]),
+        ("relationship_delete", [s, o["relationship"]]), ("chapter_continuity", [s, c]),
     ]  # fmt: skip
     return [("get", reverse(name, args=args)) for name, args in gets] + [
         ("post", reverse(name, args=args)) for name, args in posts

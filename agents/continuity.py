@@ -1,0 +1,132 @@
+"""Continuity memory: after a chapter is accepted, what the next chapters must remember about it.
+
+The model is asked for JSON (summary, plot points, threads, character states, relationship changes), which is
+validated before it is stored on the chapter's continuation_context and embedded into story memory. Fields the
+writer corrected are never overwritten by a later extraction.
+"""
+
+import json
+import re
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from stories.models import Chapter
+
+from . import llm, memory
+from .models import MemoryItem, MemoryKind
+from .prompting import render
+
+FIELDS = ("summary", "plot_points", "threads", "character_states", "relationships")
+JSON_RE = re.compile(r"\{.*\}", re.S)
+
+
+class PlotPoint(BaseModel):
+    text: str = Field(min_length=1, max_length=500)
+    importance: int = Field(5, ge=1, le=10)
+
+
+class Thread(BaseModel):
+    summary: str = Field(min_length=1, max_length=500)
+    status: Literal["open", "resolved"] = "open"
+    importance: int = Field(5, ge=1, le=10)
+
+
+class RelationshipChange(BaseModel):
+    source: str
+    target: str
+    kind: str = ""
+    strength: int | None = Field(None, ge=1, le=10)
+    change: str = ""
+
+
+class Continuity(BaseModel):
+    summary: str = Field(min_length=1, max_length=2000)
+    plot_points: list[PlotPoint] = []
+    threads: list[Thread] = []
+    character_states: dict[str, str] = {}
+    relationships: list[RelationshipChange] = []
+
+
+def parse(text: str) -> Continuity | None:
+    match = JSON_RE.search(text or "")
+    if not match:
+        return None
+    try:
+        return Continuity.model_validate(json.loads(match.group()))
+    except (ValueError, ValidationError):
+        return None
+
+
+def open_threads_before(chapter: Chapter) -> list[str]:
+    threads = {}
+    for earlier in chapter.story.chapters.filter(order__lt=chapter.order):
+        for thread in earlier.continuation_context.get("threads", []):
+            threads[thread["summary"]] = thread.get("status", "open")
+    return [summary for summary, status in threads.items() if status == "open"]
+
+
+def extract(chapter: Chapter) -> dict:
+    """Extract, validate and store the chapter's continuity notes; returns what was stored."""
+    prompt = render(
+        "continuity_extract",
+        title=chapter.story.title,
+        cast=list(chapter.story.characters.values_list("name", flat=True)),
+        open_threads=open_threads_before(chapter),
+        chapter_title=chapter.title,
+        text=chapter.content,
+    )
+    messages = [{"role": "user", "content": prompt}]
+    continuity = None
+    for attempt in range(2):  # one more try, deterministic, if the first answer was not valid JSON
+        # No cache: reading a chapter again (after it changed, or on request) must really ask again.
+        result = llm.generate(
+            messages, story=chapter.story, temperature=0.2 if attempt == 0 else 0, max_tokens=700, cache=False
+        )
+        continuity = parse(result.text)
+        if continuity:
+            break
+    if continuity:
+        extracted = continuity.model_dump()
+    else:  # keep earlier good notes; a plain summary only where there is none
+        extracted = (
+            {} if chapter.continuation_context.get("summary") else {"summary": fallback_summary(chapter.content)}
+        )
+    return store(chapter, extracted, extraction_ok=continuity is not None, model=result.model)
+
+
+def fallback_summary(text: str) -> str:
+    sentences = re.findall(r"[^.!?]+[.!?]", text or "")
+    return " ".join(s.strip() for s in sentences[:2])[:500] or (text or "")[:300]
+
+
+def store(chapter: Chapter, extracted: dict, *, extraction_ok: bool, model: str = "") -> dict:
+    context = dict(chapter.continuation_context or {})
+    corrected = set(context.get("corrected_fields", []))
+    for field in FIELDS:
+        if field in extracted and field not in corrected:
+            context[field] = extracted[field]
+    context["extraction"] = {"ok": extraction_ok, "model": model}
+    Chapter.objects.filter(pk=chapter.pk).update(continuation_context=context)
+    chapter.continuation_context = context
+    # Plot points join story memory, so later chapters can retrieve them by meaning.
+    MemoryItem.objects.filter(chapter=chapter, kind=MemoryKind.PLOT_POINT).delete()
+    for point in context.get("plot_points", []):
+        memory.remember(
+            chapter.story, MemoryKind.PLOT_POINT, point["text"], chapter=chapter,
+            metadata={"importance": point.get("importance", 5), "chapter_order": chapter.order},
+        )  # fmt: skip
+    return context
+
+
+def correct(chapter: Chapter, field: str, value) -> dict:
+    """The writer's correction of one field; it wins over every later extraction."""
+    if field not in FIELDS:
+        raise ValueError(f"Unknown continuity field: {field}")
+    validated = Continuity.model_validate({"summary": "x", **{field: value}}).model_dump()[field]
+    context = dict(chapter.continuation_context or {})
+    context[field] = validated
+    context["corrected_fields"] = sorted(set(context.get("corrected_fields", [])) | {field})
+    Chapter.objects.filter(pk=chapter.pk).update(continuation_context=context)
+    chapter.continuation_context = context
+    return context

@@ -1,0 +1,112 @@
+"""Continuity notes extracted by a model (a local server speaking the Ollama API answers deterministically)."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from agents import continuation_context, continuity
+from agents.base import AgentContext
+from agents.messages import AgentMessage
+from agents.models import MemoryItem, MemoryKind
+from generation.models import GenerationTask
+from tests.factories import make_chapter, make_story
+from tests.llm_servers import serve_ollama
+
+pytestmark = pytest.mark.django_db
+
+NOTES = {
+    "summary": "Mara relights the lamp and sees an answering light at sea.",
+    "plot_points": [{"text": "The lighthouse lamp burns again after forty years.", "importance": 8}],
+    "threads": [{"summary": "Who answered the lamp from the sea?", "status": "open", "importance": 9}],
+    "character_states": {"Mara": "Exhilarated and afraid, at the top of the tower."},
+    "relationships": [
+        {"source": "Mara", "target": "Tomas", "kind": "rival", "strength": 6, "change": "She defied him."}
+    ],
+}
+
+
+@pytest.fixture
+def model(local_server, settings, redis_conn):
+    answers = []
+    serve_ollama(local_server, reply=lambda body: answers.pop(0) if answers else json.dumps(NOTES))
+    settings.LLM_PROVIDER, settings.OLLAMA_HOSTS, settings.LLM_RETRIES = "ollama", [local_server.url], 0
+    local_server.answers = answers
+    return local_server
+
+
+@pytest.fixture
+def chapter(user):
+    story = make_story(user, title="The Keeper")
+    return make_chapter(story, title="The Lamp", content="Mara lit the lamp. Far out, a light answered.")
+
+
+def test_extraction_is_validated_stored_and_remembered(model, chapter):
+    stored = continuity.extract(chapter)
+    chapter.refresh_from_db()
+    assert chapter.continuation_context["summary"] == NOTES["summary"]
+    assert chapter.continuation_context["threads"][0]["status"] == "open"
+    assert stored["extraction"]["ok"] and stored["extraction"]["model"] == "llama3.1"
+    point = MemoryItem.objects.get(chapter=chapter, kind=MemoryKind.PLOT_POINT)
+    assert point.text == NOTES["plot_points"][0]["text"] and point.metadata["importance"] == 8
+    prompt = json.loads(model.requests[0].body)["messages"][0]["content"]
+    assert "Mara lit the lamp." in prompt and '"threads"' in prompt
+
+
+def test_an_invalid_answer_is_asked_again_then_falls_back_to_a_plain_summary(model, chapter):
+    model.answers += ["Sure! Here are the notes.", json.dumps(NOTES)]
+    assert continuity.extract(chapter)["summary"] == NOTES["summary"]
+    model.answers += ["not json", '{"summary": ""}']
+    stored = continuity.extract(chapter)
+    assert not stored["extraction"]["ok"]
+    assert stored["summary"] == NOTES["summary"]  # the earlier good notes are kept
+    fresh = make_chapter(chapter.story, title="Fresh", content="The storm broke. Boats ran for the harbour. Then calm.")
+    model.answers += ["still not json", "nor this"]
+    assert continuity.extract(fresh)["summary"] == "The storm broke. Boats ran for the harbour."
+    assert MemoryItem.objects.filter(chapter=chapter, kind=MemoryKind.PLOT_POINT).count() == 1
+
+
+def test_the_writers_correction_wins_over_extraction(model, chapter):
+    continuity.correct(chapter, "summary", "My own summary.")
+    continuity.extract(chapter)
+    chapter.refresh_from_db()
+    assert chapter.continuation_context["summary"] == "My own summary."
+    assert chapter.continuation_context["threads"] == NOTES["threads"]  # other fields still update
+    with pytest.raises(ValueError):
+        continuity.correct(chapter, "threads", [{"summary": "x", "importance": 99}])
+
+
+def test_context_assembly_always_includes_unresolved_important_threads(user, chapter):
+    continuity.store(chapter, NOTES, extraction_ok=True)
+    story = chapter.story
+    next_chapter = make_chapter(story, title="Next", content="word " * 3000)
+    task = GenerationTask(user=user, story=story, chapter=next_chapter, mode="continue")
+    ctx = AgentContext(task=task, story=story, chapter=next_chapter)
+    message = AgentMessage("context", "continuation_context", "assemble_context", {"budget": 250, "query": "lamp"})
+    output = continuation_context.assemble(ctx, message).output
+    titles = [s["title"] for s in output["sections"]]
+    assert "Open plot threads" in titles
+    assert output["used"] <= 250
+    assert "Who answered the lamp from the sea?" in next(
+        s["text"] for s in output["sections"] if "threads" in s["title"]
+    )
+
+
+def test_the_bible_shows_threads_timelines_and_relationship_changes(writer_client, model, chapter):
+    continuity.store(chapter, NOTES, extraction_ok=True)
+    html = writer_client.get(reverse("story_bible", args=[chapter.story_id])).content.decode()
+    assert NOTES["summary"] in html and "Who answered the lamp from the sea?" in html
+    assert "Exhilarated and afraid" in html and "She defied him." in html
+
+
+def test_correcting_and_refreshing_from_the_bible(
+    writer_client, other_client, chapter, redis_conn, django_capture_on_commit_callbacks
+):
+    url = reverse("chapter_continuity", args=[chapter.story_id, chapter.pk])
+    writer_client.post(url, {"summary": "Written by me."})
+    chapter.refresh_from_db()
+    assert chapter.continuation_context["corrected_fields"] == ["summary"]
+    with django_capture_on_commit_callbacks(execute=True):
+        writer_client.post(url)
+    assert redis_conn.llen("rq:queue:background") == 1
+    assert other_client.post(url, {"summary": "Hijack"}).status_code == 404
