@@ -12,7 +12,7 @@ run: install
 test: install-dev system-packages
 	$(PY) -m ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest
+	PYTHONUNBUFFERED=1 $(PY) -m pytest
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
