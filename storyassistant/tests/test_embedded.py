@@ -1,8 +1,10 @@
 """The embedded PostgreSQL and Redis, exercised in real processes against a throwaway data folder."""
 
 import json
+import select
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,25 +36,34 @@ sys.stdin.readline()
 
 
 class AppProcess:
-    def __init__(self, var_dir, *sql):
+    def __init__(self, var_dir, *sql, timeout=120):
+        # stderr goes to a file: a server the process started could hold a pipe open after the process died,
+        # and reading it would then never end.
+        self.errors = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
             [sys.executable, "-c", APP_PROCESS, str(var_dir), *sql],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self.errors,
             text=True,
         )
-        line = self.process.stdout.readline()
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
         if not line:
-            raise AssertionError(f"The app process failed:\n{self.process.stderr.read()}")
+            self.process.kill()
+            raise AssertionError(f"The app process did not report within {timeout} s:\n{self.stderr()}")
         self.report = json.loads(line)
+
+    def stderr(self) -> str:
+        self.errors.seek(0)
+        return self.errors.read()
 
     def stop(self):
         self.process.stdin.write("\n")
         self.process.stdin.flush()
         self.process.wait(timeout=60)
-        assert self.process.returncode == 0, self.process.stderr.read()
+        assert self.process.returncode == 0, self.stderr()
 
 
 def postgres_pid(var_dir) -> int | None:
