@@ -123,3 +123,29 @@ class MemoryItem(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.text[:60]}"
+
+
+class IgnoredFindingQuerySet(models.QuerySet):
+    def fingerprints(self, story) -> frozenset[str]:
+        return frozenset(self.filter(story=story).values_list("fingerprint", flat=True))
+
+
+class IgnoredFinding(models.Model):
+    """A quality finding the writer dismissed for this story; the checks do not raise it again."""
+
+    story = models.ForeignKey("stories.Story", on_delete=models.CASCADE, related_name="ignored_findings")
+    fingerprint = models.CharField(max_length=32)
+    kind = models.CharField("check", max_length=40)
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = IgnoredFindingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["story", "fingerprint"], name="ignored_finding_unique_per_story"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind}: {self.message[:60]}"

@@ -7,17 +7,15 @@ from collections import Counter
 import numpy as np
 from django.conf import settings
 
-from . import embeddings
+from . import consistency, embeddings
 from .base import AgentContext
 from .grammar import check_grammar
 from .messages import AgentMessage, StepResult
-from .models import MemoryItem, MemoryKind
+from .models import IgnoredFinding, MemoryItem, MemoryKind
 
 SENTENCE_RE = re.compile(r"[^.!?…]+[.!?…]+[\"”’)]*")
 MIN_SHARE_OF_TARGET = 0.3
 MAX_REPEATS = 2
-# Below this, what a draft says around a character's name has little to do with who they are (cosine, MiniLM).
-CHARACTER_SIMILARITY_WARN = 0.15
 
 
 def finding(check, severity, message, evidence=""):
@@ -42,9 +40,11 @@ def repetition_findings(text: str) -> list[dict]:
     ]
 
 
-def character_findings(ctx: AgentContext, text: str) -> tuple[list[dict], dict]:
-    """For each cast member the draft names: how close what it says about them is to their stored description."""
-    findings, signals = [], {}
+def character_similarity(ctx: AgentContext, text: str) -> dict:
+    """For each cast member the draft names: how close what it says about them is to their stored description.
+    Only a signal in the report: a contradiction ("green eyes", "blue eyes") scores as close as an agreement, so
+    the consistency judge, not this number, decides."""
+    signals = {}
     sentences = SENTENCE_RE.findall(text)
     descriptions = {
         item.character_id: item
@@ -58,16 +58,7 @@ def character_findings(ctx: AgentContext, text: str) -> tuple[list[dict], dict]:
         vectors = np.stack(embeddings.embed_many(mentions))
         similarity = float(np.max(vectors @ np.asarray(item.embedding, dtype=np.float32)))
         signals[name] = round(similarity, 3)
-        if similarity < CHARACTER_SIMILARITY_WARN:
-            findings.append(
-                finding(
-                    "character_consistency",
-                    "warn",
-                    f"What the draft says about {name} is far from their description (similarity {similarity:.2f}).",
-                    mentions[0],
-                )
-            )
-    return findings, signals
+    return signals
 
 
 def grammar_findings(text: str) -> tuple[list[dict], dict]:
@@ -95,8 +86,15 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
     text = draft.get("text", "")
     findings = length_findings(text, message.payload.get("target_words"))
     findings += repetition_findings(text)
-    character, signals = character_findings(ctx, text)
-    findings += character
+    signals = character_similarity(ctx, text)
+    ignored = IgnoredFinding.objects.fingerprints(ctx.story)
+    # The draft joins its chapter, so it is compared with the chapter's own text as well as earlier chapters.
+    contradictions, judging = consistency.contradictions(
+        ctx.story, text, chapter=ctx.chapter, include_chapter=True, ignored=ignored
+    )
+    findings += contradictions
+    genre, genre_report = consistency.genre_findings(ctx.story, text, ignored)
+    findings += genre
     grammar, grammar_report = grammar_findings(text) if text.strip() else ([], {})
     findings += grammar
     severities = {f["severity"] for f in findings}
@@ -106,6 +104,8 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
             "verdict": verdict,
             "findings": findings,
             "signals": {"character_similarity": signals},
+            "consistency": judging,
+            "genre": genre_report,
             "grammar": grammar_report,
         }
     )

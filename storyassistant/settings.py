@@ -29,6 +29,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -303,6 +308,20 @@ LANGUAGETOOL_LANGUAGE = env_str("LANGUAGETOOL_LANGUAGE", "en-US")
 # Grammar and style matches per 100 words above which a draft warns, or fails the quality gate.
 GRAMMAR_WARN_PER_100_WORDS = env_int("GRAMMAR_WARN_PER_100_WORDS", 3)
 GRAMMAR_FAIL_PER_100_WORDS = env_int("GRAMMAR_FAIL_PER_100_WORDS", 10)
+# Character consistency and plot holes: a new sentence and an earlier statement go to the LLM judge when their
+# cosine similarity (MiniLM) reaches QA_RELATED_MIN_SIMILARITY; calibrated on the labelled pairs shipped with the
+# tests (agents/tests/data/consistency_pairs.json): its lowest contradicting pair scores 0.40, while 3 % of
+# pairs about different people reach 0.3. At most QA_MAX_JUDGEMENTS pairs are judged per draft.
+QA_RELATED_MIN_SIMILARITY = env_float("QA_RELATED_MIN_SIMILARITY", 0.3)
+QA_MAX_JUDGEMENTS = env_int("QA_MAX_JUDGEMENTS", 8)
+# Earlier passages retrieved per new sentence; their sentences about the same subject are what gets compared.
+QA_PASSAGES_PER_SENTENCE = env_int("QA_PASSAGES_PER_SENTENCE", 3)
+QA_JUDGE_MAX_TOKENS = env_int("QA_JUDGE_MAX_TOKENS", 160)
+# A confirmed contradiction fails the gate (the director asks for a rewrite with it); "warn" only reports it.
+QA_CONTRADICTION_SEVERITY = env_str("QA_CONTRADICTION_SEVERITY", "fail")
+# Genre and tone fit is scored 1-5; at or below this the writer is warned.
+QA_GENRE_WARN_AT_OR_BELOW = env_int("QA_GENRE_WARN_AT_OR_BELOW", 2)
+QA_GENRE_EXCERPT_CHARS = env_int("QA_GENRE_EXCERPT_CHARS", 3000)
 
 # --- Embeddings and story memory --------------------------------------------------------------------------------
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32)

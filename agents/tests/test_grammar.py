@@ -85,6 +85,7 @@ class FakeContext:
 
     def __init__(self, story):
         self.story = story
+        self.chapter = None
 
 
 @pytest.mark.django_db

@@ -41,6 +41,15 @@ def chat_bodies(server):
     return [r.json() for r in server.requests if r.path == "/api/chat"]
 
 
+def writer_bodies(server):
+    """The narrative writer's requests (streamed), without the quality checks' judgements."""
+    return [body for body in chat_bodies(server) if is_writer(body)]
+
+
+def is_writer(body) -> bool:
+    return body["messages"][0]["role"] == "system"
+
+
 def test_a_request_runs_through_every_agent(user, fake_ollama, story_with_cast):
     story, chapter = story_with_cast
     task = run(user, story, chapter, note="Mara lights the lamp.")
@@ -78,13 +87,13 @@ def test_world_building_and_context_run_in_parallel(user, fake_ollama, story_wit
 def test_a_failed_draft_is_rewritten_with_the_critique(user, fake_ollama, story_with_cast):
     story, chapter = story_with_cast
     replies = iter(["Too short.", prose(120)])
-    fake_ollama.state["reply"] = lambda body: next(replies)
+    fake_ollama.state["reply"] = lambda body: next(replies) if is_writer(body) else '{"score": 4, "note": ""}'
     task = run(user, story, chapter)
 
     assert task.status == "succeeded" and task.result_content == prose(120)
     gate = task.steps.get(key="gate-0")
     assert gate.output["action"] == "retry" and "rewrite 1 of 2" in gate.reason
-    second_prompt = chat_bodies(fake_ollama)[1]["messages"][1]["content"]
+    second_prompt = writer_bodies(fake_ollama)[1]["messages"][1]["content"]
     assert "An editor read your previous draft" in second_prompt and "The draft has 2 words" in second_prompt
     assert task.steps.get(key="check-retry-1").output["verdict"] == "pass"
 
@@ -94,7 +103,7 @@ def test_rewrites_are_bounded_and_the_writer_decides(user, fake_ollama, story_wi
     fake_ollama.state["reply"] = lambda body: "Too short."
     task = run(user, story, chapter)
     assert task.status == "succeeded"
-    assert len(chat_bodies(fake_ollama)) == 3  # the draft and two rewrites
+    assert len(writer_bodies(fake_ollama)) == 3  # the draft and two rewrites
     assert "Still failing after 2 rewrites" in task.steps.get(key="gate-2").reason
     assert task.quality_report["verdict"] == "fail" and task.proposal_status == "pending"
 

@@ -39,7 +39,7 @@ class AppProcess:
     def __init__(self, var_dir, *sql, timeout=120):
         # stderr goes to a file: a server the process started could hold a pipe open after the process died,
         # and reading it would then never end.
-        self.errors = tempfile.TemporaryFile(mode="w+")
+        self.errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (lives as long as the process)
         self.process = subprocess.Popen(
             [sys.executable, "-c", APP_PROCESS, str(var_dir), *sql],
             cwd=ROOT,

@@ -1,0 +1,25 @@
+from django.contrib import admin
+
+from .models import IgnoredFinding, MemoryItem
+
+
+@admin.register(MemoryItem)
+class MemoryItemAdmin(admin.ModelAdmin):
+    list_display = ("kind", "short_text", "story", "chapter", "owner", "updated_at")
+    list_filter = ("kind",)
+    search_fields = ("text", "story__title", "owner__email")
+    raw_id_fields = ("owner", "story", "chapter", "character", "world_entry")
+    exclude = ("embedding",)  # 384 numbers are no use to a moderator
+    readonly_fields = ("content_hash",)
+
+    @admin.display(description="text")
+    def short_text(self, item):
+        return item.text[:80]
+
+
+@admin.register(IgnoredFinding)
+class IgnoredFindingAdmin(admin.ModelAdmin):
+    list_display = ("kind", "message", "story", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("message", "story__title")
+    raw_id_fields = ("story",)

@@ -1,0 +1,326 @@
+"""Character consistency and plot holes: does new text contradict what the story has already established?
+
+Similarity alone cannot tell. "Her green eyes" and "her blue eyes" are almost the same sentence to an embedding
+model, so whole-description cosine scores near chance on contradictions. Here embeddings only decide what is worth
+comparing: each sentence of the new text that names a cast member is paired with that character's profile
+(attribute by attribute) and with earlier passages and plot points that name them; every other sentence is
+paired with earlier passages and plot points it shares a key word with. The closest pairs go to an LLM judge,
+which lists the facts both sides state, attribute by attribute, and says which contradict. The cosine stays
+in each finding as a signal.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.conf import settings
+
+from . import embeddings, llm
+from .models import MemoryItem, MemoryKind
+from .prompting import render
+
+SENTENCE_RE = re.compile(r"[^.!?…]+[.!?…]+[\"”’)]*|[^.!?…]+$")
+JSON_RE = re.compile(r"\{.*\}", re.S)
+WORD_RE = re.compile(r"[A-Za-z][A-Za-z'’-]+")
+# Words too common to say two sentences are about the same thing.
+STOPWORDS = frozenset(
+    "about above after again against along among another around because been before behind being below beneath "  # noqa: SIM905
+    "between beyond could didn't doesn't during every first found would should their there these those through "
+    "under until where which while whose without within other again still never always little great thing things "
+    "something nothing everything anything someone everyone people morning evening night today tomorrow "
+    "yesterday years again stood looked turned asked said though thought knew heard began seemed moment "
+    "himself herself itself myself yourself themselves".split()
+)
+PROFILE_FIELDS = (
+    ("appearance", "appearance"),
+    ("personality", "personality"),
+    ("backstory", "backstory"),
+    ("speech_pattern", "voice"),
+    ("goals", "goals"),
+)
+
+
+@dataclass
+class Statement:
+    """Something the story already established, and where."""
+
+    text: str
+    source: str  # "Mara's profile: appearance" or "Chapter 1 “The Mill”"
+    chapter_id: int | None = None
+    vector: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass
+class Pair:
+    check: str  # "character_consistency" or "continuity"
+    subject: str
+    earlier: Statement
+    new: str
+    offset: int
+    similarity: float
+
+
+def sentences(text: str) -> list[tuple[int, str]]:
+    """(offset, sentence) for each sentence of the text."""
+    return [(m.start(), m.group().strip()) for m in SENTENCE_RE.finditer(text or "") if m.group().strip()]
+
+
+def key_words(text: str) -> set[str]:
+    return {w.lower().strip("'’") for w in WORD_RE.findall(text) if len(w) >= 5} - STOPWORDS
+
+
+def names_in(text: str, name: str) -> bool:
+    return re.search(rf"\b{re.escape(name)}\b", text, re.I) is not None
+
+
+# -- what the story already established ------------------------------------------------------------------------
+
+
+def earlier_items(story, chapter=None, include_chapter=False):
+    """Passages and plot points of the chapters before this one (and of this one when the new text is added to
+    it), plus world entries. A chapter is never compared with a later one."""
+    items = MemoryItem.objects.filter(
+        story=story, kind__in=(MemoryKind.PASSAGE, MemoryKind.PLOT_POINT, MemoryKind.WORLD)
+    ).select_related("chapter")
+    if chapter is not None and chapter.pk:
+        before = {"chapter__order__lte": chapter.order} if include_chapter else {"chapter__order__lt": chapter.order}
+        items = items.filter(chapter__isnull=True) | items.filter(**before)
+    return list(items)
+
+
+def statement_from_item(item: MemoryItem) -> Statement:
+    source = f"Chapter {item.chapter.order} “{item.chapter.title}”" if item.chapter_id else "World notes"
+    return Statement(item.text, source, item.chapter_id, np.asarray(item.embedding, dtype=np.float32))
+
+
+def profile_statements(character) -> list[Statement]:
+    statements = [
+        Statement(value.strip(), f"{character.name}'s profile: {label}")
+        for attr, label in PROFILE_FIELDS
+        if (value := getattr(character, attr, "")).strip()
+    ]
+    statements += [
+        Statement(f"{key}: {value}", f"{character.name}'s profile: {key}")
+        for key, value in (character.attributes or {}).items()
+        if isinstance(value, str | int | float) and str(value).strip()
+    ]
+    vectors = embeddings.embed_many([f"{character.name}. {s.text}" for s in statements]) if statements else []
+    for statement, vector in zip(statements, vectors, strict=True):
+        statement.vector = vector
+    return statements
+
+
+# -- pairing new sentences with what they might contradict -----------------------------------------------------
+
+
+def closest(vector: np.ndarray, statements: list[Statement], k: int) -> list[Statement]:
+    return sorted(statements, key=lambda st: -float(vector @ st.vector))[:k]
+
+
+def focused(statements: list[Statement], keep) -> list[Statement]:
+    """The sentences of retrieved passages that speak of the subject, each embedded on its own: a passage's
+    vector is diluted by everything else in it, a single sentence compares like with like."""
+    parts = [
+        Statement(sentence, st.source, st.chapter_id)
+        for st in statements
+        for _, sentence in sentences(st.text)
+        if keep(sentence)
+    ]
+    unique = list({p.text: p for p in parts}.values())
+    for part, vector in zip(unique, embeddings.embed_many([p.text for p in unique]) if unique else [], strict=True):
+        part.vector = vector
+    return unique
+
+
+def candidate_pairs(story, text: str, chapter=None, include_chapter=False) -> list[Pair]:
+    """The pairs worth a judge's time, closest first, at most QA_MAX_JUDGEMENTS."""
+    new = sentences(text)
+    if not new:
+        return []
+    vectors = embeddings.embed_many([s for _, s in new])
+    history = [statement_from_item(i) for i in earlier_items(story, chapter, include_chapter)]
+    minimum, depth = settings.QA_RELATED_MIN_SIMILARITY, settings.QA_PASSAGES_PER_SENTENCE
+    best: dict[tuple, Pair] = {}
+
+    def consider(check, subject, statements, i):
+        offset, sentence = new[i]
+        for statement in statements:
+            similarity = float(vectors[i] @ statement.vector)
+            # One judgement per earlier statement: the new sentence closest to it.
+            key = (check, subject, statement.text)
+            if similarity >= minimum and (key not in best or similarity > best[key].similarity):
+                best[key] = Pair(check, subject, statement, sentence, offset, similarity)
+
+    named = set()
+    for member in story.cast.select_related("character"):
+        character = member.character
+        mentions = [i for i, (_, s) in enumerate(new) if names_in(s, character.name)]
+        if not mentions:
+            continue
+        profile = profile_statements(character)
+        about = [st for st in history if names_in(st.text, character.name)]
+        for i in mentions:
+            named.add(i)
+            retrieved = focused(closest(vectors[i], about, depth), lambda s, n=character.name: names_in(s, n))
+            consider("character_consistency", character.name, profile + retrieved, i)
+
+    for i, (_, sentence) in enumerate(new):
+        words = key_words(sentence)
+        if i in named or not words:
+            continue
+        related = [st for st in history if words & key_words(st.text)]
+        for statement in focused(closest(vectors[i], related, depth), lambda s, w=words: bool(w & key_words(s))):
+            subject = max(words & key_words(statement.text), key=len)
+            consider("continuity", subject, [statement], i)
+
+    ranked = sorted(best.values(), key=lambda p: (p.check != "character_consistency", -p.similarity))
+    return ranked[: settings.QA_MAX_JUDGEMENTS]
+
+
+# -- the judge -----------------------------------------------------------------------------------------------
+
+
+def parse_judgement(text: str) -> list[dict] | None:
+    """The judge's comparisons, or None when the answer was not the JSON asked for."""
+    match = JSON_RE.search(text or "")
+    if not match:
+        return None
+    try:
+        data = json.loads(match.group())
+    except ValueError:
+        return None
+    comparisons = data.get("comparisons") if isinstance(data, dict) else None
+    if not isinstance(comparisons, list):
+        return None
+    parsed = []
+    for c in comparisons:
+        if not isinstance(c, dict):
+            continue
+        flag = c.get("contradiction")
+        contradiction = flag is True or (isinstance(flag, str) and flag.strip().lower() in ("true", "yes"))
+        parsed.append(
+            {
+                "attribute": str(c.get("attribute", ""))[:80],
+                "earlier": str(c.get("earlier", ""))[:300],
+                "new": str(c.get("new", ""))[:300],
+                "contradiction": contradiction,
+            }
+        )
+    return parsed
+
+
+def grounded(fact: str, text: str) -> bool:
+    """Does the text really say this? Three in four of the fact's words must appear in it ("blue eyes" is not
+    in "her green eyes")."""
+    words = {w.lower() for w in WORD_RE.findall(fact) if len(w) >= 3} or {fact.strip().lower()}
+    present = {w for w in words if w in text.lower()}
+    return bool(fact.strip()) and len(present) * 4 >= len(words) * 3
+
+
+def judge(subject: str, earlier: Statement, new: str, *, story=None) -> list[dict] | None:
+    """The judge's comparisons for one pair. A contradiction only counts when both facts it quotes are really in
+    the two texts and differ: small models otherwise echo the prompt's example or invent a fact."""
+    # One line each: a passage's paragraph breaks mean nothing here.
+    flat, new = " ".join(earlier.text.split()), " ".join(new.split())
+    prompt = render("consistency_judge", subject=subject, source=earlier.source, earlier=flat, new=new)
+    result = llm.generate(
+        [{"role": "user", "content": prompt}], story=story, temperature=0, max_tokens=settings.QA_JUDGE_MAX_TOKENS
+    )
+    comparisons = parse_judgement(result.text)
+    for c in comparisons or []:
+        c["grounded"] = (
+            grounded(c["earlier"], flat)
+            and grounded(c["new"], new)
+            and c["earlier"].strip().lower() != c["new"].strip().lower()
+        )
+        c["contradiction"] = c["contradiction"] and c["grounded"]
+    return comparisons
+
+
+def fingerprint(*parts: str) -> str:
+    """Stable across rewrites: the same contradiction with the same earlier fact is the same finding."""
+    normal = "|".join(re.sub(r"\W+", " ", p.lower()).strip() for p in parts)
+    return hashlib.sha1(normal.encode()).hexdigest()[:16]
+
+
+def contradictions(story, text: str, chapter=None, include_chapter=False, ignored=frozenset()) -> tuple[list, dict]:
+    """Findings for every contradiction the judge confirms, each citing the earlier statement and where it is."""
+    findings, judged, unanswered = [], [], 0
+    for pair in candidate_pairs(story, text, chapter, include_chapter):
+        try:
+            comparisons = judge(pair.subject, pair.earlier, pair.new, story=story)
+        except llm.LLMError as exc:
+            # The draft is written already: a judge that cannot be reached must not cost the writer the draft.
+            note = f"Consistency was not checked: the model did not answer ({exc})."
+            return findings + [{"check": "consistency", "severity": "info", "message": note, "evidence": ""}], {
+                "judged": judged, "unanswered": unanswered + 1, "error": str(exc),
+            }  # fmt: skip
+        judged.append({"subject": pair.subject, "source": pair.earlier.source, "similarity": round(pair.similarity, 3)})
+        if comparisons is None:
+            unanswered += 1
+            continue
+        for c in comparisons:
+            if not c["contradiction"]:
+                continue
+            key = fingerprint(pair.check, pair.subject, c["attribute"], pair.earlier.text)
+            if key in ignored:
+                continue
+            what = f" ({c['attribute']})" if c["attribute"] else ""
+            findings.append(
+                {
+                    "check": pair.check,
+                    "severity": settings.QA_CONTRADICTION_SEVERITY,
+                    "message": (
+                        f"{pair.subject}{what}: {pair.earlier.source} says “{c['earlier'] or pair.earlier.text}”, "
+                        f"the draft says “{c['new'] or pair.new}”."
+                    ),
+                    "evidence": pair.new,
+                    "offset": pair.offset,
+                    "earlier": {
+                        "text": pair.earlier.text,
+                        "source": pair.earlier.source,
+                        "chapter": pair.earlier.chapter_id,
+                    },  # fmt: skip
+                    "similarity": round(pair.similarity, 3),
+                    "fingerprint": key,
+                }
+            )
+    return findings, {"judged": judged, "unanswered": unanswered}
+
+
+def genre_findings(story, text: str, ignored=frozenset()) -> tuple[list[dict], dict]:
+    """A short judgement of how well the draft fits the story's genre and tone."""
+    if not story.genre.strip() or not text.strip():
+        return [], {}
+    prefs = story.settings
+    prompt = render(
+        "genre_check", genre=story.genre, tone=prefs.tone, pov=prefs.pov.replace("_", " ") + " person",
+        tense=prefs.tense, text=text[: settings.QA_GENRE_EXCERPT_CHARS],
+    )  # fmt: skip
+    try:
+        result = llm.generate([{"role": "user", "content": prompt}], story=story, temperature=0, max_tokens=120)
+    except llm.LLMError as exc:
+        return [], {"answered": False, "error": str(exc)}
+    match = JSON_RE.search(result.text or "")
+    try:
+        data = json.loads(match.group()) if match else {}
+        score = int(data.get("score"))
+    except (ValueError, TypeError, AttributeError):
+        return [], {"answered": False}
+    if not 1 <= score <= 5:
+        return [], {"answered": False}
+    note = str(data.get("note", ""))[:300]
+    report = {"answered": True, "score": score, "note": note}
+    key = fingerprint("genre", story.genre)
+    if score > settings.QA_GENRE_WARN_AT_OR_BELOW or key in ignored:
+        return [], report
+    finding = {
+        "check": "genre",
+        "severity": "warn",
+        "message": f"Reads as a weak fit for {story.genre} ({score}/5). {note}".strip(),
+        "evidence": "",
+        "fingerprint": key,
+    }
+    return [finding], report
