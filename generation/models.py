@@ -163,6 +163,26 @@ class GenerationTask(models.Model):
             return (self.finished_at - self.started_at).total_seconds()
         return None
 
+    def ignore_finding(self, fingerprint: str) -> bool:
+        """Remember the writer dismissed this finding of the task's report, for the whole story."""
+        from agents.models import IgnoredFinding
+
+        report = dict(self.quality_report or {})
+        finding = next(
+            (f for f in report.get("findings", []) if fingerprint and f.get("fingerprint") == fingerprint), None
+        )
+        if finding is None:
+            return False
+        IgnoredFinding.objects.get_or_create(
+            story=self.story,
+            fingerprint=fingerprint,
+            defaults={"kind": finding["check"], "message": finding["message"]},
+        )
+        finding["ignored"] = True
+        self.quality_report = report
+        self.save(update_fields=["quality_report"])
+        return True
+
     def request_cancel(self):
         """Queued tasks stop at once; running ones stop at the next token or step."""
         if self.is_finished:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("tasks/<uuid:pk>/discard/", views.proposal_discard, name="proposal_discard"),
     path("tasks/<uuid:pk>/regenerate/", views.task_regenerate, name="task_regenerate"),
     path("tasks/<uuid:pk>/rate/", views.task_rate, name="task_rate"),
+    path("tasks/<uuid:pk>/findings/ignore/", views.finding_ignore, name="finding_ignore"),
     path("tasks/<uuid:pk>/world/", views.world_proposal_accept, name="world_proposal_accept"),
     path("admin/agent-metrics/", views.agent_metrics, name="agent_metrics"),
     # JSON API

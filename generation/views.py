@@ -135,6 +135,19 @@ def task_rate(request, pk):
 
 @login_required
 @require_POST
+def finding_ignore(request, pk):
+    """The writer dismisses a quality finding; the checks will not raise it again in this story."""
+    task = get_task_for_user(request, pk)
+    if not task.ignore_finding(request.POST.get("fingerprint", "")):
+        raise Http404("No such finding.")
+    messages.success(request, "Ignored. It will not be raised again in this story; the story bible lists it.")
+    if request.htmx:
+        return render(request, "generation/_task.html#panel", panel_context(task))
+    return redirect(task)
+
+
+@login_required
+@require_POST
 def world_proposal_accept(request, pk):
     """Add a place or thing the draft introduced to the story's world."""
     task = get_task_for_user(request, pk)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("stories/<int:pk>/restore/", views.story_restore, name="story_restore"),
     path("stories/<int:pk>/bible/", views.story_bible, name="story_bible"),
     path("stories/<int:pk>/bible/chapters/<int:chapter_pk>/", views.chapter_continuity, name="chapter_continuity"),
+    path("stories/<int:pk>/bible/ignored/<int:finding_pk>/restore/", views.finding_restore, name="finding_restore"),
     path("stories/<int:pk>/export/", views.export_page, name="story_export"),
     path("stories/<int:pk>/export.md", views.export_markdown, name="story_export_markdown"),
     path("stories/<int:pk>/export.epub", views.export_epub, name="story_export_epub"),

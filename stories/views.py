@@ -121,9 +121,20 @@ def story_bible(request, pk):
         "world": world,
         "chapters": chapters,
         "has_summaries": any(chapter.continuation_context.get("summary") for chapter in chapters),
+        "ignored_findings": story.ignored_findings.all(),
         **continuity_overview(chapters),
     }
     return render(request, "stories/bible.html", context)
+
+
+@login_required
+@require_POST
+def finding_restore(request, pk, finding_pk):
+    """Raise an ignored quality finding again."""
+    story = get_story_for_user(request, pk)
+    get_object_or_404(story.ignored_findings, pk=finding_pk).delete()
+    messages.success(request, "The checks will raise that finding again.")
+    return redirect("story_bible", story.pk)
 
 
 def continuity_overview(chapters) -> dict:

@@ -98,7 +98,7 @@ def test_another_user_gets_404_for_every_task_url(other_client, user, fake_ollam
     for name in ["task_detail"]:
         assert other_client.get(reverse(name, args=[task.pk])).status_code == 404
     for name in ["task_cancel", "proposal_accept", "proposal_discard", "task_regenerate", "task_rate",
-                 "world_proposal_accept"]:  # fmt: skip
+                 "world_proposal_accept", "finding_ignore"]:  # fmt: skip
         assert other_client.post(reverse(name, args=[task.pk])).status_code == 404, name
     assert ask(other_client, story, chapter).status_code == 404
     assert GenerationTask.objects.get(pk=task.pk).status == "queued"
@@ -212,3 +212,34 @@ async def test_another_user_cannot_subscribe(user, story_with_cast):
     stranger = await sync_to_async(make_user)()
     communicator, (connected, code) = await connect(stranger, task)
     assert not connected and code == 4404
+
+
+def test_a_finding_can_be_ignored_listed_in_the_bible_and_raised_again(writer_client, user, story_with_cast):
+    from agents.models import IgnoredFinding
+
+    story, chapter = story_with_cast
+    finding = {
+        "check": "character_consistency", "severity": "fail", "fingerprint": "abc123",
+        "message": "Mara (eye colour): Mara's profile: appearance says “green eyes”, the draft says “blue eyes”.",
+        "evidence": "Her blue eyes narrowed.", "earlier": {"text": "Mara has green eyes.", "source": "Mara's profile"},
+    }  # fmt: skip
+    task = GenerationTask.objects.create(
+        user=user, story=story, chapter=chapter, status="succeeded", proposal_status="pending",
+        quality_report={"verdict": "fail", "findings": [finding]},
+    )  # fmt: skip
+    page = writer_client.get(task.get_absolute_url()).content.decode()
+    assert "Earlier, in Mara&#x27;s profile" in page and 'name="fingerprint" value="abc123"' in page
+
+    url = reverse("finding_ignore", args=[task.pk])
+    assert writer_client.post(url, {"fingerprint": "nope"}).status_code == 404
+    panel = writer_client.post(url, {"fingerprint": "abc123"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Ignored" in panel and 'value="abc123"' not in panel
+    ignored = IgnoredFinding.objects.get(story=story)
+    assert ignored.fingerprint == "abc123" and ignored.kind == "character_consistency"
+    task.refresh_from_db()
+    assert task.quality_report["findings"][0]["ignored"] is True
+
+    bible = writer_client.get(reverse("story_bible", args=[story.pk])).content.decode()
+    assert "says “green eyes”" in bible and "Raise again" in bible
+    writer_client.post(reverse("finding_restore", args=[story.pk, ignored.pk]))
+    assert not IgnoredFinding.objects.exists()
