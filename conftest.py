@@ -157,6 +157,17 @@ def local_server():
 
 
 @pytest.fixture
+def languagetool(local_server, settings):
+    """A local server answering like LanguageTool, configured as LANGUAGETOOL_URL."""
+    from agents import grammar
+    from tests.languagetool import serve_languagetool
+
+    grammar._tool.cache_clear()
+    yield serve_languagetool(local_server, settings)
+    grammar._tool.cache_clear()
+
+
+@pytest.fixture
 def count_queries():
     """count_queries(fn) -> how many SQL queries fn() ran."""
     from django.test.utils import CaptureQueriesContext

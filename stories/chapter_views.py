@@ -13,7 +13,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from .access import get_chapter_for_user, get_story_for_user
 from .diff import diff_stats, word_diff_html
 from .forms import ChapterSaveForm, ChapterTitleForm
-from .models import Chapter, ChapterConflict
+from .models import CHAPTER_MAX_CHARS, Chapter, ChapterConflict
 
 
 def workspace_context(story, chapter=None, **extra) -> dict:
@@ -94,6 +94,22 @@ def chapter_save(request, story_pk, pk):
         messages.success(request, "Saved.")
         return redirect(saved)
     return render(request, "stories/chapter_edit.html#save_result", context)
+
+
+@login_required
+@require_POST
+def chapter_grammar(request, story_pk, pk):
+    """Grammar and style for the text in the editor (sent along, so unsaved words are checked too). The
+    suggestions are applied in the page, one by one, and reach the server through autosave."""
+    from agents.grammar import check_grammar
+
+    chapter = get_chapter_for_user(request, story_pk, pk)
+    text = (request.POST.get("content") or chapter.content).replace("\r\n", "\n")[:CHAPTER_MAX_CHARS]
+    report = check_grammar(text) if text.strip() else {"available": True, "note": "", "matches": []}
+    for match in report["matches"]:
+        start, end = match["offset"], match["offset"] + match["length"]
+        match["before"], match["after"] = text[max(0, start - 40) : start], text[end : end + 40]
+    return render(request, "stories/_grammar.html", {"story": chapter.story, "chapter": chapter, "report": report})
 
 
 def _save_response(request, context, status):

@@ -24,6 +24,7 @@ urlpatterns = [
     path("stories/<int:story_pk>/chapters/reorder/", chapter_views.chapter_reorder, name="chapter_reorder"),
     path("stories/<int:story_pk>/chapters/<int:pk>/", chapter_views.chapter_edit, name="chapter_edit"),
     path("stories/<int:story_pk>/chapters/<int:pk>/save/", chapter_views.chapter_save, name="chapter_save"),
+    path("stories/<int:story_pk>/chapters/<int:pk>/grammar/", chapter_views.chapter_grammar, name="chapter_grammar"),
     path("stories/<int:story_pk>/chapters/<int:pk>/rename/", chapter_views.chapter_rename, name="chapter_rename"),
     path("stories/<int:story_pk>/chapters/<int:pk>/move/", chapter_views.chapter_move, name="chapter_move"),
     path("stories/<int:story_pk>/chapters/<int:pk>/delete/", chapter_views.chapter_delete, name="chapter_delete"),

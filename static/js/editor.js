@@ -168,3 +168,51 @@
     htmx.trigger(document.querySelector(list.dataset.reorder), "submit");
   });
 })();
+
+// Grammar and style suggestions: select a passage in the text, apply a fix (autosave keeps a revision), or skip.
+// The server counts offsets in code points; the textarea counts UTF-16 units, so an emoji shifts them apart.
+(function () {
+  const textarea = document.querySelector("#chapter-form textarea[name=content]");
+  const mirror = document.querySelector("[data-grammar-content]");
+  if (!textarea || !mirror) return;
+  const sync = () => { mirror.value = textarea.value; };
+  sync();
+  textarea.addEventListener("input", sync);
+
+  function utf16Index(text, codePoints) {
+    let index = 0;
+    for (let n = 0; n < codePoints && index < text.length; n++) index += text.codePointAt(index) > 0xffff ? 2 : 1;
+    return index;
+  }
+  function range(item) {
+    const offset = Number(item.dataset.offset);
+    return [utf16Index(textarea.value, offset), utf16Index(textarea.value, offset + Number(item.dataset.length))];
+  }
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-grammar-close]")) {
+      document.getElementById("grammar-panel").replaceChildren();
+      return;
+    }
+    const item = event.target.closest("[data-grammar-match]");
+    if (!item) return;
+    if (event.target.closest("[data-grammar-dismiss]")) { item.remove(); return; }
+    const [start, end] = range(item);
+    if (textarea.value.slice(start, end) !== item.dataset.original) {
+      item.querySelector("[data-grammar-state]").textContent = "The text here has changed since the check; check again.";
+      return;
+    }
+    textarea.focus();
+    const button = event.target.closest("[data-grammar-apply]");
+    if (!button) { textarea.setSelectionRange(start, end); return; }
+    const replacement = button.dataset.replacement;
+    textarea.setRangeText(replacement, start, end, "end");
+    const shift = Array.from(replacement).length - Number(item.dataset.length);
+    item.parentElement.querySelectorAll("[data-grammar-match]").forEach((other) => {
+      if (Number(other.dataset.offset) > Number(item.dataset.offset)) {
+        other.dataset.offset = String(Number(other.dataset.offset) + shift);
+      }
+    });
+    item.remove();
+    textarea.dispatchEvent(new Event("input", { bubbles: true }));  // autosave, word counts, the safety copy
+  });
+})();

@@ -187,3 +187,21 @@ def test_the_workspace_issues_a_constant_number_of_queries(
         make_chapter(story, content="y " * 500)
     with django_assert_num_queries(few):
         assert writer_client.get(url).status_code == 200
+
+
+def test_grammar_checks_the_text_in_the_editor_with_offsets_and_context(writer_client, user, languagetool):
+    chapter = make_chapter(make_story(user), content="Saved text without mistakes.")
+    url = reverse("chapter_grammar", args=[chapter.story.pk, chapter.pk])
+    html = writer_client.post(url, {"content": "Unsaved: Mara climbed teh stairs."}).content.decode()
+    assert 'data-offset="22" data-length="3" data-original="teh"' in html
+    assert "climbed <mark>teh</mark> stairs." in html and 'data-replacement="the"' in html
+    sent = next(r for r in languagetool.requests if r.path == "/v2/check").form()
+    assert sent["text"] == "Unsaved: Mara climbed teh stairs."
+    assert Chapter.objects.get(pk=chapter.pk).content == "Saved text without mistakes."  # checking changes nothing
+
+
+def test_grammar_without_a_server_says_so(writer_client, user, settings):
+    settings.LANGUAGETOOL_URL = ""
+    chapter = make_chapter(make_story(user), content="Text.")
+    html = writer_client.post(reverse("chapter_grammar", args=[chapter.story.pk, chapter.pk])).content.decode()
+    assert "no LanguageTool server is configured" in html

@@ -48,7 +48,7 @@ def urls(o):
         ("character_detail", [o["character"]]), ("character_delete", [o["character"]]), ("story_cast", [s]),
         ("cast_update", [s, o["member"]]), ("cast_remove", [s, o["member"]]), ("story_relationships", [s]),
         ("relationship_delete", [s, o["relationship"]]), ("chapter_continuity", [s, c]),
-        ("finding_restore", [s, o["ignored"]]),
+        ("finding_restore", [s, o["ignored"]]), ("chapter_grammar", [s, c]),
     ]  # fmt: skip
     return [("get", reverse(name, args=args)) for name, args in gets] + [
         ("post", reverse(name, args=args)) for name, args in posts

@@ -235,3 +235,33 @@ def test_a_tablet_sized_screen_and_the_dark_theme(new_page, screenshot):
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")  # remembered
     screenshot(page, "11-tablet-dark")
     assert Story.objects.filter(pk=story.pk).exists()
+
+
+def test_grammar_suggestions_are_highlighted_and_applied_one_by_one(new_page, languagetool, screenshot):
+    writer = make_user()
+    text = "Mara 🐉 climbed teh stairs. Then the the lamp was lit."
+    chapter = make_chapter(make_story(writer), content=text)
+    revisions = chapter.revisions.count()
+    page = new_page(writer)
+    page.goto(chapter.get_absolute_url())
+    page.click("button:has-text('Check grammar and style')")
+    items = page.locator("[data-grammar-match]")
+    expect(items).to_have_count(2)
+    expect(items.first.locator("mark")).to_have_text("teh")
+    screenshot(page, "grammar-suggestions")
+
+    items.first.locator("[data-grammar-show]").click()  # selects the passage in the text
+    assert page.evaluate("() => { const t = document.getElementById('id_content'); "
+                         "return t.value.slice(t.selectionStart, t.selectionEnd); }") == "teh"  # fmt: skip
+    items.first.locator("[data-grammar-apply][data-replacement='the']").click()
+    expect(items).to_have_count(1)
+    expect(page.locator("[data-save-status]")).to_have_text(SAVED)
+    assert Chapter.objects.get(pk=chapter.pk).content == "Mara 🐉 climbed the stairs. Then the the lamp was lit."
+    assert chapter.revisions.count() == revisions + 1
+
+    # The second suggestion moved with the text and still points at the repeated word.
+    items.first.locator("[data-grammar-show]").click()
+    assert page.evaluate("() => { const t = document.getElementById('id_content'); "
+                         "return t.value.slice(t.selectionStart, t.selectionEnd); }") == "the the"  # fmt: skip
+    items.first.locator("[data-grammar-dismiss]").click()
+    expect(items).to_have_count(0)
