@@ -219,14 +219,18 @@ def grounded(fact: str, text: str) -> bool:
     return bool(fact.strip()) and len(present) * 4 >= len(words) * 3
 
 
-def judge(subject: str, earlier: Statement, new: str, *, story=None) -> list[dict] | None:
+def judge(subject: str, earlier: Statement, new: str, *, story=None, cache=None) -> list[dict] | None:
     """The judge's comparisons for one pair. A contradiction only counts when both facts it quotes are really in
     the two texts and differ: small models otherwise echo the prompt's example or invent a fact."""
     # One line each: a passage's paragraph breaks mean nothing here.
     flat, new = " ".join(earlier.text.split()), " ".join(new.split())
     prompt = render("consistency_judge", subject=subject, source=earlier.source, earlier=flat, new=new)
     result = llm.generate(
-        [{"role": "user", "content": prompt}], story=story, temperature=0, max_tokens=settings.QA_JUDGE_MAX_TOKENS
+        [{"role": "user", "content": prompt}],
+        story=story,
+        temperature=0,
+        max_tokens=settings.QA_JUDGE_MAX_TOKENS,
+        cache=cache,
     )
     comparisons = parse_judgement(result.text)
     for c in comparisons or []:
