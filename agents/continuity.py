@@ -9,6 +9,7 @@ import json
 import re
 from typing import Literal
 
+from django.db import transaction
 from pydantic import BaseModel, Field, ValidationError
 
 from stories.models import Chapter
@@ -100,14 +101,22 @@ def fallback_summary(text: str) -> str:
     return " ".join(s.strip() for s in sentences[:2])[:500] or (text or "")[:300]
 
 
+def _locked_context(chapter: Chapter) -> dict:
+    """The notes as stored now (inside a transaction, locked): the model takes seconds to answer, and a
+    correction the writer saved meanwhile must not be overwritten with an older copy."""
+    current = Chapter.objects.select_for_update().only("continuation_context").get(pk=chapter.pk)
+    return dict(current.continuation_context or {})
+
+
 def store(chapter: Chapter, extracted: dict, *, extraction_ok: bool, model: str = "") -> dict:
-    context = dict(chapter.continuation_context or {})
-    corrected = set(context.get("corrected_fields", []))
-    for field in FIELDS:
-        if field in extracted and field not in corrected:
-            context[field] = extracted[field]
-    context["extraction"] = {"ok": extraction_ok, "model": model}
-    Chapter.objects.filter(pk=chapter.pk).update(continuation_context=context)
+    with transaction.atomic():
+        context = _locked_context(chapter)
+        corrected = set(context.get("corrected_fields", []))
+        for field in FIELDS:
+            if field in extracted and field not in corrected:
+                context[field] = extracted[field]
+        context["extraction"] = {"ok": extraction_ok, "model": model}
+        Chapter.objects.filter(pk=chapter.pk).update(continuation_context=context)
     chapter.continuation_context = context
     # Plot points join story memory, so later chapters can retrieve them by meaning.
     MemoryItem.objects.filter(chapter=chapter, kind=MemoryKind.PLOT_POINT).delete()
@@ -124,9 +133,23 @@ def correct(chapter: Chapter, field: str, value) -> dict:
     if field not in FIELDS:
         raise ValueError(f"Unknown continuity field: {field}")
     validated = Continuity.model_validate({"summary": "x", **{field: value}}).model_dump()[field]
-    context = dict(chapter.continuation_context or {})
-    context[field] = validated
-    context["corrected_fields"] = sorted(set(context.get("corrected_fields", [])) | {field})
-    Chapter.objects.filter(pk=chapter.pk).update(continuation_context=context)
+    with transaction.atomic():
+        context = _locked_context(chapter)
+        context[field] = validated
+        context["corrected_fields"] = sorted(set(context.get("corrected_fields", [])) | {field})
+        Chapter.objects.filter(pk=chapter.pk).update(continuation_context=context)
     chapter.continuation_context = context
     return context
+
+
+def set_thread_status(chapter: Chapter, summary: str, status: str) -> dict:
+    """The writer marks a thread of this chapter open or resolved; like any correction, it wins over extraction."""
+    if status not in ("open", "resolved"):
+        raise ValueError("A thread is either open or resolved.")
+    chapter.refresh_from_db(fields=["continuation_context"])
+    threads = [dict(t) for t in chapter.continuation_context.get("threads", [])]
+    thread = next((t for t in threads if t["summary"] == summary), None)
+    if thread is None:
+        raise ValueError("That thread is not in this chapter's notes any more.")
+    thread["status"] = status
+    return correct(chapter, "threads", threads)

@@ -144,7 +144,7 @@ def continuity_overview(chapters) -> dict:
     for chapter in chapters:
         context = chapter.continuation_context
         for thread in context.get("threads", []):
-            threads[thread["summary"]] = {**thread, "chapter": chapter.title}
+            threads[thread["summary"]] = {**thread, "chapter": chapter.title, "chapter_pk": chapter.pk}
         for name, state in context.get("character_states", {}).items():
             timelines.setdefault(name, []).append((chapter.title, state))
         relationships += [{**r, "chapter": chapter.title} for r in context.get("relationships", [])]
@@ -155,7 +155,8 @@ def continuity_overview(chapters) -> dict:
 @login_required
 @require_POST
 def chapter_continuity(request, pk, chapter_pk):
-    """Refresh a chapter's continuity notes in the background, or save the writer's corrected summary."""
+    """Refresh a chapter's continuity notes in the background, or save the writer's correction: a summary, or a
+    thread marked open or resolved."""
     from agents import continuity
 
     from .tasks import enqueue_after_commit, extract_continuity
@@ -167,6 +168,13 @@ def chapter_continuity(request, pk, chapter_pk):
         if summary:
             continuity.correct(chapter, "summary", summary)
             messages.success(request, f"Saved your summary of “{chapter.title}”; it will not be replaced.")
+    elif "thread" in request.POST:
+        try:
+            continuity.set_thread_status(chapter, request.POST["thread"], request.POST.get("status", ""))
+        except ValueError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Thread updated; your change will not be replaced.")
     else:
         enqueue_after_commit(extract_continuity, chapter.pk)
         messages.success(request, f"Reading “{chapter.title}” again; its notes update in a moment.")

@@ -110,3 +110,17 @@ def test_correcting_and_refreshing_from_the_bible(
         writer_client.post(url)
     assert redis_conn.llen("rq:queue:background") == 1
     assert other_client.post(url, {"summary": "Hijack"}).status_code == 404
+
+
+def test_a_thread_marked_resolved_by_the_writer_stays_resolved(writer_client, model, chapter):
+    continuity.store(chapter, NOTES, extraction_ok=True)
+    url = reverse("chapter_continuity", args=[chapter.story_id, chapter.pk])
+    page = writer_client.get(reverse("story_bible", args=[chapter.story_id])).content.decode()
+    assert "Mark resolved" in page
+    writer_client.post(url, {"thread": "Who answered the lamp from the sea?", "status": "resolved"})
+    continuity.extract(chapter)  # the model still says open
+    chapter.refresh_from_db()
+    assert chapter.continuation_context["threads"][0]["status"] == "resolved"
+    assert "threads" in chapter.continuation_context["corrected_fields"]
+    response = writer_client.post(url, {"thread": "No such thread", "status": "resolved"}, follow=True)
+    assert "not in this chapter" in response.content.decode()
