@@ -118,12 +118,18 @@ def store(chapter: Chapter, extracted: dict, *, extraction_ok: bool, model: str 
         context["extraction"] = {"ok": extraction_ok, "model": model}
         Chapter.objects.filter(pk=chapter.pk).update(continuation_context=context)
     chapter.continuation_context = context
-    # Plot points join story memory, so later chapters can retrieve them by meaning.
+    # Plot points and where each character ends up join story memory, so later chapters can retrieve them by
+    # meaning, and the quality checks can compare a new chapter with them.
     MemoryItem.objects.filter(chapter=chapter, kind=MemoryKind.PLOT_POINT).delete()
     for point in context.get("plot_points", []):
         memory.remember(
             chapter.story, MemoryKind.PLOT_POINT, point["text"], chapter=chapter,
             metadata={"importance": point.get("importance", 5), "chapter_order": chapter.order},
+        )  # fmt: skip
+    for name, state in context.get("character_states", {}).items():
+        memory.remember(
+            chapter.story, MemoryKind.PLOT_POINT, f"{name} at the end of “{chapter.title}”: {state}", chapter=chapter,
+            metadata={"character_state": name, "importance": 5, "chapter_order": chapter.order},
         )  # fmt: skip
     return context
 

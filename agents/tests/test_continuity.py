@@ -47,8 +47,9 @@ def test_extraction_is_validated_stored_and_remembered(model, chapter):
     assert chapter.continuation_context["summary"] == NOTES["summary"]
     assert chapter.continuation_context["threads"][0]["status"] == "open"
     assert stored["extraction"]["ok"] and stored["extraction"]["model"] == "llama3.1"
-    point = MemoryItem.objects.get(chapter=chapter, kind=MemoryKind.PLOT_POINT)
+    point, state = MemoryItem.objects.filter(chapter=chapter, kind=MemoryKind.PLOT_POINT).order_by("pk")
     assert point.text == NOTES["plot_points"][0]["text"] and point.metadata["importance"] == 8
+    assert state.text == "Mara at the end of “The Lamp”: Exhilarated and afraid, at the top of the tower."
     prompt = json.loads(model.requests[0].body)["messages"][0]["content"]
     assert "Mara lit the lamp." in prompt and '"threads"' in prompt
 
@@ -63,7 +64,8 @@ def test_an_invalid_answer_is_asked_again_then_falls_back_to_a_plain_summary(mod
     fresh = make_chapter(chapter.story, title="Fresh", content="The storm broke. Boats ran for the harbour. Then calm.")
     model.answers += ["still not json", "nor this"]
     assert continuity.extract(fresh)["summary"] == "The storm broke. Boats ran for the harbour."
-    assert MemoryItem.objects.filter(chapter=chapter, kind=MemoryKind.PLOT_POINT).count() == 1
+    # The first chapter keeps its earlier plot point and character state.
+    assert MemoryItem.objects.filter(chapter=chapter, kind=MemoryKind.PLOT_POINT).count() == 2
 
 
 def test_the_writers_correction_wins_over_extraction(model, chapter):
