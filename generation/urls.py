@@ -13,6 +13,7 @@ urlpatterns = [
     path("tasks/<uuid:pk>/findings/ignore/", views.finding_ignore, name="finding_ignore"),
     path("tasks/<uuid:pk>/world/", views.world_proposal_accept, name="world_proposal_accept"),
     path("admin/agent-metrics/", views.agent_metrics, name="agent_metrics"),
+    path("account/api-tokens/", views.api_tokens, name="api_tokens"),
     # JSON API
     path("api/stories/<int:story_pk>/generate-content", api.generate_content, name="api_generate"),
     path("api/tasks/<uuid:pk>/status", api.status, name="api_task_status"),

@@ -13,6 +13,7 @@ from . import live
 from .dispatch import estimate_seconds, place_in_line
 from .forms import AcceptForm, GenerateForm, RatingForm
 from .models import (
+    ApiToken,
     GenerationHistory,
     GenerationStep,
     GenerationTask,
@@ -196,3 +197,23 @@ def agent_metrics(request):
             }
         )
     return render(request, "admin/agent_metrics.html", {"metrics": metrics, "title": "Agent metrics"})
+
+
+@login_required
+def api_tokens(request):
+    """The writer's tokens for the JSON API: create one (its key is shown once) or revoke one."""
+    new_key = None
+    if request.method == "POST":
+        if "revoke" in request.POST:
+            deleted, _ = ApiToken.objects.filter(user=request.user, pk=request.POST["revoke"]).delete()
+            if not deleted:
+                raise Http404("No such token.")
+            messages.success(request, "Token revoked; programs using it can no longer sign in.")
+            return redirect("api_tokens")
+        name = request.POST.get("name", "").strip()[:100]
+        if not name:
+            messages.error(request, "Give the token a name, so you know later what uses it.")
+        else:
+            _, new_key = ApiToken.issue(request.user, name)
+    tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
+    return render(request, "generation/api_tokens.html", {"tokens": tokens, "new_key": new_key})

@@ -243,3 +243,19 @@ def test_a_finding_can_be_ignored_listed_in_the_bible_and_raised_again(writer_cl
     assert "says “green eyes”" in bible and "Raise again" in bible
     writer_client.post(reverse("finding_restore", args=[story.pk, ignored.pk]))
     assert not IgnoredFinding.objects.exists()
+
+
+def test_writers_create_and_revoke_their_api_tokens(writer_client, other_client, user, story_with_cast):
+    url = reverse("api_tokens")
+    page = writer_client.post(url, {"name": "export script"}).content.decode()
+    key = page.split("data-new-token>")[1].split("</code>")[0]
+    token = ApiToken.objects.get(user=user)
+    assert key.startswith(token.prefix) and token.name == "export script" and key not in token.key_hash
+    assert ApiToken.authenticate(key) == user
+    assert key not in writer_client.get(url).content.decode()  # shown once
+    assert "Give the token a name" in writer_client.post(url, {"name": "  "}, follow=True).content.decode()
+
+    assert other_client.post(url, {"revoke": token.pk}).status_code == 404  # not theirs
+    assert "export script" not in other_client.get(url).content.decode()
+    writer_client.post(url, {"revoke": token.pk})
+    assert not ApiToken.objects.exists() and ApiToken.authenticate(key) is None
