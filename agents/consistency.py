@@ -2,11 +2,11 @@
 
 Similarity alone cannot tell. "Her green eyes" and "her blue eyes" are almost the same sentence to an embedding
 model, so whole-description cosine scores near chance on contradictions. Here embeddings only decide what is worth
-comparing: each sentence of the new text that names a cast member is paired with that character's profile
-(attribute by attribute) and with earlier passages and plot points that name them; every other sentence is
-paired with earlier passages and plot points it shares a key word with. The closest pairs go to an LLM judge,
-which lists the facts both sides state, attribute by attribute, and says which contradict. The cosine stays
-in each finding as a signal.
+comparing: each sentence of the new text about a cast member (naming them, or going on with he or she right
+after) is paired with that character's profile, field by field, and with earlier sentences that name them; and
+every sentence is paired with earlier passages and plot points it shares a key word with. The closest pairs go to
+an LLM judge, which lists the facts both sides state, attribute by attribute, and says which contradict. The
+cosine stays in each finding as a signal.
 """
 
 import hashlib
@@ -24,6 +24,8 @@ from .prompting import render
 SENTENCE_RE = re.compile(r"[^.!?…]+[.!?…]+[\"”’)]*|[^.!?…]+$")
 JSON_RE = re.compile(r"\{.*\}", re.S)
 WORD_RE = re.compile(r"[A-Za-z][A-Za-z'’-]+")
+# Singular pronouns only: "they" after a name is as often a group as one person.
+PRONOUN_RE = re.compile(r"\b(he|she|him|her|his|hers)\b", re.I)
 # Words too common to say two sentences are about the same thing.
 STOPWORDS = frozenset(
     "about above after again against along among another around because been before behind being below beneath "  # noqa: SIM905
@@ -73,6 +75,25 @@ def key_words(text: str) -> set[str]:
 
 def names_in(text: str, name: str) -> bool:
     return re.search(rf"\b{re.escape(name)}\b", text, re.I) is not None
+
+
+def referring_to(name: str, sentences: list[str], cast_names: list[str]) -> list[int]:
+    """Indexes of the sentences about this character: those naming them, and the sentence right after one that
+    names only them when it goes on with he or she ("Mara looked up. Her eyes were blue.")."""
+    others = [other for other in cast_names if other != name]
+    found = []
+    for i, sentence in enumerate(sentences):
+        if names_in(sentence, name):
+            found.append(i)
+            continue
+        previous = sentences[i - 1] if i else ""
+        if (
+            names_in(previous, name)
+            and PRONOUN_RE.search(sentence)
+            and not any(names_in(previous, o) or names_in(sentence, o) for o in others)
+        ):
+            found.append(i)
+    return found
 
 
 # -- what the story already established ------------------------------------------------------------------------
@@ -144,36 +165,40 @@ def candidate_pairs(story, text: str, chapter=None, include_chapter=False) -> li
     minimum, depth = settings.QA_RELATED_MIN_SIMILARITY, settings.QA_PASSAGES_PER_SENTENCE
     best: dict[tuple, Pair] = {}
 
-    def consider(check, subject, statements, i):
+    def consider(check, subject, statements, i, vector):
         offset, sentence = new[i]
         for statement in statements:
-            similarity = float(vectors[i] @ statement.vector)
+            similarity = float(vector @ statement.vector)
             # One judgement per earlier statement: the new sentence closest to it.
             key = (check, subject, statement.text)
             if similarity >= minimum and (key not in best or similarity > best[key].similarity):
                 best[key] = Pair(check, subject, statement, sentence, offset, similarity)
 
-    named = set()
-    for member in story.cast.select_related("character"):
-        character = member.character
-        mentions = [i for i, (_, s) in enumerate(new) if names_in(s, character.name)]
+    cast = [member.character for member in story.cast.select_related("character")]
+    cast_names = [c.name for c in cast]
+    for character in cast:
+        mentions = referring_to(character.name, [s for _, s in new], cast_names)
         if not mentions:
             continue
         profile = profile_statements(character)
         about = [st for st in history if names_in(st.text, character.name)]
+        # A sentence that only says "she" is embedded with the name, like the profile it is compared with.
+        implicit = [i for i in mentions if not names_in(new[i][1], character.name)]
+        named = embeddings.embed_many([f"{character.name}. {new[i][1]}" for i in implicit]) if implicit else []
+        own_vectors = dict(zip(implicit, named, strict=True))
         for i in mentions:
-            named.add(i)
-            retrieved = focused(closest(vectors[i], about, depth), lambda s, n=character.name: names_in(s, n))
-            consider("character_consistency", character.name, profile + retrieved, i)
+            vector = own_vectors.get(i, vectors[i])
+            retrieved = focused(closest(vector, about, depth), lambda s, n=character.name: names_in(s, n))
+            consider("character_consistency", character.name, profile + retrieved, i, vector)
 
     for i, (_, sentence) in enumerate(new):
         words = key_words(sentence)
-        if i in named or not words:
+        if not words:
             continue
         related = [st for st in history if words & key_words(st.text)]
         for statement in focused(closest(vectors[i], related, depth), lambda s, w=words: bool(w & key_words(s))):
             subject = max(words & key_words(statement.text), key=len)
-            consider("continuity", subject, [statement], i)
+            consider("continuity", subject, [statement], i, vectors[i])
 
     ranked = sorted(best.values(), key=lambda p: (p.check != "character_consistency", -p.similarity))
     return ranked[: settings.QA_MAX_JUDGEMENTS]

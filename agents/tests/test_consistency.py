@@ -215,3 +215,22 @@ def test_the_embedded_model_checks_the_story_without_inventing_facts(settings, r
     for f in findings:  # whatever it reports is quoted from the two texts
         assert f["evidence"] in chapter.content
         assert f["earlier"]["source"] in {"Mara's profile: appearance", "Chapter 1 “The Storm”", "Chapter 2 “The Loft”"}
+
+
+def test_a_sentence_going_on_with_she_or_he_is_about_the_character_just_named():
+    sentences = [
+        "Mara stepped onto the quay.", "Her blue eyes narrowed.", "The gulls cried.", "She waited.",
+        "Mara and Old Bram argued.", "She left.", "Old Bram lit his pipe.", "Mara watched him.",
+    ]  # fmt: skip
+    cast = ["Mara", "Old Bram"]
+    assert consistency.referring_to("Mara", sentences, cast) == [0, 1, 4, 7]
+    assert consistency.referring_to("Old Bram", sentences, cast) == [4, 6]
+
+
+@pytest.mark.django_db
+def test_a_contradiction_told_with_a_pronoun_is_found(judge_model, saga):
+    text = "Mara stepped onto the quay at dusk. Her blue eyes narrowed at the stranger."
+    chapter = make_chapter(saga, title="The Stranger", content=text)
+    findings, _ = consistency.contradictions(saga, text, chapter=chapter)
+    [eyes] = [f for f in findings if f["check"] == "character_consistency"]
+    assert eyes["message"].startswith("Mara (eye colour)") and eyes["evidence"].startswith("Her blue eyes")
