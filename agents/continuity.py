@@ -118,8 +118,13 @@ def store(chapter: Chapter, extracted: dict, *, extraction_ok: bool, model: str 
         context["extraction"] = {"ok": extraction_ok, "model": model}
         Chapter.objects.filter(pk=chapter.pk).update(continuation_context=context)
     chapter.continuation_context = context
-    # Plot points and where each character ends up join story memory, so later chapters can retrieve them by
-    # meaning, and the quality checks can compare a new chapter with them.
+    remember_notes(chapter, context)
+    return context
+
+
+def remember_notes(chapter: Chapter, context: dict) -> None:
+    """Plot points and where each character ends up join story memory, so later chapters can retrieve them by
+    meaning, and the quality checks can compare a new chapter with them."""
     MemoryItem.objects.filter(chapter=chapter, kind=MemoryKind.PLOT_POINT).delete()
     for point in context.get("plot_points", []):
         memory.remember(
@@ -131,7 +136,6 @@ def store(chapter: Chapter, extracted: dict, *, extraction_ok: bool, model: str 
             chapter.story, MemoryKind.PLOT_POINT, f"{name} at the end of “{chapter.title}”: {state}", chapter=chapter,
             metadata={"character_state": name, "importance": 5, "chapter_order": chapter.order},
         )  # fmt: skip
-    return context
 
 
 def correct(chapter: Chapter, field: str, value) -> dict:
@@ -145,6 +149,8 @@ def correct(chapter: Chapter, field: str, value) -> dict:
         context["corrected_fields"] = sorted(set(context.get("corrected_fields", [])) | {field})
         Chapter.objects.filter(pk=chapter.pk).update(continuation_context=context)
     chapter.continuation_context = context
+    if field in ("plot_points", "character_states"):
+        remember_notes(chapter, context)
     return context
 
 
@@ -159,3 +165,10 @@ def set_thread_status(chapter: Chapter, summary: str, status: str) -> dict:
         raise ValueError("That thread is not in this chapter's notes any more.")
     thread["status"] = status
     return correct(chapter, "threads", threads)
+
+
+def set_character_state(chapter: Chapter, name: str, state: str) -> dict:
+    """The writer's word on where a character is, and how, at the end of this chapter."""
+    chapter.refresh_from_db(fields=["continuation_context"])
+    states = {**chapter.continuation_context.get("character_states", {}), name: state}
+    return correct(chapter, "character_states", states)

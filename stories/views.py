@@ -146,7 +146,7 @@ def continuity_overview(chapters) -> dict:
         for thread in context.get("threads", []):
             threads[thread["summary"]] = {**thread, "chapter": chapter.title, "chapter_pk": chapter.pk}
         for name, state in context.get("character_states", {}).items():
-            timelines.setdefault(name, []).append((chapter.title, state))
+            timelines.setdefault(name, []).append({"chapter": chapter.title, "chapter_pk": chapter.pk, "state": state})
         relationships += [{**r, "chapter": chapter.title} for r in context.get("relationships", [])]
     ordered = sorted(threads.values(), key=lambda t: (t.get("status") != "open", -t.get("importance", 5)))
     return {"threads": ordered, "timelines": timelines, "relationship_changes": relationships}
@@ -155,8 +155,8 @@ def continuity_overview(chapters) -> dict:
 @login_required
 @require_POST
 def chapter_continuity(request, pk, chapter_pk):
-    """Refresh a chapter's continuity notes in the background, or save the writer's correction: a summary, or a
-    thread marked open or resolved."""
+    """Refresh a chapter's continuity notes in the background, or save the writer's correction: a summary, a
+    character's state at the chapter's end, or a thread marked open or resolved."""
     from agents import continuity
 
     from .tasks import enqueue_after_commit, extract_continuity
@@ -168,6 +168,11 @@ def chapter_continuity(request, pk, chapter_pk):
         if summary:
             continuity.correct(chapter, "summary", summary)
             messages.success(request, f"Saved your summary of “{chapter.title}”; it will not be replaced.")
+    elif "character" in request.POST:
+        state = request.POST.get("state", "").strip()[:500]
+        if state:
+            continuity.set_character_state(chapter, request.POST["character"][:200], state)
+            messages.success(request, "Saved; your correction will not be replaced.")
     elif "thread" in request.POST:
         try:
             continuity.set_thread_status(chapter, request.POST["thread"], request.POST.get("status", ""))

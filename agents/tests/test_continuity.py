@@ -126,3 +126,16 @@ def test_a_thread_marked_resolved_by_the_writer_stays_resolved(writer_client, mo
     assert "threads" in chapter.continuation_context["corrected_fields"]
     response = writer_client.post(url, {"thread": "No such thread", "status": "resolved"}, follow=True)
     assert "not in this chapter" in response.content.decode()
+
+
+def test_a_characters_state_corrected_by_the_writer_stays(writer_client, model, chapter):
+    continuity.store(chapter, NOTES, extraction_ok=True)
+    url = reverse("chapter_continuity", args=[chapter.story_id, chapter.pk])
+    writer_client.post(url, {"character": "Mara", "state": "Calm, back in the cottage."})
+    continuity.extract(chapter)
+    chapter.refresh_from_db()
+    assert chapter.continuation_context["character_states"] == {"Mara": "Calm, back in the cottage."}
+    remembered = MemoryItem.objects.filter(chapter=chapter, metadata__character_state="Mara").get()
+    assert remembered.text == "Mara at the end of “The Lamp”: Calm, back in the cottage."
+    bible = writer_client.get(reverse("story_bible", args=[chapter.story_id])).content.decode()
+    assert "Calm, back in the cottage." in bible and "Exhilarated" not in bible
