@@ -10,7 +10,6 @@ cosine stays in each finding as a signal.
 """
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 
@@ -19,10 +18,9 @@ from django.conf import settings
 
 from . import embeddings, llm
 from .models import MemoryItem, MemoryKind
-from .prompting import render
+from .prompting import answer_json, render
 
 SENTENCE_RE = re.compile(r"[^.!?…]+[.!?…]+[\"”’)]*|[^.!?…]+$")
-JSON_RE = re.compile(r"\{.*\}", re.S)
 WORD_RE = re.compile(r"[A-Za-z][A-Za-z'’-]+")
 # Singular pronouns only: "they" after a name is as often a group as one person.
 PRONOUN_RE = re.compile(r"\b(he|she|him|her|his|hers)\b", re.I)
@@ -209,14 +207,7 @@ def candidate_pairs(story, text: str, chapter=None, include_chapter=False) -> li
 
 def parse_judgement(text: str) -> list[dict] | None:
     """The judge's comparisons, or None when the answer was not the JSON asked for."""
-    match = JSON_RE.search(text or "")
-    if not match:
-        return None
-    try:
-        data = json.loads(match.group())
-    except ValueError:
-        return None
-    comparisons = data.get("comparisons") if isinstance(data, dict) else None
+    comparisons = (answer_json(text) or {}).get("comparisons")
     if not isinstance(comparisons, list):
         return None
     parsed = []
@@ -332,11 +323,10 @@ def genre_findings(story, text: str, ignored=frozenset()) -> tuple[list[dict], d
         result = llm.generate([{"role": "user", "content": prompt}], story=story, temperature=0, max_tokens=120)
     except llm.LLMError as exc:
         return [], {"answered": False, "error": str(exc)}
-    match = JSON_RE.search(result.text or "")
+    data = answer_json(result.text) or {}
     try:
-        data = json.loads(match.group()) if match else {}
         score = int(data.get("score"))
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError):
         return [], {"answered": False}
     if not 1 <= score <= 5:
         return [], {"answered": False}

@@ -5,7 +5,6 @@ validated before it is stored on the chapter's continuation_context and embedded
 writer corrected are never overwritten by a later extraction.
 """
 
-import json
 import re
 from typing import Literal
 
@@ -16,10 +15,9 @@ from stories.models import Chapter
 
 from . import llm, memory
 from .models import MemoryItem, MemoryKind
-from .prompting import render
+from .prompting import answer_json, render
 
 FIELDS = ("summary", "plot_points", "threads", "character_states", "relationships")
-JSON_RE = re.compile(r"\{.*\}", re.S)
 
 
 class PlotPoint(BaseModel):
@@ -50,12 +48,12 @@ class Continuity(BaseModel):
 
 
 def parse(text: str) -> Continuity | None:
-    match = JSON_RE.search(text or "")
-    if not match:
+    data = answer_json(text)
+    if data is None:
         return None
     try:
-        return Continuity.model_validate(json.loads(match.group()))
-    except (ValueError, ValidationError):
+        return Continuity.model_validate(data)
+    except ValidationError:
         return None
 
 

@@ -1,11 +1,14 @@
 """Prompts are template files in agents/prompts/, rendered with Django's template language (no HTML escaping)."""
 
+import json
+import re
 from functools import cache
 from pathlib import Path
 
 from django.template import Context, Engine
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
+JSON_OBJECT_RE = re.compile(r"\{.*\}", re.S)
 
 
 @cache
@@ -22,3 +25,15 @@ def render(name: str, **context) -> str:
         if blank <= 1:
             lines.append(line.rstrip())
     return "\n".join(lines)
+
+
+def answer_json(text: str) -> dict | None:
+    """The JSON object a prompt asked for, from a model's answer (models often wrap it in prose), or None."""
+    match = JSON_OBJECT_RE.search(text or "")
+    if not match:
+        return None
+    try:
+        data = json.loads(match.group())
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
