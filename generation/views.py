@@ -58,6 +58,13 @@ def generate(request, story_pk):
     return redirect(task)
 
 
+def panel_or_task_page(request, task):
+    """After an action on a task: the refreshed panel for htmx, the task's page otherwise."""
+    if request.htmx:
+        return render(request, "generation/_task.html#panel", panel_context(task))
+    return redirect(task)
+
+
 @login_required
 def task_detail(request, pk):
     task = get_task_for_user(request, pk)
@@ -69,9 +76,7 @@ def task_detail(request, pk):
 def task_cancel(request, pk):
     task = get_task_for_user(request, pk)
     task.request_cancel()
-    if request.htmx:
-        return render(request, "generation/_task.html#panel", panel_context(task))
-    return redirect(task)
+    return panel_or_task_page(request, task)
 
 
 @login_required
@@ -142,9 +147,7 @@ def finding_ignore(request, pk):
     if not task.ignore_finding(request.POST.get("fingerprint", "")):
         raise Http404("No such finding.")
     messages.success(request, "Ignored. It will not be raised again in this story; the story bible lists it.")
-    if request.htmx:
-        return render(request, "generation/_task.html#panel", panel_context(task))
-    return redirect(task)
+    return panel_or_task_page(request, task)
 
 
 @login_required
