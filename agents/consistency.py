@@ -19,8 +19,8 @@ from django.conf import settings
 from . import embeddings, llm
 from .models import MemoryItem, MemoryKind
 from .prompting import answer_json, render
+from .text import sentences
 
-SENTENCE_RE = re.compile(r"[^.!?…]+[.!?…]+[\"”’)]*|[^.!?…]+$")
 WORD_RE = re.compile(r"[A-Za-z][A-Za-z'’-]+")
 # Singular pronouns only: "they" after a name is as often a group as one person.
 PRONOUN_RE = re.compile(r"\b(he|she|him|her|his|hers)\b", re.I)
@@ -60,11 +60,6 @@ class Pair:
     new: str
     offset: int
     similarity: float
-
-
-def sentences(text: str) -> list[tuple[int, str]]:
-    """(offset, sentence) for each sentence of the text."""
-    return [(m.start(), m.group().strip()) for m in SENTENCE_RE.finditer(text or "") if m.group().strip()]
 
 
 def key_words(text: str) -> set[str]:

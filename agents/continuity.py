@@ -5,7 +5,6 @@ validated before it is stored on the chapter's continuation_context and embedded
 writer corrected are never overwritten by a later extraction.
 """
 
-import re
 from typing import Literal
 
 from django.db import transaction
@@ -16,6 +15,7 @@ from stories.models import Chapter
 from . import llm, memory
 from .models import MemoryItem, MemoryKind
 from .prompting import answer_json, render
+from .text import first_sentences
 
 FIELDS = ("summary", "plot_points", "threads", "character_states", "relationships")
 
@@ -95,8 +95,8 @@ def extract(chapter: Chapter) -> dict:
 
 
 def fallback_summary(text: str) -> str:
-    sentences = re.findall(r"[^.!?]+[.!?]", text or "")
-    return " ".join(s.strip() for s in sentences[:2])[:500] or (text or "")[:300]
+    """The chapter's first two sentences, when the model gave nothing usable."""
+    return " ".join(first_sentences(text, 2))[:500] or (text or "")[:300]
 
 
 def _locked_context(chapter: Chapter) -> dict:

@@ -1,7 +1,6 @@
 """Quality assurance agent: reads a draft and says pass, warn or fail, with findings the writer and the
 narrative writer can act on."""
 
-import re
 from collections import Counter
 
 import numpy as np
@@ -12,8 +11,8 @@ from .base import AgentContext
 from .grammar import check_grammar
 from .messages import AgentMessage, StepResult
 from .models import IgnoredFinding, MemoryItem, MemoryKind
+from .text import sentences
 
-SENTENCE_RE = re.compile(r"[^.!?…]+[.!?…]+[\"”’)]*")
 MIN_SHARE_OF_TARGET = 0.3
 MAX_REPEATS = 2
 
@@ -32,10 +31,10 @@ def length_findings(text: str, target_words: int | None) -> list[dict]:
 
 
 def repetition_findings(text: str) -> list[dict]:
-    sentences = Counter(s.strip().lower() for s in SENTENCE_RE.findall(text) if len(s.split()) >= 4)
+    counts = Counter(sentence.lower() for _, sentence in sentences(text) if len(sentence.split()) >= 4)
     return [
         finding("repetition", "fail", f"A sentence repeats {count} times.", sentence)
-        for sentence, count in sentences.items()
+        for sentence, count in counts.items()
         if count > MAX_REPEATS
     ]
 
@@ -45,14 +44,14 @@ def character_similarity(ctx: AgentContext, text: str) -> dict:
     Only a signal in the report: a contradiction ("green eyes", "blue eyes") scores as close as an agreement, so
     the consistency judge, not this number, decides."""
     signals = {}
-    sentences = SENTENCE_RE.findall(text)
+    found = [sentence for _, sentence in sentences(text)]
     descriptions = {
         item.character_id: item
         for item in MemoryItem.objects.filter(story=ctx.story, kind=MemoryKind.CHARACTER).select_related("character")
     }
     for item in descriptions.values():
         name = item.character.name
-        mentions = [s.strip() for s in sentences if name in s]
+        mentions = [s for s in found if name in s]
         if not mentions:
             continue
         vectors = np.stack(embeddings.embed_many(mentions))
