@@ -1,14 +1,16 @@
 """Story memory in pgvector: keeping it in step with what the writer wrote, and finding things in it.
 
 Sync functions are idempotent and embed only text that changed (by content hash), so the RQ jobs that call them
-(stories/tasks.py) may run twice or late without harm.
+(stories/tasks.py) may run twice or late without harm. Two syncs of one chapter (two autosaves, two workers) take
+turns on a lock and each reads the newest text once it holds it, and a unique constraint keeps any text from being
+stored twice.
 """
 
 import re
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from characters.models import Character, StoryCharacter
 from stories.models import Chapter, Story, WorldEntry
@@ -66,8 +68,19 @@ def chunk_passages(text: str, max_words: int | None = None) -> list[Passage]:
     return passages
 
 
+# pg_advisory_xact_lock(class, id) classes: one sync at a time per chapter, character, world entry.
+LOCKS = {"chapter": 727_101, "character": 727_102, "world": 727_103}
+
+
+def _lock(kind: str, pk: int):
+    """Held until the surrounding transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCKS[kind], pk % 2**31])
+
+
 def _replace_items(existing: dict, wanted: list[dict], **scope) -> dict:
-    """Make the stored items in `existing` (by content hash) match `wanted`, embedding only new texts."""
+    """Make the stored items in `existing` (by content hash) match `wanted`, embedding only new texts. Callers
+    hold the scope's lock, so `existing` is current."""
     new = [w for w in wanted if w["content_hash"] not in existing]
     vectors = embed_many([w["text"] for w in new]) if new else []
     kept = {w["content_hash"] for w in wanted}
@@ -81,13 +94,19 @@ def _replace_items(existing: dict, wanted: list[dict], **scope) -> dict:
                 if changed:
                     MemoryItem.objects.filter(pk=item.pk).update(**changed)
         MemoryItem.objects.bulk_create(
-            [MemoryItem(**scope, **w, embedding=v) for w, v in zip(new, vectors, strict=True)]
+            [MemoryItem(**scope, **w, embedding=v) for w, v in zip(new, vectors, strict=True)],
+            ignore_conflicts=True,  # belt and braces: the unique constraint, should a writer not hold the lock
         )
     return {"embedded": len(new), "kept": len(wanted) - len(new), "removed": len(stale)}
 
 
+@transaction.atomic
 def sync_chapter(chapter: Chapter) -> dict:
-    """Re-chunk the chapter; unchanged passages keep their vectors, changed ones are re-embedded."""
+    """Re-chunk the chapter's newest text; unchanged passages keep their vectors, changed ones are re-embedded."""
+    _lock("chapter", chapter.pk)
+    chapter = Chapter.objects.select_related("story").filter(pk=chapter.pk).first()
+    if chapter is None:
+        return {"embedded": 0, "kept": 0, "removed": 0}
     wanted = [
         {
             "kind": MemoryKind.PASSAGE,
@@ -122,8 +141,11 @@ def character_texts(character: Character, member: StoryCharacter) -> list[dict]:
     return texts
 
 
+@transaction.atomic
 def sync_character(character: Character) -> dict:
     """The character's description and voice, in every story they appear in (and no longer in others)."""
+    _lock("character", character.pk)
+    character = Character.objects.filter(pk=character.pk).first() or character
     totals = {"embedded": 0, "kept": 0, "removed": 0}
     members = list(character.appearances.select_related("story"))
     MemoryItem.objects.filter(character=character).exclude(story_id__in=[m.story_id for m in members]).delete()
@@ -140,7 +162,12 @@ def sync_character(character: Character) -> dict:
     return totals
 
 
+@transaction.atomic
 def sync_world_entry(entry: WorldEntry) -> dict:
+    _lock("world", entry.pk)
+    entry = WorldEntry.objects.select_related("story").filter(pk=entry.pk).first()
+    if entry is None:
+        return {"embedded": 0, "kept": 0, "removed": 0}
     text = f"{entry.name} ({entry.get_kind_display().lower()}"
     text += f", {entry.time_period})" if entry.time_period else ")"
     text += f": {entry.description}" if entry.description else ""
@@ -162,20 +189,17 @@ def sync_story(story: Story) -> dict:
 def remember(story: Story, kind: str, text: str, *, chapter=None, character=None, metadata=None) -> MemoryItem:
     """Store one extracted fact (a plot point, a character state); the same text is stored once."""
     digest = text_hash(text)
-    item = MemoryItem.objects.filter(story=story, kind=kind, content_hash=digest, chapter=chapter).first()
+    scope = {"story": story, "kind": kind, "content_hash": digest, "chapter": chapter, "character": character}
+    item = MemoryItem.objects.filter(**scope, world_entry=None).first()
     if item:
         return item
-    return MemoryItem.objects.create(
-        owner_id=story.owner_id,
-        story=story,
-        kind=kind,
-        text=text,
-        content_hash=digest,
-        chapter=chapter,
-        character=character,
-        metadata=metadata or {},
-        embedding=embed(text),
+    # get_or_create: if another job stores the same fact meanwhile, the unique constraint makes this one find it.
+    item, _ = MemoryItem.objects.get_or_create(
+        **scope,
+        world_entry=None,
+        defaults={"owner_id": story.owner_id, "text": text, "metadata": metadata or {}, "embedding": embed(text)},
     )
+    return item
 
 
 def search(user, query: str, *, story=None, kinds=(), k=10, hybrid=True) -> list[MemoryItem]:

@@ -104,6 +104,14 @@ class MemoryItem(models.Model):
     objects = MemoryItemQuerySet.as_manager()
 
     class Meta:
+        constraints = [
+            # A text is remembered once per thing it belongs to, however many syncs of it run at once.
+            models.UniqueConstraint(
+                fields=["story", "kind", "chapter", "character", "world_entry", "content_hash"],
+                name="memory_item_once_per_owner_thing",
+                nulls_distinct=False,
+            ),
+        ]
         indexes = [
             # similar_to(): approximate nearest neighbours by cosine distance across large result sets.
             HnswIndex(
