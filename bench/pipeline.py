@@ -109,7 +109,7 @@ def make_writers(count: int, prefix: str):
 
 
 def request(user, story, chapter, note=""):
-    from generation.models import start_generation
+    from generation.dispatch import start_generation
 
     return start_generation(user, story, "next_chapter", {"note": note, "base_version": chapter.version}, chapter)
 
@@ -156,6 +156,8 @@ def main():
     setup_django()
     from django.conf import settings
     from django.test import Client
+
+    settings.GENERATION_QUEUE_PER_USER = 20  # the greedy writer queues ten on purpose
 
     from generation.models import GenerationTask
     from storyassistant.embedded import database_url

@@ -4,16 +4,20 @@ form) or with `Authorization: Bearer <token>` (no cookies, so no CSRF)."""
 import json
 from functools import wraps
 
+from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from stories.models import Story
+from storyassistant.http import parse_id
+from storyassistant.ratelimit import hit, too_many
 
 from . import live
-from .dispatch import estimate_seconds, place_in_line
+from .dispatch import QueueFull, estimate_seconds, place_in_line, start_generation
 from .forms import GenerateForm
-from .models import ApiToken, GenerationTask, start_generation
+from .models import ApiToken, GenerationTask
 
 
 def error(status, message, **extra):
@@ -40,7 +44,13 @@ def api_view(methods):
                         return error(403, "CSRF check failed: send the X-CSRFToken header, or use an API token.")
             else:
                 return error(401, "Sign in or send an API token (Authorization: Bearer …).")
-            return view(request, *args, **kwargs)
+            retry_after = hit(f"api:user:{request.user.pk}", settings.API_REQUESTS_PER_MINUTE, 60)
+            if retry_after is not None:
+                return too_many(request, retry_after, f"At most {settings.API_REQUESTS_PER_MINUTE} requests a minute.")
+            try:
+                return view(request, *args, **kwargs)
+            except BadRequest as exc:
+                return error(400, str(exc))
 
         return wrapped
 
@@ -79,7 +89,7 @@ def generate_content(request, story_pk):
         data = request.POST.dict()
     chapter = None
     if data.get("chapter_id"):
-        chapter = story.chapters.filter(pk=data["chapter_id"]).first()
+        chapter = story.chapters.filter(pk=parse_id(data["chapter_id"], "chapter_id")).first()
         if chapter is None:
             return error(404, "No such chapter in this story.")
     fields = {k: v for k, v in data.items() if k != "characters"}
@@ -88,7 +98,10 @@ def generate_content(request, story_pk):
         form.data = {**fields, "characters": data["characters"]}
     if not form.is_valid():
         return error(400, "Invalid request.", fields=form.errors.get_json_data())
-    task = start_generation(request.user, story, form.cleaned_data["mode"], form.task_request(), chapter=chapter)
+    try:
+        task = start_generation(request.user, story, form.cleaned_data["mode"], form.task_request(), chapter=chapter)
+    except QueueFull as full:
+        return too_many(request, full.retry_after, str(full))
     return JsonResponse({"task_id": str(task.pk), "status": task.status}, status=202)
 
 

@@ -1,6 +1,7 @@
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from .live import render_panel
 from .models import GenerationTask
 
 NOT_FOUND = 4404
@@ -40,6 +41,4 @@ class TaskConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def render(self, task):
-        from .live import render_panel
-
         return render_panel(task)

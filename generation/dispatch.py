@@ -1,6 +1,7 @@
-"""Fair sharing of the model servers: each writer runs at most GENERATION_PER_USER generations at once, and
-free slots go round-robin to the writer who was served longest ago, so one writer queueing ten chapters
-cannot starve the others. Tasks wait in the database (status queued); only dispatched ones enter the RQ queue.
+"""Fair sharing of the model servers: each writer runs at most GENERATION_PER_USER generations at once and keeps
+at most GENERATION_QUEUE_PER_USER waiting, and free slots go round-robin to the writer who was served longest ago,
+so one writer queueing ten chapters cannot starve the others. Tasks wait in the database (status queued); only
+dispatched ones enter the RQ queue.
 """
 
 import logging
@@ -9,17 +10,48 @@ from datetime import timedelta
 import django_rq
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Worker
+from rq.job import JobStatus
 
 from .models import GenerationTask
 
 log = logging.getLogger(__name__)
 QUEUE = "realtime"
-DISPATCH_LOCK = 727_001  # pg_advisory_xact_lock key: one dispatcher at a time across all processes
+# pg_advisory_xact_lock keys: one dispatcher at a time across all processes; one queue check per writer at a time.
+DISPATCH_LOCK = 727_001
+WRITER_QUEUE_LOCK = 727_002
 REDISPATCH_AFTER = timedelta(seconds=30)
+# The RQ job is the task's: referenced by dotted path, so this module does not import the jobs that import it.
+RUN_GENERATION = "generation.tasks.run_generation"
+# A job in these states will still run; any other state (failed, stopped, finished without claiming the task,
+# gone with a Redis restart) means the task's slot is free again.
+ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+
+class QueueFull(Exception):
+    """The writer already has GENERATION_QUEUE_PER_USER requests waiting or running."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(
+            f"You already have {settings.GENERATION_QUEUE_PER_USER} requests waiting or running. Wait for one to "
+            "finish, or cancel one, before asking for more."
+        )
+        self.retry_after = retry_after
+
+
+def start_generation(user, story, mode: str, request: dict, chapter=None) -> GenerationTask:
+    """Queue a request; the dispatcher starts it when a slot is free and it is this writer's turn."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:  # two requests at once must not both pass the check
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [WRITER_QUEUE_LOCK, str(user.pk)])
+        if GenerationTask.objects.filter(user=user).active().count() >= settings.GENERATION_QUEUE_PER_USER:
+            raise QueueFull(retry_after=estimate_seconds(1) or 30)
+        task = GenerationTask.objects.create(user=user, story=story, chapter=chapter, mode=mode, request=request)
+        transaction.on_commit(dispatch)
+    return task
 
 
 def slots() -> int:
@@ -66,48 +98,71 @@ def last_served() -> dict:
     )
 
 
-def recover():
-    """Tasks whose worker died go back to the queue (resuming from their last completed step) or fail with the
-    reason; tasks whose queue entry was lost (Redis restarted) are dispatched again."""
-    now = timezone.now()
+def finish_abandoned(task, message: str, **extra):
+    """Write the outcome for a task whose worker stopped, unless that worker came back meanwhile."""
+    return GenerationTask.objects.filter(
+        pk=task.pk, status=GenerationTask.Status.RUNNING, attempts=task.attempts, heartbeat_at=task.heartbeat_at
+    ).update(current_agent="", error=message, **extra)
+
+
+def recover_abandoned(now):
+    """Running tasks whose worker has not reported for GENERATION_ABANDONED_AFTER seconds: the worker died (the
+    heartbeat runs beside every step, however slow). Resume from the last completed step, or give up."""
     stale = GenerationTask.objects.filter(
         status=GenerationTask.Status.RUNNING,
         heartbeat_at__lt=now - timedelta(seconds=settings.GENERATION_ABANDONED_AFTER),
     )
     for task in stale:
-        if task.attempts >= settings.GENERATION_MAX_ATTEMPTS:
-            GenerationTask.objects.filter(pk=task.pk).update(
+        where = task.current_agent or "pipeline"
+        if task.cancel_requested:
+            finish_abandoned(task, "", status=GenerationTask.Status.CANCELLED, finished_at=now)
+        elif task.attempts >= settings.GENERATION_MAX_ATTEMPTS:
+            message = (
+                f"The worker stopped during the {where} step {task.attempts} times; giving up. Try again, or "
+                "check the workers and the model server."
+            )
+            finish_abandoned(task, message, status=GenerationTask.Status.FAILED, finished_at=now)
+        else:
+            message = f"The worker stopped during the {where} step; resuming."
+            finish_abandoned(task, message, status=GenerationTask.Status.QUEUED, dispatched_at=None)
+
+
+def recover_lost_jobs(now):
+    """Dispatched tasks whose RQ job will never run them (lost with Redis, failed before it could claim the
+    task, stopped) give their slot back and wait to be dispatched again, a bounded number of times."""
+    queue = django_rq.get_queue(QUEUE)
+    for task in GenerationTask.objects.filter(
+        status=GenerationTask.Status.QUEUED, dispatched_at__lt=now - REDISPATCH_AFTER
+    ):
+        job = queue.fetch_job(job_id(task))
+        if job is not None and job.get_status(refresh=False) in ALIVE:
+            continue
+        if task.dispatches >= settings.GENERATION_MAX_ATTEMPTS + 2:
+            GenerationTask.objects.filter(pk=task.pk, status=GenerationTask.Status.QUEUED).update(
                 status=GenerationTask.Status.FAILED,
-                current_agent="",
                 finished_at=now,
-                error=f"The worker stopped during the {task.current_agent or 'pipeline'} step "
-                f"{task.attempts} times; giving up. Try again, or check the workers and the model server.",
+                error="No worker could start this request after several tries. Try again, or check the workers.",
             )
         else:
-            GenerationTask.objects.filter(pk=task.pk).update(
-                status=GenerationTask.Status.QUEUED,
-                dispatched_at=None,
-                error=f"The worker stopped during the {task.current_agent or 'pipeline'} step; resuming.",
-            )
+            GenerationTask.objects.filter(pk=task.pk, dispatched_at=task.dispatched_at).update(dispatched_at=None)
+
+
+def recover():
+    now = timezone.now()
+    recover_abandoned(now)
     try:
-        queue = django_rq.get_queue(QUEUE)
-        for task in GenerationTask.objects.filter(
-            status=GenerationTask.Status.QUEUED, dispatched_at__lt=now - REDISPATCH_AFTER
-        ):
-            if queue.fetch_job(job_id(task)) is None:
-                GenerationTask.objects.filter(pk=task.pk).update(dispatched_at=None)
+        recover_lost_jobs(now)
     except RedisError:
         log.warning("Redis unavailable while checking dispatched tasks", exc_info=True)
 
 
 def job_id(task) -> str:
-    return f"generation-{task.pk}"
+    """One job id per hand-over, so a new job never shares an id with an old one's leftovers in RQ's registries."""
+    return f"generation-{task.pk}-{task.dispatches}"
 
 
 def dispatch() -> list:
     """Give free slots to waiting tasks, fairly. Safe to call from anywhere, any number of times."""
-    from .tasks import run_generation
-
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DISPATCH_LOCK])
@@ -124,13 +179,20 @@ def dispatch() -> list:
                 continue
             busy[task.user_id] = busy.get(task.user_id, 0) + 1
             chosen.append(task)
-        now = timezone.now()
-        GenerationTask.objects.filter(pk__in=[t.pk for t in chosen]).update(dispatched_at=now)
+        GenerationTask.objects.filter(pk__in=[t.pk for t in chosen]).update(
+            dispatched_at=timezone.now(), dispatches=F("dispatches") + 1
+        )
+        for task in chosen:
+            task.dispatches += 1
 
         def enqueue():
-            queue = django_rq.get_queue(QUEUE)
-            for task in chosen:
-                queue.enqueue(run_generation, str(task.pk), job_id=job_id(task), job_timeout=3600, result_ttl=600)
+            try:
+                queue = django_rq.get_queue(QUEUE)
+                for task in chosen:
+                    queue.enqueue(RUN_GENERATION, str(task.pk), job_id=job_id(task), job_timeout=3600, result_ttl=600)
+            except RedisError:
+                # The tasks stay dispatched without a job; recover() frees their slots once REDISPATCH_AFTER passes.
+                log.warning("Redis unavailable while queueing generations", exc_info=True)
 
         transaction.on_commit(enqueue)
     return chosen

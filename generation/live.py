@@ -15,6 +15,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
 
+from .dispatch import estimate_seconds, place_in_line
+from .models import GenerationTask
+
 FLUSH_SECONDS = 0.05
 SAVE_SECONDS = 2.0
 PARTIAL_TTL = 24 * 3600
@@ -31,9 +34,21 @@ def current_text(task) -> str:
     return task.result_content or task.partial_content
 
 
-def render_panel(task) -> str:
-    from .views import panel_context
+def panel_context(task, oob: bool = False) -> dict:
+    """What the task panel shows, for a page, an htmx swap, or a worker's push over the websocket."""
+    position = place_in_line(task)
+    return {
+        "task": task,
+        "text": current_text(task),
+        "steps": list(task.steps.all()),
+        "place_in_line": position,
+        "estimate": estimate_seconds(position),
+        "oob": oob,
+        "rating": getattr(getattr(task, "history", None), "user_rating", None),
+    }
 
+
+def render_panel(task) -> str:
     return render_to_string("generation/_task.html#panel", panel_context(task, oob=True))
 
 
@@ -42,10 +57,12 @@ def send(task, html: str, kind: str = "task.update"):
 
 
 class Live:
-    """One running task's channel to the browser."""
+    """One running task's channel to the browser. `attempt` is the worker's claim: its saves of the draft so far
+    only land while it still owns the task."""
 
-    def __init__(self, task):
+    def __init__(self, task, attempt: int | None = None):
         self.task = task
+        self.attempt = task.attempts if attempt is None else attempt
         self.buffer: list[str] = []
         self.text = ""
         self.last_flush = self.last_save = time.monotonic()
@@ -83,8 +100,8 @@ class Live:
         now = time.monotonic()
         self.last_flush = now
         if now - self.last_save >= SAVE_SECONDS:
-            # The database copy serves the JSON status API and is the heartbeat that shows the worker is alive.
-            type(self.task).objects.filter(pk=self.task.pk).update(
-                partial_content=self.text, heartbeat_at=timezone.now()
-            )
+            # The database copy serves the JSON status API.
+            GenerationTask.objects.filter(
+                pk=self.task.pk, attempts=self.attempt, status=GenerationTask.Status.RUNNING
+            ).update(partial_content=self.text, heartbeat_at=timezone.now())
             self.last_save = now

@@ -1,12 +1,18 @@
 import hashlib
 import secrets
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+
+from agents.models import IgnoredFinding
+from stories.models import CHAPTER_MAX_CHARS, Chapter, ChapterRevision
+from stories.tasks import enqueue_after_commit, extract_continuity
 
 
 class AgentType(models.TextChoices):
@@ -118,7 +124,9 @@ class GenerationTask(models.Model):
     proposal_status = models.CharField(max_length=10, choices=Proposal.choices, blank=True, default="")
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # Claims by a worker (each resumes from the last completed step), and hand-overs to the queue.
     attempts = models.PositiveSmallIntegerField(default=0)
+    dispatches = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -165,8 +173,6 @@ class GenerationTask(models.Model):
 
     def ignore_finding(self, fingerprint: str) -> bool:
         """Remember the writer dismissed this finding of the task's report, for the whole story."""
-        from agents.models import IgnoredFinding
-
         report = dict(self.quality_report or {})
         finding = next(
             (f for f in report.get("findings", []) if fingerprint and f.get("fingerprint") == fingerprint), None
@@ -182,6 +188,70 @@ class GenerationTask(models.Model):
         self.quality_report = report
         self.save(update_fields=["quality_report"])
         return True
+
+    def accept_proposal(self, user, text: str | None = None) -> Chapter:
+        """Put the (possibly edited) proposal into the story as a new revision; returns the chapter it went into.
+
+        The task row is locked first and the proposal must still be pending, so a double click or a second tab
+        accepting the same proposal is refused instead of inserting the text twice."""
+        if self.mode == self.Mode.BRAINSTORM:
+            raise ProposalConflict("Brainstormed options are ideas to pick from, not text to insert.")
+        with transaction.atomic():
+            locked = GenerationTask.objects.select_for_update().get(pk=self.pk)
+            if locked.proposal_status != self.Proposal.PENDING:
+                raise ProposalConflict("This proposal was already accepted or discarded.")
+            text = (text if text is not None else locked.result_content).strip()
+            if not text:
+                raise ProposalConflict("The proposal is empty.")
+            note = f"Accepted from the AI agents ({self.get_mode_display().lower()})"
+            if self.mode == self.Mode.NEXT_CHAPTER:
+                chapter = self._insert_chapter(text, user, note)
+            else:
+                chapter = Chapter.objects.select_for_update().get(pk=self.chapter_id)
+                content = self._apply_to_text(chapter, text)
+                chapter = chapter.save_content(
+                    content, base_version=chapter.version, author=user, source=ChapterRevision.Source.AGENT, note=note
+                )
+            GenerationTask.objects.filter(pk=self.pk).update(proposal_status=self.Proposal.ACCEPTED)
+            self.proposal_status = self.Proposal.ACCEPTED
+            enqueue_after_commit(extract_continuity, chapter.pk)  # the story bible and later chapters remember it
+        return chapter
+
+    def _insert_chapter(self, text, user, note) -> Chapter:
+        check_length(text)
+        story = self.story
+        order = (self.chapter.order + 1) if self.chapter_id else story.next_chapter_order()
+        # Make room after the chapter it follows (the order constraint is checked at commit).
+        for later in story.chapters.select_for_update().filter(order__gte=order).order_by("-order"):
+            Chapter.objects.filter(pk=later.pk).update(order=later.order + 1)
+        chapter = Chapter(story=story, order=order, title=self.request.get("chapter_title") or f"Chapter {order}")
+        chapter.content = text
+        chapter.revision_author, chapter.revision_source, chapter.revision_note = (
+            user,
+            ChapterRevision.Source.AGENT,
+            note,
+        )
+        chapter.save()
+        return chapter
+
+    def _apply_to_text(self, chapter, text) -> str:
+        content, request = chapter.content, self.request
+        unchanged = chapter.version == request.get("base_version")
+        if self.mode == self.Mode.REWRITE:
+            selection = request.get("selection") or {}
+            start, end = selection.get("start", 0), selection.get("end", 0)
+            if content[start:end] != selection.get("text"):
+                raise ProposalConflict(
+                    "The passage you asked to rewrite has changed since. Nothing was replaced: copy the proposal "
+                    "into the chapter yourself, or ask for a new rewrite."
+                )
+            return check_length(content[:start] + text + content[end:])
+        cursor = request.get("cursor", len(content))
+        if not unchanged and content[max(0, cursor - 200) : cursor] != request.get("before_cursor", ""):
+            cursor = len(content)  # the text moved since: add to the end rather than into the middle of a sentence
+        before, after = content[:cursor], content[cursor:]
+        joiner = "\n\n" if before and not before.endswith("\n") else ""
+        return check_length(before + joiner + text + ("\n\n" if after and not after.startswith("\n") else "") + after)
 
     def request_cancel(self):
         """Queued tasks stop at once; running ones stop at the next token or step."""
@@ -236,113 +306,68 @@ class GenerationStep(models.Model):
 
 
 class ApiToken(models.Model):
-    """A bearer token for programs calling the JSON API; only a hash is stored."""
+    """A bearer token for programs calling the JSON API; only a hash is stored. It expires, and it stops working
+    when the writer's password changes (it is bound to the password like a session is) or a social account is
+    connected to theirs."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
     key_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=8)
+    # The user's session auth hash (an HMAC of their password hash) when the token was made.
+    password_hash = models.CharField(max_length=128)
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at <= timezone.now()
 
     @staticmethod
     def hash(key: str) -> str:
         return hashlib.sha256(key.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user, name: str) -> tuple["ApiToken", str]:
-        """Create a token; the plain key is returned once and never stored."""
+    def issue(cls, user, name: str, days: int | None = None) -> tuple["ApiToken", str]:
+        """Create a token valid for `days` (API_TOKEN_DAYS by default); the plain key is returned once and never
+        stored."""
         key = "sa_" + secrets.token_urlsafe(32)
-        return cls.objects.create(user=user, name=name, key_hash=cls.hash(key), prefix=key[:8]), key
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            key_hash=cls.hash(key),
+            prefix=key[:8],
+            password_hash=user.get_session_auth_hash(),
+            expires_at=timezone.now() + timedelta(days=days or settings.API_TOKEN_DAYS),
+        )
+        return token, key
 
     @classmethod
     def authenticate(cls, key: str):
-        token = cls.objects.select_related("user").filter(key_hash=cls.hash(key), user__is_active=True).first()
-        if token:
-            cls.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-            return token.user
-        return None
+        token = (
+            cls.objects.select_related("user")
+            .filter(key_hash=cls.hash(key), user__is_active=True, expires_at__gt=timezone.now())
+            .first()
+        )
+        if token is None or not constant_time_compare(token.password_hash, token.user.get_session_auth_hash()):
+            return None
+        cls.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        return token.user
 
 
 class ProposalConflict(Exception):
     """The chapter changed under the proposal in a way that makes applying it unsafe; nothing was changed."""
 
 
-def start_generation(user, story, mode: str, request: dict, chapter=None) -> GenerationTask:
-    """Queue a request; the dispatcher starts it when a slot is free and it is this writer's turn."""
-    from django.db import transaction
-
-    from .dispatch import dispatch
-
-    task = GenerationTask.objects.create(user=user, story=story, chapter=chapter, mode=mode, request=request)
-    transaction.on_commit(dispatch)
-    return task
-
-
-def accept_proposal(task: GenerationTask, user, text: str | None = None):
-    """Put the (possibly edited) proposal into the story as a new revision; returns the chapter it went into."""
-    from django.db import transaction
-
-    from stories.models import Chapter, ChapterRevision
-
-    if task.proposal_status != GenerationTask.Proposal.PENDING:
-        raise ProposalConflict("This proposal was already accepted or discarded.")
-    if task.mode == GenerationTask.Mode.BRAINSTORM:
-        raise ProposalConflict("Brainstormed options are ideas to pick from, not text to insert.")
-    text = (text if text is not None else task.result_content).strip()
-    if not text:
-        raise ProposalConflict("The proposal is empty.")
-    note = f"Accepted from the AI agents ({task.get_mode_display().lower()})"
-    with transaction.atomic():
-        if task.mode == GenerationTask.Mode.NEXT_CHAPTER:
-            chapter = _insert_chapter(task, text, user, note)
-        else:
-            chapter = Chapter.objects.select_for_update().get(pk=task.chapter_id)
-            content = _apply_to_text(task, chapter, text)
-            chapter = chapter.save_content(
-                content, base_version=chapter.version, author=user, source=ChapterRevision.Source.AGENT, note=note
-            )
-        GenerationTask.objects.filter(pk=task.pk).update(proposal_status=GenerationTask.Proposal.ACCEPTED)
-        task.proposal_status = GenerationTask.Proposal.ACCEPTED
-        from stories.tasks import enqueue_after_commit, extract_continuity
-
-        enqueue_after_commit(extract_continuity, chapter.pk)  # the story bible and later chapters remember it
-    return chapter
-
-
-def _insert_chapter(task, text, user, note):
-    from stories.models import Chapter, ChapterRevision
-
-    story = task.story
-    order = (task.chapter.order + 1) if task.chapter_id else story.next_chapter_order()
-    # Make room after the chapter it follows (the order constraint is checked at commit).
-    for later in story.chapters.filter(order__gte=order).order_by("-order"):
-        Chapter.objects.filter(pk=later.pk).update(order=later.order + 1)
-    chapter = Chapter(story=story, order=order, title=task.request.get("chapter_title") or f"Chapter {order}")
-    chapter.content = text
-    chapter.revision_author, chapter.revision_source, chapter.revision_note = user, ChapterRevision.Source.AGENT, note
-    chapter.save()
-    return chapter
-
-
-def _apply_to_text(task, chapter, text) -> str:
-    content, request = chapter.content, task.request
-    unchanged = chapter.version == request.get("base_version")
-    if task.mode == GenerationTask.Mode.REWRITE:
-        selection = request.get("selection") or {}
-        start, end = selection.get("start", 0), selection.get("end", 0)
-        if content[start:end] != selection.get("text"):
-            raise ProposalConflict(
-                "The passage you asked to rewrite has changed since. Nothing was replaced: copy the proposal "
-                "into the chapter yourself, or ask for a new rewrite."
-            )
-        return content[:start] + text + content[end:]
-    cursor = request.get("cursor", len(content))
-    if not unchanged and content[max(0, cursor - 200) : cursor] != request.get("before_cursor", ""):
-        cursor = len(content)  # the text moved since: add to the end rather than into the middle of a sentence
-    before, after = content[:cursor], content[cursor:]
-    joiner = "\n\n" if before and not before.endswith("\n") else ""
-    return before + joiner + text + ("\n\n" if after and not after.startswith("\n") else "") + after
+def check_length(content: str) -> str:
+    """Accepted text obeys the same size limit as the writer's own saves."""
+    if len(content) > CHAPTER_MAX_CHARS:
+        raise ProposalConflict(
+            f"With this proposal the chapter would be {len(content):,} characters; the limit is "
+            f"{CHAPTER_MAX_CHARS:,}. Nothing was changed: split the chapter first, or copy the part you want."
+        )
+    return content

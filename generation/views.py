@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
@@ -8,43 +9,27 @@ from django.views.decorators.http import require_POST
 
 from stories.access import get_story_for_user
 from stories.models import WorldEntry
+from storyassistant.http import optional_id, parse_id, text_param
+from storyassistant.ratelimit import too_many
 
-from . import live
-from .dispatch import estimate_seconds, place_in_line
+from .dispatch import QueueFull, start_generation
 from .forms import AcceptForm, GenerateForm, RatingForm
-from .models import (
-    ApiToken,
-    GenerationHistory,
-    GenerationStep,
-    GenerationTask,
-    ProposalConflict,
-    accept_proposal,
-    start_generation,
-)
+from .live import panel_context
+from .models import ApiToken, GenerationHistory, GenerationStep, GenerationTask, ProposalConflict
+
+TOKEN_LIFETIMES = [(30, "30 days"), (90, "90 days"), (365, "1 year")]
 
 
 def get_task_for_user(request, pk) -> GenerationTask:
     return get_object_or_404(GenerationTask.objects.for_user(request.user).select_related("story", "chapter"), pk=pk)
 
 
-def panel_context(task: GenerationTask, oob: bool = False) -> dict:
-    position = place_in_line(task)
-    return {
-        "task": task,
-        "text": live.current_text(task),
-        "steps": list(task.steps.all()),
-        "place_in_line": position,
-        "estimate": estimate_seconds(position),
-        "oob": oob,
-        "rating": getattr(getattr(task, "history", None), "user_rating", None),
-    }
-
-
 @login_required
 @require_POST
 def generate(request, story_pk):
     story = get_story_for_user(request, story_pk)
-    chapter = story.chapters.filter(pk=request.POST.get("chapter")).first() if request.POST.get("chapter") else None
+    chapter_pk = optional_id(request.POST.get("chapter"), "chapter")
+    chapter = story.chapters.filter(pk=chapter_pk).first() if chapter_pk else None
     form = GenerateForm(request.POST, story=story, chapter=chapter)
     if not form.is_valid():
         errors = " ".join(e for errs in form.errors.values() for e in errs)
@@ -52,7 +37,15 @@ def generate(request, story_pk):
             return render(request, "generation/_form_errors.html", {"errors": errors}, status=400)
         messages.error(request, errors)
         return redirect(chapter or story)
-    task = start_generation(request.user, story, form.cleaned_data["mode"], form.task_request(), chapter=chapter)
+    try:
+        task = start_generation(request.user, story, form.cleaned_data["mode"], form.task_request(), chapter=chapter)
+    except QueueFull as full:
+        if request.htmx:
+            response = render(request, "generation/_form_errors.html", {"errors": str(full)}, status=429)
+            response["Retry-After"] = str(full.retry_after)
+            return response
+        messages.error(request, str(full))
+        return redirect(chapter or story)
     if request.htmx:
         return render(request, "generation/_task.html#live", panel_context(task))
     return redirect(task)
@@ -87,7 +80,7 @@ def proposal_accept(request, pk):
     form.is_valid()
     edited = form.cleaned_data.get("text") or None
     try:
-        chapter = accept_proposal(task, request.user, edited)
+        chapter = task.accept_proposal(request.user, edited)
     except ProposalConflict as exc:
         messages.error(request, str(exc))
         return redirect(task)
@@ -111,7 +104,7 @@ def proposal_discard(request, pk):
 def task_regenerate(request, pk):
     """The same request again, with the writer's note on what to change."""
     task = get_task_for_user(request, pk)
-    note = request.POST.get("note", "").strip()[:2000]
+    note = text_param(request.POST.get("note"), 2000)
     new_request = {**task.request, "note": "; ".join(filter(None, [task.request.get("note", ""), note]))}
     if task.chapter_id and task.chapter.version != task.request.get("base_version"):
         new_request["base_version"] = task.chapter.version
@@ -120,7 +113,10 @@ def task_regenerate(request, pk):
         ]
     if task.proposal_status == GenerationTask.Proposal.PENDING:
         GenerationTask.objects.filter(pk=task.pk).update(proposal_status=GenerationTask.Proposal.DISCARDED)
-    new_task = start_generation(request.user, task.story, task.mode, new_request, chapter=task.chapter)
+    try:
+        new_task = start_generation(request.user, task.story, task.mode, new_request, chapter=task.chapter)
+    except QueueFull as full:
+        return too_many(request, full.retry_after, str(full))
     return redirect(new_task)
 
 
@@ -208,15 +204,20 @@ def api_tokens(request):
     new_key = None
     if request.method == "POST":
         if "revoke" in request.POST:
-            deleted, _ = ApiToken.objects.filter(user=request.user, pk=request.POST["revoke"]).delete()
+            pk = parse_id(request.POST["revoke"], "token")
+            deleted, _ = ApiToken.objects.filter(user=request.user, pk=pk).delete()
             if not deleted:
                 raise Http404("No such token.")
             messages.success(request, "Token revoked; programs using it can no longer sign in.")
             return redirect("api_tokens")
-        name = request.POST.get("name", "").strip()[:100]
+        name = text_param(request.POST.get("name"), 100)
+        days = request.POST.get("days") or str(settings.API_TOKEN_DAYS)
         if not name:
             messages.error(request, "Give the token a name, so you know later what uses it.")
+        elif not days.isdigit() or not 1 <= int(days) <= 366:
+            messages.error(request, "Choose how long the token stays valid.")
         else:
-            _, new_key = ApiToken.issue(request.user, name)
+            _, new_key = ApiToken.issue(request.user, name, days=int(days))
     tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
-    return render(request, "generation/api_tokens.html", {"tokens": tokens, "new_key": new_key})
+    context = {"tokens": tokens, "new_key": new_key, "lifetimes": TOKEN_LIFETIMES}
+    return render(request, "generation/api_tokens.html", context)

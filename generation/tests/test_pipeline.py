@@ -7,15 +7,8 @@ import pytest
 from django.utils import timezone
 from rq import Queue
 
-from generation.dispatch import dispatch, fair_order, place_in_line
-from generation.models import (
-    GenerationHistory,
-    GenerationStep,
-    GenerationTask,
-    ProposalConflict,
-    accept_proposal,
-    start_generation,
-)
+from generation.dispatch import dispatch, fair_order, place_in_line, start_generation
+from generation.models import GenerationHistory, GenerationStep, GenerationTask, ProposalConflict
 from generation.tasks import run_generation
 from stories.models import Chapter, ChapterRevision
 from tests.factories import make_story, make_user
@@ -198,13 +191,13 @@ def test_accepting_a_next_chapter_adds_it_after_the_current_one(user, fake_ollam
     story, chapter = story_with_cast
     later = Chapter.objects.create(story=story, title="Later", order=chapter.order + 1, content="Later text.")
     task = run(user, story, chapter, chapter_title="The Lamp")
-    new = accept_proposal(task, user)
+    new = task.accept_proposal(user)
     assert list(story.chapters.values_list("title", flat=True)) == ["The Stairs", "The Lamp", "Later"]
     assert new.content == prose(120)
     revision = new.revisions.get()
     assert revision.source == ChapterRevision.Source.AGENT and revision.author == user
     with pytest.raises(ProposalConflict):
-        accept_proposal(task, user)  # only once
+        task.accept_proposal(user)  # only once
     assert Chapter.objects.get(pk=later.pk).content == "Later text."
     background = Queue("background", connection=redis_conn).jobs
     assert any(job.func_name == "stories.tasks.extract_continuity" and job.args == (new.pk,) for job in background)
@@ -214,7 +207,7 @@ def test_continuing_inserts_at_the_cursor_and_keeps_a_revision(user, fake_ollama
     story, chapter = story_with_cast
     cursor = chapter.content.index("\n\n")
     task = run(user, story, chapter, mode="continue", cursor=cursor, before_cursor=chapter.content[:cursor])
-    updated = accept_proposal(task, user, text="She waved.")
+    updated = task.accept_proposal(user, text="She waved.")
     assert updated.content == "The ship docked at dawn.\n\nShe waved.\n\nMara watched it from the rocks."
     assert updated.revisions.count() == 2 and updated.revisions.first().source == "agent"
 
@@ -225,12 +218,12 @@ def test_rewriting_replaces_the_selection_only_if_it_is_unchanged(user, fake_oll
     task = run(user, story, chapter, mode="rewrite", selection=selection)
     chapter.save_content("The boat arrived early.\n\nMara watched it.", base_version=chapter.version)
     with pytest.raises(ProposalConflict, match="changed since"):
-        accept_proposal(task, user)
+        task.accept_proposal(user)
     assert Chapter.objects.get(pk=chapter.pk).content == "The boat arrived early.\n\nMara watched it."
 
     task2 = run(user, story, Chapter.objects.get(pk=chapter.pk), mode="rewrite",
                 selection={"start": 0, "end": 23, "text": "The boat arrived early."})  # fmt: skip
-    assert accept_proposal(task2, user, text="Dawn brought the ship.").content.startswith("Dawn brought the ship.\n\n")
+    assert task2.accept_proposal(user, text="Dawn brought the ship.").content.startswith("Dawn brought the ship.\n\n")
 
 
 def test_brainstorming_is_not_checked_and_cannot_be_inserted(user, fake_ollama, story_with_cast):
@@ -238,7 +231,7 @@ def test_brainstorming_is_not_checked_and_cannot_be_inserted(user, fake_ollama, 
     task = run(user, story, chapter, mode="brainstorm")
     assert task.status == "succeeded" and not task.steps.filter(agent="quality_assurance").exists()
     with pytest.raises(ProposalConflict, match="ideas"):
-        accept_proposal(task, user)
+        task.accept_proposal(user)
 
 
 def test_fair_order_is_round_robin_between_writers():

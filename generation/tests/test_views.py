@@ -275,3 +275,29 @@ def test_writers_create_and_revoke_their_api_tokens(writer_client, other_client,
     assert "export script" not in other_client.get(url).content.decode()
     writer_client.post(url, {"revoke": token.pk})
     assert not ApiToken.objects.exists() and ApiToken.authenticate(key) is None
+
+
+def test_api_tokens_expire_and_end_with_a_password_change(writer_client, user, story_with_cast):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    page = writer_client.post(reverse("api_tokens"), {"name": "short-lived", "days": "30"}).content.decode()
+    key = page.split("data-new-token>")[1].split("</code>")[0]
+    token = ApiToken.objects.get(user=user)
+    assert timedelta(days=29) < token.expires_at - timezone.now() <= timedelta(days=30)
+    assert "Expires" in writer_client.get(reverse("api_tokens")).content.decode()
+    api = Client(headers={"Authorization": f"Bearer {key}"})
+    status_url = reverse("api_task_status", args=["00000000-0000-0000-0000-000000000000"])
+    assert api.get(status_url).status_code == 404  # signed in; no such task
+
+    ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert api.get(status_url).status_code == 401
+    ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() + timedelta(days=1))
+    assert api.get(status_url).status_code == 404
+
+    user.set_password("a whole new passphrase")
+    user.save()
+    assert api.get(status_url).status_code == 401  # bound to the password it was made under
+    assert writer_client.post(reverse("api_tokens"), {"name": "x", "days": "9999"}, follow=True).status_code == 200
+    assert ApiToken.objects.filter(user=user).count() == 1  # a lifetime out of range makes nothing
