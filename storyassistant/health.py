@@ -1,15 +1,30 @@
 """Liveness of what the app depends on, for /healthz and the launcher."""
 
 import django_rq
+import psycopg
 from django.conf import settings
 from django.db import connection
 from rq import Worker
 
 
 def check_database() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT version()")
-        return cursor.fetchone()[0].split(" on ")[0]
+    """A fresh connection (not one from the pool) must be possible: pooled connections alone could look fine while
+    the server refuses everyone else. Reports the server's connection use and this process's pool."""
+    params = {**connection.get_connection_params(), "connect_timeout": 5}
+    with psycopg.connect(**params) as fresh:
+        version, used, limit = fresh.execute(
+            "SELECT version(), (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'), "
+            "current_setting('max_connections')::int"
+        ).fetchone()
+    detail = f"{version.split(' on ')[0]}; {used} of {limit} connections in use"
+    pool = connection.pool
+    if pool is not None:
+        stats = pool.get_stats()
+        detail += (
+            f"; this process's pool: {stats.get('pool_size', 0)} open (max {pool.max_size}), "
+            f"{stats.get('pool_available', 0)} idle, {stats.get('requests_waiting', 0)} waiting"
+        )
+    return detail
 
 
 def check_pgvector() -> str:

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "storyassistant.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -105,6 +106,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "stories.middleware.StoryHiddenMiddleware",
+    "storyassistant.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "storyassistant.urls"
@@ -129,11 +131,40 @@ TEMPLATES = [
 # --- Data stores -----------------------------------------------------------------------------------------
 
 if env_str("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(env_str("DATABASE_URL"), conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {"default": dj_database_url.parse(env_str("DATABASE_URL"))}
 else:
     from storyassistant.embedded import postgres_database
 
     DATABASES = {"default": postgres_database(VAR_DIR)}
+
+# Every process holds a bounded pool of connections (psycopg_pool). A request or job borrows one and gives it back
+# when it ends, so a burst of requests waits its turn for up to DATABASE_POOL_TIMEOUT seconds instead of opening
+# connections until PostgreSQL refuses them. Size it so that web processes x their pool + workers x theirs stays
+# well under max_connections (the embedded server allows EMBEDDED_POSTGRES_MAX_CONNECTIONS); put PgBouncer in
+# front when many processes share one server (see the README).
+DATABASE_POOL_MIN_SIZE = env_int("DATABASE_POOL_MIN_SIZE", 1)
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 8)
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 10.0)
+# Connections beyond the minimum that stay idle this long are closed (psycopg_pool closes one per period).
+DATABASE_POOL_MAX_IDLE = env_float("DATABASE_POOL_MAX_IDLE", 60.0)
+DATABASES["default"].update(
+    {
+        "CONN_MAX_AGE": 0,  # pooling replaces persistent connections; each request returns its connection
+        "CONN_HEALTH_CHECKS": True,  # a connection broken by a database restart is replaced, not handed out
+        # Behind PgBouncer's transaction pooling a cursor cannot outlive its transaction (compose sets this).
+        "DISABLE_SERVER_SIDE_CURSORS": env_bool("DATABASE_BEHIND_POOLER", False),
+    }
+)
+# Shown in pg_stat_activity, so connections can be counted per kind of process (web, worker, maintenance).
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "application_name", env_str("DATABASE_APPLICATION_NAME", "storyassistant")
+)
+DATABASES["default"]["OPTIONS"]["pool"] = {
+    "min_size": DATABASE_POOL_MIN_SIZE,
+    "max_size": DATABASE_POOL_MAX_SIZE,
+    "timeout": DATABASE_POOL_TIMEOUT,
+    "max_idle": DATABASE_POOL_MAX_IDLE,
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Tests share the server with a running app, so they use their own Redis database number.
@@ -169,12 +200,10 @@ CHANNEL_LAYERS = {
     }
 }
 
-# Real-time generation (a writer is waiting) before background work before maintenance.
-RQ_QUEUE_NAMES = ["realtime", "background", "maintenance"]
+# Real-time generation (a writer is waiting) before background work. Periodic upkeep is `manage.py maintenance`.
+RQ_QUEUE_NAMES = ["realtime", "background"]
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 1800} for name in RQ_QUEUE_NAMES}
-# Jobs run in the worker process itself rather than a forked child, so the embedding model and the embedded LLM
-# load once per worker instead of once per job. Scale with more worker processes.
-RQ = {"WORKER_CLASS": "rq.worker.SimpleWorker"}
+RQ = {"WORKER_CLASS": "storyassistant.worker.Worker"}
 
 CACHES = {
     "default": {
@@ -253,10 +282,30 @@ TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+# SECURE_SITE=true for a public site served over HTTPS (behind a proxy that sets X-Forwarded-Proto): secure
+# cookies, HTTPS redirects and HSTS. Off by default so `make run` works on http://127.0.0.1.
+SECURE_SITE = env_bool("SECURE_SITE", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SECURE_SITE)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SECURE_SITE)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if SECURE_SITE else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+# HSTS for every subdomain, and the browsers' preload list, commit domains this app does not own: the operator's
+# choice (SECURE_HSTS_INCLUDE_SUBDOMAINS), so `check --deploy` does not insist on them.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+# Trust X-Forwarded-Proto only when a proxy that always sets it stands in front (else a client could forge it).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", SECURE_SITE) else None
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# A 2 MB chapter arrives as a form post, so allow a little more than that.
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'; object-src 'none'",
+)
+# Who may read /healthz in detail (versions, errors) besides staff: monitors sending this bearer token.
+HEALTHZ_TOKEN = env_secret("HEALTHZ_TOKEN")
+# A 2 MB chapter arrives as a form post, so allow a little more than that; a bigger request is refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 
 LOGGING = {
@@ -291,16 +340,36 @@ LLM_RETRIES = env_int("LLM_RETRIES", 2)
 LLM_ENDPOINT_COOLDOWN = env_int("LLM_ENDPOINT_COOLDOWN", 30)
 LLM_MAX_TOKENS = env_int("LLM_MAX_TOKENS", 1024)
 LLM_CACHE_TTL = env_int("LLM_CACHE_TTL", 3600)
+# Models a writer may pick for a story, besides the site default; "embedded" is the built-in SmolLM2. The site pays
+# for every call, so writers choose from this list rather than typing any name.
+LLM_STORY_MODELS = env_list("LLM_STORY_MODELS", "embedded")
 # An image service for illustrations (visual storytelling agent); unset, no image steps are planned.
 IMAGE_BACKEND_URL = env_str("IMAGE_BACKEND_URL")
 
+# --- Limits per writer (429 with Retry-After past them) --------------------------------------------------------
+# Requests per minute: the JSON API, autosaves (the editor sends at most one every 1.2 s), memory searches (each
+# runs the embedding model), grammar checks; and sign-in attempts to the admin per address per 15 minutes.
+API_REQUESTS_PER_MINUTE = env_int("API_REQUESTS_PER_MINUTE", 120)
+SAVES_PER_MINUTE = env_int("SAVES_PER_MINUTE", 120)
+SEARCHES_PER_MINUTE = env_int("SEARCHES_PER_MINUTE", 30)
+GRAMMAR_CHECKS_PER_MINUTE = env_int("GRAMMAR_CHECKS_PER_MINUTE", 10)
+ADMIN_LOGINS_PER_15_MINUTES = env_int("ADMIN_LOGINS_PER_15_MINUTES", 10)
+# API tokens expire after this many days unless the writer picks otherwise when creating one.
+API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90)
+
 # --- Generation pipeline ------------------------------------------------------------------------------------------
-# Running generations per writer, and how many run at once site-wide (0: one per realtime worker).
+# Running generations per writer, requests each writer may have waiting or running, and how many run at once
+# site-wide (0: one per realtime worker).
 GENERATION_PER_USER = env_int("GENERATION_PER_USER", 1)
+GENERATION_QUEUE_PER_USER = env_int("GENERATION_QUEUE_PER_USER", 5)
 GENERATION_SLOTS = env_int("GENERATION_SLOTS", 0)
 # A running task whose worker has not reported for this long is taken as abandoned and resumed.
 GENERATION_ABANDONED_AFTER = env_int("GENERATION_ABANDONED_AFTER", 90)
 GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 3)
+# `manage.py maintenance`: seconds between rounds (abandoned tasks, the line, the trash), and between thinnings of
+# old autosave revisions.
+MAINTENANCE_EVERY = env_int("MAINTENANCE_EVERY", 30)
+REVISION_THINNING_EVERY = env_int("REVISION_THINNING_EVERY", 3600)
 
 # --- Quality assurance --------------------------------------------------------------------------------------------
 LANGUAGETOOL_URL = env_str("LANGUAGETOOL_URL")

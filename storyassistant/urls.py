@@ -6,6 +6,9 @@ from . import views
 admin.site.site_header = "Story Assistant moderation"
 admin.site.site_title = "Story Assistant admin"
 
+handler400 = "storyassistant.views.bad_request"
+handler500 = "storyassistant.views.server_error"
+
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("", include("generation.urls")),  # before admin/: it adds the staff agent-metrics page under admin/

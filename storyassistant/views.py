@@ -1,7 +1,24 @@
-from django.http import JsonResponse
+import sys
+
+from django.conf import settings
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import HttpResponse, JsonResponse
+from django.utils.crypto import constant_time_compare
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 
 from .health import run_checks
+from .middleware import UNAVAILABLE, unavailable_response, wants_json
+
+TOO_LARGE = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+
+
+def may_see_health_details(request) -> bool:
+    """Versions and error texts help an attacker; staff and monitors holding HEALTHZ_TOKEN see them."""
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return bool(settings.HEALTHZ_TOKEN) and constant_time_compare(token, settings.HEALTHZ_TOKEN)
 
 
 @never_cache
@@ -9,5 +26,35 @@ def healthz(request):
     """200 when the database, pgvector, Redis and a worker are all up; 503 naming what is down."""
     checks = run_checks()
     down = [name for name, result in checks.items() if not result["ok"]]
-    body = {"status": "down" if down else "ok", "down": down, "checks": checks}
+    body = {"status": "down" if down else "ok", "down": down}
+    if may_see_health_details(request):
+        body["checks"] = checks
     return JsonResponse(body, status=503 if down else 200)
+
+
+def bad_request(request, exception=None):
+    """400 with the reason (a malformed id, a broken form), or 413 for a request over the size limits."""
+    if isinstance(exception, TOO_LARGE):
+        status = 413
+        megabytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
+        message = (
+            f"This is more than the {megabytes:g} MB the server accepts at once, so nothing was saved. "
+            "Split the text into smaller chapters."
+        )
+    else:
+        status = 400
+        message = str(exception) if isinstance(exception, BadRequest) and str(exception) else "Malformed request."
+    if wants_json(request):
+        response = JsonResponse({"error": message}, status=status)
+    else:
+        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    response["HX-Reswap"] = "none"  # htmx shows the message; the page around it stays as it is
+    return response
+
+
+def server_error(request):
+    """Django's 500 page, except while the database or Redis is unreachable (a restart, every pooled connection
+    busy), which also breaks middleware such as the session's: that is a 503 the editor retries."""
+    if isinstance(sys.exc_info()[1], UNAVAILABLE):
+        return unavailable_response(request)
+    return defaults.server_error(request)

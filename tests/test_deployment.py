@@ -16,7 +16,7 @@ def compose():
 
 def test_compose_runs_every_service_of_the_product(compose):
     services = compose["services"]
-    assert {"db", "redis", "ollama", "languagetool", "web", "worker"} <= set(services)
+    assert {"db", "pgbouncer", "redis", "ollama", "languagetool", "web", "worker", "maintenance"} <= set(services)
     assert services["db"]["image"].startswith("pgvector/pgvector:")
     assert services["redis"]["image"].startswith("redis:")
     assert services["ollama"]["image"].startswith("ollama/ollama")
@@ -34,15 +34,31 @@ def test_web_and_worker_are_wired_to_the_real_servers(compose):
     for name in ["web", "worker"]:
         service = compose["services"][name]
         env = service["environment"]
-        assert "@db:5432/" in env["DATABASE_URL"]
+        assert "@pgbouncer:6432/" in env["DATABASE_URL"] and env["DATABASE_BEHIND_POOLER"] == "true"
         assert env["REDIS_URL"].startswith("redis://redis:6379")
         assert env["OLLAMA_HOST"] == "http://ollama:11434"
         assert env["LANGUAGETOOL_URL"] == "http://languagetool:8010"
-        assert service["depends_on"]["db"]["condition"] == "service_healthy"
+        assert service["depends_on"]["pgbouncer"]["condition"] == "service_healthy"
         assert service["depends_on"]["redis"]["condition"] == "service_healthy"
         assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert "daphne" in compose["services"]["web"]["command"]
-    assert compose["services"]["worker"]["command"][-3:] == ["realtime", "background", "maintenance"]
+    assert compose["services"]["worker"]["command"][-2:] == ["realtime", "background"]
+
+
+def test_pgbouncer_pools_transactions_in_front_of_postgres(compose):
+    services = compose["services"]
+    bouncer = services["pgbouncer"]["environment"]
+    assert bouncer["DB_HOST"] == "db" and bouncer["POOL_MODE"] == "transaction"
+    assert services["pgbouncer"]["depends_on"]["db"]["condition"] == "service_healthy"
+    # Migrations talk to PostgreSQL directly.
+    assert "@db:5432/" in services["migrate"]["environment"]["DATABASE_URL"]
+
+
+def test_maintenance_runs_as_a_service_of_its_own(compose):
+    from django.core.management import get_commands
+
+    assert compose["services"]["maintenance"]["command"] == ["python", "manage.py", "maintenance"]
+    assert "maintenance" in get_commands()
 
 
 def test_data_lives_in_named_volumes(compose):
@@ -59,7 +75,7 @@ def test_healthcheck_commands_exist_in_the_app(compose):
 
 def test_every_variable_the_settings_read_is_documented():
     settings_source = (ROOT / "storyassistant" / "settings.py").read_text()
-    read = set(re.findall(r'env_(?:str|bool|int|list|secret)\("([A-Z_]+)"', settings_source))
+    read = set(re.findall(r'env_(?:str|bool|int|float|list|secret)\("([A-Z_]+)"', settings_source))
     read |= {f"{p}_CLIENT_{k}" for p in ["GOOGLE", "GITHUB", "DISCORD"] for k in ["ID", "SECRET"]}
     documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read - documented == set()

@@ -32,9 +32,9 @@
     }));
   }
   function save() { htmx.trigger(form, "save"); }
-  function scheduleRetry() {
+  function scheduleRetry(atLeast) {
     clearTimeout(retryTimer);
-    retryTimer = setTimeout(save, retryDelay);
+    retryTimer = setTimeout(save, Math.max(retryDelay, atLeast || 0));
     retryDelay = Math.min(retryDelay * 2, 30000);
   }
 
@@ -57,9 +57,15 @@
     setStatus("offline", "Offline — not saved. Your text is kept here; retrying…");
     scheduleRetry();
   });
-  form.addEventListener("htmx:responseError", () => {
-    setStatus("error", "Not saved — the server had a problem. Retrying…");
-    scheduleRetry();
+  form.addEventListener("htmx:responseError", (event) => {
+    const xhr = event.detail.xhr;
+    if (xhr.status === 413) {  // too large to ever be accepted: retrying would not help
+      setStatus("error", "Not saved — " + xhr.responseText);
+      return;
+    }
+    const busy = xhr.status === 503 || xhr.status === 429;
+    setStatus("error", busy ? "Not saved — the server is busy. Retrying…" : "Not saved — the server had a problem. Retrying…");
+    scheduleRetry(1000 * (Number(xhr.getResponseHeader("Retry-After")) || 0));
   });
   window.addEventListener("online", save);
   document.addEventListener("keydown", (event) => {

@@ -124,12 +124,16 @@ def test_data_survives_a_restart(var_dir):
     assert wait_until_gone(pg)
 
     reader = AppProcess(
-        var_dir, "SELECT body, (SELECT extversion FROM pg_extension WHERE extname = 'vector') FROM notes"
+        var_dir,
+        "SELECT body, (SELECT extversion FROM pg_extension WHERE extname = 'vector'), "
+        "current_setting('max_connections'), current_setting('idle_in_transaction_session_timeout') FROM notes",
     )
     try:
-        [[body, vector_version]] = reader.report["rows"]
+        [[body, vector_version, max_connections, idle_timeout]] = reader.report["rows"]
         assert body == "The lighthouse keeper kept a diary."
         assert vector_version.startswith("0.8")
+        # Set by the app, not left to the package's default: every process's pool is sized against it.
+        assert (max_connections, idle_timeout) == ("100", "5min")
         assert postgres_pid(var_dir) != pg
     finally:
         reader.stop()

@@ -1,10 +1,19 @@
 import pytest
+from django.db import connection
 from django.urls import reverse
+
+from tests.factories import make_user
+
+
+@pytest.fixture
+def staff_client(client, db):
+    client.force_login(make_user("ops@example.com", is_staff=True))
+    return client
 
 
 @pytest.mark.django_db
-def test_healthz_names_the_missing_worker(client, redis_conn):
-    response = client.get(reverse("healthz"))
+def test_healthz_names_the_missing_worker(staff_client, redis_conn):
+    response = staff_client.get(reverse("healthz"))
     body = response.json()
     assert response.status_code == 503
     assert body["down"] == ["worker"]
@@ -12,11 +21,38 @@ def test_healthz_names_the_missing_worker(client, redis_conn):
     assert body["checks"]["redis"]["detail"].startswith("Redis ")
 
 
-def test_healthz_is_ok_with_a_real_worker_running(client, rq_worker):
-    response = client.get(reverse("healthz"))
+def test_healthz_is_ok_with_a_real_worker_running(client, rq_worker, settings):
+    settings.HEALTHZ_TOKEN = "monitor-secret"
+    response = client.get(reverse("healthz"), headers={"Authorization": "Bearer monitor-secret"})
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "ok"
     assert response.json()["checks"]["worker"]["detail"] == "1 worker(s)"
+
+
+@pytest.mark.django_db
+def test_anyone_else_sees_only_whether_it_is_up(client, redis_conn, settings):
+    settings.HEALTHZ_TOKEN = "monitor-secret"
+    for headers in ({}, {"Authorization": "Bearer a-guess"}):
+        body = client.get(reverse("healthz"), headers=headers).json()
+        assert body == {"status": "down", "down": ["worker"]}  # no versions, no error texts
+
+
+@pytest.mark.django_db
+def test_healthz_reports_connections_and_this_processs_pool(staff_client, redis_conn):
+    detail = staff_client.get(reverse("healthz")).json()["checks"]["database"]["detail"]
+    assert detail.startswith("PostgreSQL 18")
+    assert "connections in use" in detail and "of 100 connections" in detail
+    assert "this process's pool:" in detail and "(max 8)" in detail
+
+
+@pytest.mark.django_db
+def test_the_database_is_down_when_no_new_connection_can_be_had(staff_client, redis_conn, monkeypatch):
+    # The pooled connection this process holds still works; a new one is refused (here: no server at that
+    # socket). That is what other processes would see, so the check must fail.
+    monkeypatch.setitem(connection.settings_dict, "HOST", "/nonexistent-socket-dir")
+    response = staff_client.get(reverse("healthz"))
+    assert response.status_code == 503
+    assert "database" in response.json()["down"]
 
 
 @pytest.mark.django_db

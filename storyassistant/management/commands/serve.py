@@ -1,4 +1,4 @@
-"""Run the whole app: migrations, a demo account, daphne (HTTP + websockets) and RQ workers.
+"""Run the whole app: migrations, a demo account, daphne (HTTP + websockets), RQ workers and the maintenance loop.
 
 The embedded PostgreSQL and Redis (when DATABASE_URL / REDIS_URL are unset) were started by settings when this
 command loaded; the web and worker processes get their URLs explicitly, so this process owns them and they stop
@@ -27,7 +27,7 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 class Command(BaseCommand):
-    help = "Run Story Assistant: migrate, create the demo account, start the web server and RQ workers."
+    help = "Run Story Assistant: migrate, create the demo account, start the web server, RQ workers and maintenance."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -47,28 +47,24 @@ class Command(BaseCommand):
         env = os.environ.copy()
         env["DATABASE_URL"] = database_url(settings.DATABASES["default"])
         env["REDIS_URL"] = settings.REDIS_URL
-        children = [
-            subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "storyassistant.asgi:application"],
-                env=env,
-            )
-        ]
-        for _ in range(workers):
-            children.append(
-                subprocess.Popen(
-                    [sys.executable, "manage.py", "rqworker", "--with-scheduler", *settings.RQ_QUEUE_NAMES], env=env
-                )
-            )
-        self.wait_for_port(host, port, children[0])
-        from generation.tasks import schedule_maintenance
-
-        schedule_maintenance()  # resumes abandoned generations and keeps the line moving
+        python = [sys.executable, "-u"]
+        specs = {"web": python + ["-m", "daphne", "-b", host, "-p", str(port), "storyassistant.asgi:application"]}
+        for number in range(1, workers + 1):
+            specs[f"worker {number}"] = python + ["manage.py", "rqworker", *settings.RQ_QUEUE_NAMES]
+        specs["maintenance"] = python + ["manage.py", "maintenance"]
+        supervisor = Supervisor(specs, env, self.stdout, self.stderr)
+        supervisor.start_all()
+        try:
+            self.wait_for_port(host, port, supervisor.processes["web"])
+        except CommandError:
+            supervisor.stop_all()
+            raise
 
         self.stdout.write(self.style.SUCCESS(f"\nStory Assistant is running at http://{host}:{port}/"))
         if demo:
             self.stdout.write(f"Sign in with {demo[0]} / {demo[1]}")
         self.stdout.write("Press Ctrl+C to stop.\n")
-        self.supervise(children)
+        supervisor.run()
 
     def ensure_demo_account(self):
         email, password = settings.DEMO_EMAIL, settings.DEMO_PASSWORD
@@ -92,29 +88,61 @@ class Command(BaseCommand):
                 raise CommandError(f"The web server did not open {host}:{port} within {timeout}s.")
             time.sleep(0.2)
 
-    def supervise(self, children):
-        stopping = False
 
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
+class Supervisor:
+    """Keeps the app's processes running: one that exits on its own (a crashed worker, a web server killed by the
+    system) is started again, unless it keeps failing, in which case everything stops with its name."""
 
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
+    MAX_RESTARTS, WINDOW = 5, 60.0
+
+    def __init__(self, specs: dict, env: dict, stdout, stderr):
+        self.specs, self.env, self.stdout, self.stderr = specs, env, stdout, stderr
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.restarts: dict[str, list[float]] = {name: [] for name in specs}
+        self.stopping = False
+
+    def start(self, name):
+        kind = name.split()[0]  # connections show as storyassistant-web, -worker, -maintenance
+        env = {**self.env, "DATABASE_APPLICATION_NAME": f"storyassistant-{kind}"}
+        self.processes[name] = subprocess.Popen(self.specs[name], env=env)
+
+    def start_all(self):
+        for name in self.specs:
+            self.start(name)
+
+    def stop(self, signum=None, frame=None):
+        self.stopping = True
+
+    def run(self):
+        signal.signal(signal.SIGINT, self.stop)
+        signal.signal(signal.SIGTERM, self.stop)
         try:
-            while not stopping:
-                for child in children:
-                    if child.poll() is not None:
-                        self.stderr.write(f"A process exited unexpectedly ({' '.join(child.args[:4])}); stopping.")
-                        stopping = True
+            while not self.stopping:
+                for name, process in list(self.processes.items()):
+                    if process.poll() is not None and not self.stopping:
+                        self.restart(name, process.returncode)
                 time.sleep(0.5)
         finally:
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
-            for child in children:
-                try:
-                    child.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-            self.stdout.write("Stopped.")
+            self.stop_all()
+
+    def restart(self, name, code):
+        now = time.monotonic()
+        recent = [t for t in self.restarts[name] if now - t < self.WINDOW] + [now]
+        self.restarts[name] = recent
+        if len(recent) > self.MAX_RESTARTS:
+            self.stderr.write(f"The {name} process keeps exiting (code {code}); stopping.")
+            self.stopping = True
+            return
+        self.stderr.write(f"The {name} process exited (code {code}); starting it again.")
+        self.start(name)
+
+    def stop_all(self):
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.stdout.write("Stopped.")

@@ -1,0 +1,65 @@
+"""Answers that hold for every page: a short outage is a 503 the editor retries, and the security headers."""
+
+import logging
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
+UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_MESSAGE = (
+    "The server is busy or restarting, so this was not done. Nothing you wrote is lost: the editor keeps your text "
+    "and tries again."
+)
+
+
+def wants_json(request) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+
+
+def unavailable_response(request, message: str = UNAVAILABLE_MESSAGE, retry_after: int = RETRY_AFTER_SECONDS):
+    if wants_json(request):
+        response = JsonResponse({"error": message, "retry_after": retry_after}, status=503)
+    else:
+        response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(retry_after)
+    response["HX-Reswap"] = "none"
+    return response
+
+
+class ServiceUnavailableMiddleware:
+    """The database or Redis not answering (a restart, every pooled connection busy for DATABASE_POOL_TIMEOUT
+    seconds) is a temporary condition: 503 with Retry-After and a plain message, never a 500 page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, UNAVAILABLE):
+            log.warning("503 for %s %s: %s", request.method, request.path, exception)
+            return unavailable_response(request)
+        return None
+
+
+class ContentSecurityPolicyMiddleware:
+    """Pages load scripts, styles and images from this site only (htmx and its extensions are served here), and
+    cannot be framed. Django 5.2 has no CSP setting of its own."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        # django-rq's staff pages carry inline scripts of their own.
+        if request.path.startswith("/django-rq/"):
+            return response
+        if settings.CONTENT_SECURITY_POLICY and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
+        return response
