@@ -107,9 +107,11 @@ def default_provider() -> Provider:
 
 
 def resolve(model: str | None = None, story=None) -> Target:
-    """The provider and model for a request: an explicit model, else the story's, else the site default.
-    The model name "embedded" always means the built-in SmolLM2."""
-    model = model or (story.settings.model if story is not None else "") or ""
+    """The provider and model for a request: an explicit model, else the story's (if the site still offers it,
+    LLM_STORY_MODELS), else the site default. The model name "embedded" always means the built-in SmolLM2."""
+    if not model and story is not None and story.settings.model in settings.LLM_STORY_MODELS:
+        model = story.settings.model  # a name no longer offered falls back to the site default
+    model = model or ""
     if model == "embedded":
         return Target(_EMBEDDED, _EMBEDDED.default_model)
     provider = default_provider()

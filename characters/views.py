@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from stories.access import get_story_for_user
+from storyassistant.http import optional_id, paginate
 
 from .forms import CastForm, CastUpdateForm, CharacterForm, RelationshipForm
 from .graph import layout
@@ -24,13 +25,14 @@ def character_list(request):
         .order_by("name")
         .only("pk", "name", "personality", "updated_at")
     )
-    return render(request, "characters/character_list.html", {"characters": characters})
+    return render(request, "characters/character_list.html", {"characters": paginate(request, characters, 48)})
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def character_create(request):
-    story = get_story_for_user(request, request.GET["story"]) if request.GET.get("story") else None
+    story_pk = optional_id(request.GET.get("story"), "story")
+    story = get_story_for_user(request, story_pk) if story_pk else None
     form = CharacterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         form.instance.owner = request.user

@@ -10,10 +10,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from storyassistant.http import optional_id, paginate, parse_id
+from storyassistant.ratelimit import limit
+
 from .access import get_chapter_for_user, get_story_for_user
-from .diff import diff_stats, word_diff_html
+from .diff import word_diff
 from .forms import ChapterSaveForm, ChapterTitleForm
 from .models import CHAPTER_MAX_CHARS, Chapter, ChapterConflict
+
+REVISIONS_PER_PAGE = 50
 
 
 def workspace_context(story, chapter=None, **extra) -> dict:
@@ -72,6 +77,7 @@ def generation_context(chapter) -> dict:
 
 @login_required
 @require_POST
+@limit("save", "SAVES_PER_MINUTE", 60, "Too many saves in a minute. Your text is kept in the editor; retrying.")
 def chapter_save(request, story_pk, pk):
     """Autosave target. Saves only if the text is based on the stored version; a stale save is refused with
     409 and its text is kept as an unapplied revision, so neither tab's words are lost."""
@@ -79,7 +85,7 @@ def chapter_save(request, story_pk, pk):
     form = ChapterSaveForm(request.POST)
     context = workspace_context(chapter.story, chapter, form=form)
     if not form.is_valid():
-        return _save_response(request, context, status=400)
+        return _save_response(request, context, status=413 if form.has_error("content", "too_long") else 400)
     data = form.cleaned_data
     try:
         saved = chapter.save_content(
@@ -98,6 +104,7 @@ def chapter_save(request, story_pk, pk):
 
 @login_required
 @require_POST
+@limit("grammar", "GRAMMAR_CHECKS_PER_MINUTE", 60, "Too many grammar checks in a minute; try again shortly.")
 def chapter_grammar(request, story_pk, pk):
     """Grammar and style for the text in the editor (sent along, so unsaved words are checked too). The
     suggestions are applied in the page, one by one, and reach the server through autosave."""
@@ -144,10 +151,10 @@ def chapter_reorder(request, story_pk):
     """Drag and drop sends every chapter id in its new order."""
     story = get_story_for_user(request, story_pk)
     try:
-        story.reorder_chapters([int(pk) for pk in request.POST.getlist("chapter")])
-    except (ValueError, ValidationError):
+        story.reorder_chapters([parse_id(pk, "chapter") for pk in request.POST.getlist("chapter")])
+    except ValidationError:
         messages.error(request, "That order did not match the story's chapters; nothing was moved.")
-    current = story.chapters.filter(pk=request.POST.get("current")).first()
+    current = story.chapters.filter(pk=optional_id(request.POST.get("current"), "chapter")).first()
     return _chapter_list_response(request, story, current)
 
 
@@ -176,7 +183,7 @@ def chapter_delete(request, story_pk, pk):
 @login_required
 def revision_list(request, story_pk, pk):
     chapter = get_chapter_for_user(request, story_pk, pk)
-    revisions = chapter.revisions.select_related("author").defer("content")
+    revisions = paginate(request, chapter.revisions.select_related("author").defer("content"), REVISIONS_PER_PAGE)
     return render(
         request,
         "stories/revision_list.html",
@@ -188,14 +195,8 @@ def revision_list(request, story_pk, pk):
 def revision_detail(request, story_pk, pk, revision_pk):
     chapter = get_chapter_for_user(request, story_pk, pk)
     revision = _get_revision(chapter, revision_pk)
-    context = workspace_context(
-        chapter.story,
-        chapter,
-        revision=revision,
-        diff=word_diff_html(chapter.content, revision.content),
-        stats=diff_stats(chapter.content, revision.content),
-        section="history",
-    )
+    diff, stats = word_diff(chapter.content, revision.content)
+    context = workspace_context(chapter.story, chapter, revision=revision, diff=diff, stats=stats, section="history")
     return render(request, "stories/revision_detail.html", context)
 
 

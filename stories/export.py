@@ -1,6 +1,5 @@
 """Export a story as Markdown or as an EPUB 3 book (with an EPUB 2 table of contents for older readers)."""
 
-import io
 import re
 import uuid
 import zipfile
@@ -28,29 +27,39 @@ def paragraph_lines(text: str) -> list[list[str]]:
     return [paragraph.splitlines() for paragraph in paragraphs(text)]
 
 
-def story_markdown(story, chapters) -> str:
-    lines = [f"# {story.title}", ""]
+def each_chapter(chapters, *fields):
+    """The chapters one at a time, each loaded on its own, so a whole novel is never in memory at once."""
+    for pk in list(chapters.values_list("pk", flat=True)):
+        chapter = chapters.only(*fields).filter(pk=pk).first()
+        if chapter is not None:  # deleted while the export ran
+            yield chapter
+
+
+def story_markdown(story, chapters, out) -> None:
+    """Write the book as Markdown (UTF-8) to the binary file `out`."""
+    lines = [f"# {story.title}"]
     if story.genre:
-        lines += [f"*{story.genre}*", ""]
+        lines += ["", f"*{story.genre}*"]
     if story.premise:
-        lines += [f"> {line}" if line else ">" for line in story.premise.splitlines()] + [""]
-    for chapter in chapters:
-        lines += [f"## {chapter.title}", ""]
-        lines += [block for paragraph in paragraphs(chapter.content) for block in (paragraph, "")]
-    return "\n".join(lines).rstrip() + "\n"
+        lines += [""] + [f"> {line}" if line else ">" for line in story.premise.splitlines()]
+    out.write(("\n".join(lines) + "\n").encode())
+    for chapter in each_chapter(chapters, "title", "content"):
+        blocks = ["", f"## {chapter.title}"] + [block for p in paragraphs(chapter.content) for block in ("", p)]
+        out.write(("\n".join(blocks) + "\n").encode())
 
 
-def story_epub(story, chapters, author_name: str) -> bytes:
-    """A valid EPUB 3: stored mimetype first, container, package document, nav, NCX, one XHTML per chapter."""
+def story_epub(story, chapters, author_name: str, out) -> None:
+    """Write a valid EPUB 3 to the binary file `out`: stored mimetype first, container, package document, nav, NCX,
+    one XHTML per chapter. Chapters are read one at a time (the table of contents needs only their titles)."""
     book_id = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'storyassistant:story:{story.pk}')}"
     items = [
         {
             "id": f"chapter-{index}",
             "href": f"chapter-{index}.xhtml",
             "title": XML_INVALID.sub("", chapter.title),
-            "paragraphs": paragraph_lines(chapter.content),
+            "pk": chapter.pk,
         }
-        for index, chapter in enumerate(chapters, start=1)
+        for index, chapter in enumerate(chapters.only("pk", "title"), start=1)
     ]
     context = {
         "story": story,
@@ -61,8 +70,7 @@ def story_epub(story, chapters, author_name: str) -> bytes:
         "modified": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "items": items,
     }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as book:
+    with zipfile.ZipFile(out, "w") as book:
         # The mimetype entry must come first and be stored uncompressed (OCF container rules).
         book.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", compress_type=zipfile.ZIP_STORED)
         files = {
@@ -76,9 +84,10 @@ def story_epub(story, chapters, author_name: str) -> bytes:
         for name, template in files.items():
             book.writestr(name, render_to_string(template, context), compress_type=zipfile.ZIP_DEFLATED)
         for item in items:
+            chapter = chapters.only("content").filter(pk=item["pk"]).first()
+            item = {**item, "paragraphs": paragraph_lines(chapter.content if chapter else "")}
             book.writestr(
                 f"OEBPS/{item['href']}",
                 render_to_string("stories/epub/chapter.xhtml", {**context, "item": item}),
                 compress_type=zipfile.ZIP_DEFLATED,
             )
-    return buffer.getvalue()

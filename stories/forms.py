@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 
 from .models import CHAPTER_MAX_CHARS, GenerationSettings, Story, WorldEntry
 
@@ -19,9 +20,7 @@ class StoryForm(forms.ModelForm):
     tense = forms.ChoiceField(choices=TENSE_CHOICES, initial="past")
     target_words = forms.IntegerField(label="Target words per chapter", min_value=100, max_value=20000, initial=2000)
     images_enabled = forms.BooleanField(label="Illustrate chapters", required=False)
-    model = forms.CharField(
-        label="Model", max_length=200, required=False, help_text="Leave empty to use the site's default model."
-    )
+    model = forms.ChoiceField(label="Model", required=False, help_text="The models this site offers.")
 
     setting_fields = ["tone", "pov", "tense", "target_words", "images_enabled", "model"]
 
@@ -34,6 +33,10 @@ class StoryForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         current = GenerationSettings.model_validate(self.instance.generation_settings or {}).model_dump()
+        self.fields["model"].choices = [("", "The site's default model")] + [
+            (name, "Built-in small model (fast, for trying things out)" if name == "embedded" else name)
+            for name in settings.LLM_STORY_MODELS
+        ]
         for name in self.setting_fields:
             self.fields[name].initial = current[name]
         self.fields["title"].widget.attrs.update({"autofocus": True, "placeholder": "Untitled story"})
@@ -62,7 +65,8 @@ class ChapterSaveForm(forms.Form):
         if len(content) > CHAPTER_MAX_CHARS:
             raise forms.ValidationError(
                 f"This chapter is {len(content):,} characters; the limit is {CHAPTER_MAX_CHARS:,}. "
-                "Your text is still in the editor: split it into two chapters to save it."
+                "Your text is still in the editor: split it into two chapters to save it.",
+                code="too_long",
             )
         return content
 

@@ -4,7 +4,7 @@ from typing import Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -338,6 +338,38 @@ class Chapter(models.Model):
         )
 
 
+# How autosaves are thinned as they age (every other kind of revision is kept): all from the last ten minutes, then
+# the newest of each minute up to an hour old, of each ten minutes up to a day, of each hour up to 30 days, and of
+# each day after that. The newest revision of a chapter is always the newest of its bucket, so it is always kept.
+THINNING = """
+DELETE FROM stories_chapterrevision WHERE id IN (
+  SELECT id FROM (
+    SELECT id, row_number() OVER (
+      PARTITION BY chapter_id, CASE
+        WHEN created_at > %(now)s - interval '1 hour' THEN date_trunc('minute', created_at)
+        WHEN created_at > %(now)s - interval '1 day' THEN date_bin('10 minutes', created_at, timestamp '2000-01-01')
+        WHEN created_at > %(now)s - interval '30 days' THEN date_trunc('hour', created_at)
+        ELSE date_trunc('day', created_at)
+      END
+      ORDER BY created_at DESC, id DESC
+    ) AS newest_first
+    FROM stories_chapterrevision
+    WHERE chapter_id = ANY(%(chapters)s) AND source = 'writer' AND note = ''
+      AND created_at < %(now)s - interval '10 minutes'
+  ) ranked
+  WHERE newest_first > 1
+)
+"""
+
+
+class ChapterRevisionQuerySet(models.QuerySet):
+    def thin(self, chapter_ids, now=None) -> int:
+        """Thin the autosaves of these chapters by age (THINNING); returns how many revisions were removed."""
+        with connection.cursor() as cursor:
+            cursor.execute(THINNING, {"now": now or timezone.now(), "chapters": list(chapter_ids)})
+            return cursor.rowcount
+
+
 class ChapterRevision(models.Model):
     class Source(models.TextChoices):
         WRITER = "writer", "Writer"
@@ -356,6 +388,8 @@ class ChapterRevision(models.Model):
     )
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ChapterRevisionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -3,15 +3,19 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from storyassistant.http import text_param
+from storyassistant.ratelimit import limit
+
 from .access import get_story_for_user
 
 MAX_QUERY = 500
 
 
 @login_required
+@limit("search", "SEARCHES_PER_MINUTE", 60, "Too many searches in a minute; try again shortly.")
 def search(request, story_pk=None):
     story = get_story_for_user(request, story_pk) if story_pk else None
-    query = request.GET.get("q", "").strip()[:MAX_QUERY]
+    query = text_param(request.GET.get("q"), MAX_QUERY)
     results = []
     if query:
         from agents.memory import search as search_memory

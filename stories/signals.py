@@ -14,6 +14,7 @@ from .models import Chapter, WorldEntry
 def chapter_saved(sender, instance, raw=False, **kwargs):
     if not raw:
         tasks.enqueue_after_commit(tasks.sync_chapter_memory, instance.pk)
+        tasks.enqueue_after_commit(tasks.thin_revisions, instance.pk)
 
 
 @receiver(post_save, sender=WorldEntry)

@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 
 from characters.models import Character
 
-from .models import Chapter, Story, WorldEntry
+from .models import Chapter, ChapterRevision, Story, WorldEntry
 
 log = logging.getLogger(__name__)
 QUEUE = "background"
@@ -22,6 +22,11 @@ def sync_chapter_memory(chapter_id: int):
 
     chapter = Chapter.objects.select_related("story").filter(pk=chapter_id).first()
     return memory.sync_chapter(chapter) if chapter else "gone"
+
+
+def thin_revisions(chapter_id: int):
+    """Thin the chapter's older autosaves (ChapterRevision.objects.thin) after the writer saved it."""
+    return ChapterRevision.objects.thin([chapter_id])
 
 
 def sync_character_memory(character_id: int):

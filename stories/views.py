@@ -1,16 +1,23 @@
+import tempfile
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Sum
-from django.http import HttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from characters.models import CharacterRelationship, StoryCharacter
+from storyassistant.http import file_chunks, paginate, text_param
 
 from .access import get_story_for_user
 from .export import export_filename, story_epub, story_markdown
 from .forms import StoryForm
 from .models import TRASH_DAYS, Story, WorldEntry
+
+EXPORT_IN_MEMORY_BYTES = 1024 * 1024
+STORIES_PER_PAGE = 24
+ROWS_PER_PAGE = 50
 
 
 @login_required
@@ -22,7 +29,7 @@ def dashboard(request):
         "-updated_at"
     )
     context = {
-        "stories": stories,
+        "stories": paginate(request, stories, STORIES_PER_PAGE),
         "showing_archived": showing_archived,
         "archived_count": Story.objects.owned_by(request.user).archived().count(),
     }
@@ -80,7 +87,7 @@ def story_delete(request, pk):
 @login_required
 def trash(request):
     Story.objects.expired_trash().filter(owner=request.user).delete()
-    stories = Story.objects.in_trash(request.user).order_by("-deleted_at")
+    stories = paginate(request, Story.objects.in_trash(request.user).order_by("-deleted_at"), ROWS_PER_PAGE)
     return render(request, "stories/trash.html", {"stories": stories, "trash_days": TRASH_DAYS})
 
 
@@ -164,18 +171,20 @@ def chapter_continuity(request, pk, chapter_pk):
     story = get_story_for_user(request, pk)
     chapter = get_object_or_404(story.chapters, pk=chapter_pk)
     if "summary" in request.POST:
-        summary = request.POST["summary"].strip()[:2000]
+        summary = text_param(request.POST["summary"], 2000)
         if summary:
             continuity.correct(chapter, "summary", summary)
             messages.success(request, f"Saved your summary of “{chapter.title}”; it will not be replaced.")
     elif "character" in request.POST:
-        state = request.POST.get("state", "").strip()[:500]
+        state = text_param(request.POST.get("state"), 500)
         if state:
-            continuity.set_character_state(chapter, request.POST["character"][:200], state)
+            continuity.set_character_state(chapter, text_param(request.POST["character"], 200), state)
             messages.success(request, "Saved; your correction will not be replaced.")
     elif "thread" in request.POST:
         try:
-            continuity.set_thread_status(chapter, request.POST["thread"], request.POST.get("status", ""))
+            continuity.set_thread_status(
+                chapter, text_param(request.POST["thread"], 500), text_param(request.POST.get("status"), 20)
+            )
         except ValueError as exc:
             messages.error(request, str(exc))
         else:
@@ -186,25 +195,38 @@ def chapter_continuity(request, pk, chapter_pk):
     return redirect("story_bible", story.pk)
 
 
-def _export_chapters(story):
-    return story.chapters.only("title", "content", "order")
+def download(write, filename: str, content_type: str) -> StreamingHttpResponse:
+    """Build an export chapter by chapter into a temporary file (kept in memory only while small), then stream
+    it in blocks: a novel is never held in memory whole."""
+    out = tempfile.SpooledTemporaryFile(max_size=EXPORT_IN_MEMORY_BYTES)  # noqa: SIM115 - closed by file_chunks
+    write(out)
+    size = out.tell()
+    out.seek(0)
+    response = StreamingHttpResponse(file_chunks(out), content_type=content_type)
+    response["Content-Length"] = str(size)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 @login_required
 def export_markdown(request, pk):
     story = get_story_for_user(request, pk)
-    response = HttpResponse(story_markdown(story, _export_chapters(story)), content_type="text/markdown; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{export_filename(story, "md")}"'
-    return response
+    return download(
+        lambda out: story_markdown(story, story.chapters.all(), out),
+        export_filename(story, "md"),
+        "text/markdown; charset=utf-8",
+    )
 
 
 @login_required
 def export_epub(request, pk):
     story = get_story_for_user(request, pk)
     author = request.user.display_name or request.user.email.split("@")[0]
-    response = HttpResponse(story_epub(story, _export_chapters(story), author), content_type="application/epub+zip")
-    response["Content-Disposition"] = f'attachment; filename="{export_filename(story, "epub")}"'
-    return response
+    return download(
+        lambda out: story_epub(story, story.chapters.all(), author, out),
+        export_filename(story, "epub"),
+        "application/epub+zip",
+    )
 
 
 @login_required

@@ -7,9 +7,13 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from storyassistant.http import paginate, text_param
+
 from .access import get_story_for_user
 from .forms import WorldEntryForm
 from .models import WorldEntry
+
+ENTRIES_PER_PAGE = 60
 
 
 def _get_entry(request, story_pk, pk):
@@ -31,7 +35,7 @@ def world_list(request, story_pk):
         messages.success(request, f"Added {entry.get_kind_display().lower()} “{entry.name}”.")
         return redirect("world_list", story.pk)
 
-    query = request.GET.get("q", "").strip()
+    query = text_param(request.GET.get("q"), 200)
     kind = request.GET.get("kind", "")
     entries = WorldEntry.objects.filter(story=story)
     if query:
@@ -41,7 +45,7 @@ def world_list(request, story_pk):
     context = {
         "story": story,
         "section": "world",
-        "entries": entries,
+        "entries": paginate(request, entries, ENTRIES_PER_PAGE),
         "form": form,
         "query": query,
         "kind": kind,

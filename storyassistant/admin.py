@@ -1,7 +1,35 @@
+from functools import wraps
+
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from .models import User
+from .ratelimit import client_address, hit, too_many
+
+LOGIN_WINDOW = 15 * 60
+
+
+def rate_limited(login):
+    """Sign-in attempts to the admin, counted per address and per account name, so a password cannot be guessed
+    at speed (the writers' sign-in page has allauth's own limits)."""
+
+    @wraps(login)
+    def view(request, extra_context=None):
+        if request.method == "POST":
+            allowed = settings.ADMIN_LOGINS_PER_15_MINUTES
+            keys = [f"admin-login:addr:{client_address(request)}"]
+            if request.POST.get("username"):
+                keys.append(f"admin-login:user:{request.POST['username'].strip().lower()[:200]}")
+            waits = [wait for key in keys if (wait := hit(key, allowed, LOGIN_WINDOW)) is not None]
+            if waits:
+                return too_many(request, max(waits), "Too many sign-in attempts. Try again in a few minutes.")
+        return login(request, extra_context)
+
+    return view
+
+
+admin.site.login = rate_limited(admin.site.login)
 
 
 @admin.register(User)

@@ -65,10 +65,19 @@ def test_a_missing_model_names_the_fix(ollama):
 
 
 @pytest.mark.django_db
-def test_a_story_can_choose_its_own_model(ollama):
+def test_a_story_can_choose_a_model_the_site_offers(ollama, settings):
+    settings.LLM_STORY_MODELS = ["qwen2.5", "embedded"]
     story = make_story(make_user(), generation_settings={"model": "qwen2.5"})
     assert llm.generate(HELLO, story=story).model == "qwen2.5"
     assert chat_requests(ollama)[0].json()["model"] == "qwen2.5"
+
+
+@pytest.mark.django_db
+def test_a_model_the_site_no_longer_offers_falls_back_to_the_default(ollama, settings):
+    settings.LLM_STORY_MODELS = ["embedded"]
+    story = make_story(make_user(), generation_settings={"model": "gpt-the-most-expensive"})
+    assert llm.generate(HELLO, story=story).model == "llama3.1"
+    assert chat_requests(ollama)[0].json()["model"] == "llama3.1"
 
 
 def test_a_server_that_is_down_gives_a_clear_error_after_bounded_retries(settings):

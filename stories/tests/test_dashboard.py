@@ -50,6 +50,18 @@ def test_creating_a_story_with_generation_settings(writer_client, user):
     }  # fmt: skip
 
 
+def test_a_story_picks_its_model_from_the_ones_the_site_offers(writer_client, settings):
+    settings.LLM_STORY_MODELS = ["qwen2.5", "embedded"]
+    page = writer_client.get(reverse("story_create")).content.decode()
+    assert '<option value="qwen2.5">qwen2.5</option>' in page and '<option value="embedded">' in page
+    fields = {"title": "Costly", "pov": "first", "tense": "past", "target_words": 2000}
+    response = writer_client.post(reverse("story_create"), {**fields, "model": "gpt-on-the-site-bill"})
+    assert "Select a valid choice" in response.content.decode()
+    assert not Story.objects.filter(title="Costly").exists()
+    writer_client.post(reverse("story_create"), {**fields, "model": "qwen2.5"})
+    assert Story.objects.get(title="Costly").generation_settings["model"] == "qwen2.5"
+
+
 @pytest.mark.parametrize(
     "title, error",
     [("", "Give the story a title."), ("   ", "Give the story a title."), ("x" * 201, "at most 200 characters")],
@@ -139,3 +151,15 @@ def test_editing_a_chapter_moves_the_story_to_the_top_of_the_dashboard(writer_cl
     chapter.save_content("Fresh words.", base_version=chapter.version)
     stories = list(writer_client.get(reverse("dashboard")).context["stories"])
     assert stories[0] == older and stories[1] == newer
+
+
+def test_long_lists_are_paginated(writer_client, user):
+    for n in range(30):
+        make_story(user, title=f"Tale {n:02}")
+    first = writer_client.get(reverse("dashboard")).content.decode()
+    assert first.count('class="card story-card') == 24 and "Page 1 of 2" in first and "?page=2" in first
+    second = writer_client.get(reverse("dashboard"), {"page": "2"}).content.decode()
+    assert second.count('class="card story-card') == 6 and 'rel="prev"' in second
+    assert writer_client.get(reverse("dashboard"), {"page": "abc"}).status_code == 200  # the first page
+    archived = writer_client.get(reverse("dashboard"), {"view": "archived", "page": "9"})
+    assert archived.status_code == 200

@@ -71,7 +71,7 @@ def test_keep_mine_saves_over_the_newer_version(writer_client, chapter):
 def test_an_oversized_chapter_is_refused_with_a_clear_error_and_nothing_changes(writer_client, chapter):
     two_megabytes = "word " * (2 * 1024 * 1024 // 5)
     response = save(writer_client, chapter, two_megabytes, chapter.version, **HTMX)
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert f"the limit is {CHAPTER_MAX_CHARS:,}" in response.content.decode()
     assert "still in the editor" in response.content.decode()
     chapter.refresh_from_db()

@@ -148,3 +148,18 @@ def test_github_login_with_a_rejected_code_creates_nobody(client, fake_github):
     state = start_github_login(client, fake_github)
     client.get("/accounts/github/login/callback/", {"code": "bad-code", "state": state})
     assert not User.objects.filter(email="octo@example.com").exists()
+
+
+def test_a_github_login_that_joins_an_existing_account_by_email_ends_its_api_tokens(client, fake_github):
+    from allauth.account.models import EmailAddress
+
+    from generation.models import ApiToken
+
+    writer = make_user("octo@example.com")
+    EmailAddress.objects.create(user=writer, email="octo@example.com", verified=True, primary=True)
+    _, key = ApiToken.issue(writer, "backup script")
+    assert ApiToken.authenticate(key) == writer
+    state = start_github_login(client, fake_github)
+    client.get("/accounts/github/login/callback/", {"code": "good-code", "state": state})
+    assert SocialAccount.objects.get(provider="github").user == writer  # connected by the matching address
+    assert ApiToken.authenticate(key) is None and not ApiToken.objects.filter(user=writer).exists()

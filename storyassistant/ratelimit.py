@@ -1,0 +1,67 @@
+"""Per-writer and per-address request limits, counted in Redis (fixed windows), answered with 429 and
+Retry-After. If Redis is unreachable the request goes through: a cache outage must not lock writers out."""
+
+import logging
+import time
+from functools import wraps
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpResponse, JsonResponse
+from redis.exceptions import RedisError
+
+from .middleware import wants_json
+
+log = logging.getLogger(__name__)
+
+
+def hit(key: str, limit: int, window: int) -> int | None:
+    """Count one request against `key`: None while within `limit` per `window` seconds, else the seconds until
+    the window ends."""
+    now = time.time()
+    cache_key = f"ratelimit:{key}:{int(now // window)}"
+    try:
+        cache.add(cache_key, 0, window + 1)
+        count = cache.incr(cache_key)
+    except (RedisError, ValueError, OSError):
+        log.warning("Rate limit not counted for %s", key, exc_info=True)
+        return None
+    if count <= limit:
+        return None
+    return max(1, int(window - now % window + 0.999))
+
+
+def too_many(request, retry_after: int, message: str):
+    if wants_json(request):
+        response = JsonResponse({"error": message, "retry_after": retry_after}, status=429)
+    else:
+        response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(retry_after)
+    response["HX-Reswap"] = "none"
+    return response
+
+
+def client_address(request) -> str:
+    # Behind the proxy compose documents, REMOTE_ADDR is the proxy; the proxy's X-Forwarded-For is used only when
+    # the site says it is behind one (settings.SECURE_PROXY_SSL_HEADER set by BEHIND_PROXY).
+    if settings.SECURE_PROXY_SSL_HEADER and request.headers.get("X-Forwarded-For"):
+        return request.headers["X-Forwarded-For"].split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def limit(scope: str, setting: str, seconds: int, message: str):
+    """Decorate a view: at most settings.<setting> requests per `seconds` per signed-in writer (per address for
+    anyone else)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            who = f"user:{request.user.pk}" if request.user.is_authenticated else f"addr:{client_address(request)}"
+            retry_after = hit(f"{scope}:{who}", getattr(settings, setting), seconds)
+            if retry_after is not None:
+                return too_many(request, retry_after, message)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
