@@ -16,6 +16,12 @@ from tests import factories
 ROOT = Path(__file__).resolve().parent
 
 
+@pytest.fixture(autouse=True)
+def memory_syncs_at_once(settings):
+    """Saves in this process queue their memory sync without the settling delay (one test checks the delay)."""
+    settings.MEMORY_SYNC_DELAY = 0
+
+
 @pytest.fixture
 def user(db):
     return factories.make_user("writer@example.com")
@@ -56,6 +62,8 @@ def child_env() -> dict:
     env["DATABASE_URL"] = database_url(connection.settings_dict)
     env["REDIS_URL"] = settings.REDIS_URL
     env["REDIS_DB"] = str(settings.REDIS_DB)
+    env["EMBEDDINGS_PRELOAD"] = "false"  # each test's daphne starts in a second; a search loads the model itself
+    env["MEMORY_SYNC_DELAY"] = "0"  # tests that wait for memory need not wait for autosaves to settle
     return env
 
 
@@ -105,7 +113,7 @@ def start_worker(transactional_db, redis_conn, worker_env):
     def start():
         before = len(Worker.all(connection=redis_conn))
         process = start_process(
-            [sys.executable, "manage.py", "rqworker", *settings.RQ_QUEUE_NAMES],
+            [sys.executable, "manage.py", "rqworker", "--with-scheduler", *settings.RQ_QUEUE_NAMES],
             worker_env,
             lambda: len(Worker.all(connection=redis_conn)) > before,
             "The RQ worker",

@@ -7,7 +7,6 @@ dispatched ones enter the RQ queue.
 import logging
 from datetime import timedelta
 
-import django_rq
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, Q
@@ -15,6 +14,8 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Worker
 from rq.job import JobStatus
+
+from storyassistant.queues import get_queue
 
 from .models import GenerationTask
 
@@ -58,7 +59,7 @@ def slots() -> int:
     if settings.GENERATION_SLOTS:
         return settings.GENERATION_SLOTS
     try:
-        queue = django_rq.get_queue(QUEUE)
+        queue = get_queue(QUEUE)
         return max(1, sum(1 for w in Worker.all(queue=queue)))
     except RedisError:
         return 1
@@ -130,7 +131,7 @@ def recover_abandoned(now):
 def recover_lost_jobs(now):
     """Dispatched tasks whose RQ job will never run them (lost with Redis, failed before it could claim the
     task, stopped) give their slot back and wait to be dispatched again, a bounded number of times."""
-    queue = django_rq.get_queue(QUEUE)
+    queue = get_queue(QUEUE)
     for task in GenerationTask.objects.filter(
         status=GenerationTask.Status.QUEUED, dispatched_at__lt=now - REDISPATCH_AFTER
     ):
@@ -187,7 +188,7 @@ def dispatch() -> list:
 
         def enqueue():
             try:
-                queue = django_rq.get_queue(QUEUE)
+                queue = get_queue(QUEUE)
                 for task in chosen:
                     queue.enqueue(RUN_GENERATION, str(task.pk), job_id=job_id(task), job_timeout=3600, result_ttl=600)
             except RedisError:

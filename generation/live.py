@@ -5,6 +5,7 @@ Tokens are sent in small batches (every FLUSH_SECONDS) rather than one message e
 in the cache so a page that connects mid-stream starts from where the stream is.
 """
 
+import logging
 import threading
 import time
 
@@ -14,10 +15,12 @@ from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
+from redis.exceptions import RedisError
 
 from .dispatch import estimate_seconds, place_in_line
 from .models import GenerationTask
 
+log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.05
 SAVE_SECONDS = 2.0
 PARTIAL_TTL = 24 * 3600
@@ -53,7 +56,12 @@ def render_panel(task) -> str:
 
 
 def send(task, html: str, kind: str = "task.update"):
-    async_to_sync(get_channel_layer().group_send)(task.group_name, {"type": kind, "html": html})
+    """Best effort: the database holds the task's state, and a page that missed updates (Redis restarting)
+    reloads it when its websocket reconnects, so a lost message never stops the generation."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(task.group_name, {"type": kind, "html": html})
+    except (RedisError, OSError):
+        log.warning("Live update for task %s not sent", task.pk, exc_info=True)
 
 
 class Live:

@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -83,22 +83,26 @@ def chapter_save(request, story_pk, pk):
     409 and its text is kept as an unapplied revision, so neither tab's words are lost."""
     chapter = get_chapter_for_user(request, story_pk, pk)
     form = ChapterSaveForm(request.POST)
-    context = workspace_context(chapter.story, chapter, form=form)
     if not form.is_valid():
-        return _save_response(request, context, status=413 if form.has_error("content", "too_long") else 400)
+        status = 413 if form.has_error("content", "too_long") else 400
+        return _save_response(request, workspace_context(chapter.story, chapter, form=form), status=status)
     data = form.cleaned_data
+    # The answer is read before saving: once the save commits nothing else may fail (a database restart), or the
+    # editor would think it had not saved and retry from the old version into a conflict.
+    other_words = chapter.story.chapters.exclude(pk=chapter.pk).aggregate(total=Sum("word_count"))["total"] or 0
     try:
         saved = chapter.save_content(
             data["content"], base_version=data["base_version"], author=request.user, title=data["title"]
         )
     except ChapterConflict as conflict:
         chapter.keep_conflicting_text(data["content"], base_version=data["base_version"], author=request.user)
-        context.update(conflict=conflict.chapter)
+        context = workspace_context(chapter.story, chapter, form=form, conflict=conflict.chapter)
         return _save_response(request, context, status=409)
-    context = workspace_context(chapter.story, saved, form=form, saved=True)
     if not request.htmx:
         messages.success(request, "Saved.")
         return redirect(saved)
+    context = {"story": chapter.story, "chapter": saved, "form": form, "saved": True,
+               "story_words": other_words + saved.word_count}  # fmt: skip
     return render(request, "stories/chapter_edit.html#save_result", context)
 
 

@@ -314,9 +314,12 @@ class Chapter(models.Model):
         and leave the stored text untouched (the caller keeps the writer's copy)."""
         with transaction.atomic():
             current = Chapter.objects.select_for_update().get(pk=self.pk)
+            same_text = current.content == content and (title is None or title == current.title)
             if current.version != base_version:
+                if same_text:
+                    return current  # a retried save whose answer was lost on the way: it is already stored
                 raise ChapterConflict(current)
-            if current.content == content and (title is None or title == current.title):
+            if same_text:
                 return current
             current.content = content
             if title is not None:

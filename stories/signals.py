@@ -1,6 +1,7 @@
 """Saving a chapter, character, cast entry or world entry re-syncs its memory in the background.
 Deleting one removes its memory through the database's cascade."""
 
+from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -13,8 +14,9 @@ from .models import Chapter, WorldEntry
 @receiver(post_save, sender=Chapter)
 def chapter_saved(sender, instance, raw=False, **kwargs):
     if not raw:
-        tasks.enqueue_after_commit(tasks.sync_chapter_memory, instance.pk)
-        tasks.enqueue_after_commit(tasks.thin_revisions, instance.pk)
+        # Autosaves come every few seconds while a writer types: memory and history catch up once they settle.
+        tasks.enqueue_after_commit(tasks.sync_chapter_memory, instance.pk, delay=settings.MEMORY_SYNC_DELAY)
+        tasks.enqueue_after_commit(tasks.thin_revisions, instance.pk, delay=settings.MEMORY_SYNC_DELAY)
 
 
 @receiver(post_save, sender=WorldEntry)

@@ -4,17 +4,20 @@ Each takes an id, reads the current row, and is safe to run twice or after the r
 """
 
 import logging
+from datetime import timedelta
 
-import django_rq
 from django.db import transaction
 from redis.exceptions import RedisError
+from rq.job import JobStatus
 
 from characters.models import Character
+from storyassistant.queues import get_queue
 
 from .models import Chapter, ChapterRevision, Story, WorldEntry
 
 log = logging.getLogger(__name__)
 QUEUE = "background"
+WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 def sync_chapter_memory(chapter_id: int):
@@ -58,19 +61,24 @@ def sync_story_memory(story_id: int):
     return memory.sync_story(story) if story else "gone"
 
 
-def enqueue_after_commit(job, object_id: int):
-    """Queue `job(object_id)` once the saving transaction commits. A sync already waiting in the queue will read
-    the newest text when it runs, so a burst of autosaves queues one job. If Redis is down the writer's save
-    still stands; the memory catches up at the next save or a story re-sync."""
+def enqueue_after_commit(job, object_id: int, delay: int = 0):
+    """Queue `job(object_id)` once the saving transaction commits, to run after `delay` seconds. A job already
+    waiting (queued or scheduled) will read the newest data when it runs, so a burst of autosaves queues one job,
+    and with a delay a writer typing for an hour causes one run per `delay` seconds, not one per save. If Redis is
+    down the writer's save still stands; the memory catches up at the next save or a story re-sync."""
 
     def push():
         job_id = f"{job.__name__}-{object_id}"
+        options = {"job_id": job_id, "result_ttl": 3600, "failure_ttl": 7 * 24 * 3600}
         try:
-            queue = django_rq.get_queue(QUEUE)
+            queue = get_queue(QUEUE)
             pending = queue.fetch_job(job_id)
-            if pending is not None and pending.get_status(refresh=False) == "queued":
+            if pending is not None and pending.get_status(refresh=False) in WAITING:
                 return
-            queue.enqueue(job, object_id, job_id=job_id, result_ttl=3600, failure_ttl=7 * 24 * 3600)
+            if delay:
+                queue.enqueue_in(timedelta(seconds=delay), job, object_id, **options)
+            else:
+                queue.enqueue(job, object_id, **options)
         except RedisError:
             log.warning("Could not queue %s for %s: Redis unavailable", job.__name__, object_id, exc_info=True)
 

@@ -73,8 +73,9 @@ def configure_postgres(pgdata: Path) -> None:
 
 def database_url(db: dict) -> str:
     """A DATABASE_URL for a Django DATABASES entry, to hand to child processes (web, workers)."""
-    if db["HOST"].startswith("/"):  # unix socket: libpq takes the folder as ?host=
-        return f"postgresql://{quote(db['USER'])}@/{db['NAME']}?host={quote(db['HOST'])}"
+    host = db["HOST"] or db.get("OPTIONS", {}).get("host", "")  # a parsed URL keeps a socket folder in OPTIONS
+    if host.startswith("/"):  # unix socket: libpq takes the folder as ?host=
+        return f"postgresql://{quote(db['USER'])}@/{db['NAME']}?host={quote(host)}"
     password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
     port = f":{db['PORT']}" if db.get("PORT") else ""
     return f"postgresql://{quote(db['USER'])}{password}@{db['HOST']}{port}/{db['NAME']}"

@@ -1,10 +1,11 @@
 """Liveness of what the app depends on, for /healthz and the launcher."""
 
-import django_rq
 import psycopg
 from django.conf import settings
 from django.db import connection
 from rq import Worker
+
+from . import queues
 
 
 def check_database() -> str:
@@ -37,14 +38,14 @@ def check_pgvector() -> str:
 
 
 def check_redis() -> str:
-    info = django_rq.get_connection(settings.RQ_QUEUE_NAMES[0]).info("server")
+    info = queues.connection().info("server")
     return f"Redis {info['redis_version']}"
 
 
 def check_worker() -> str:
-    workers = Worker.all(connection=django_rq.get_connection(settings.RQ_QUEUE_NAMES[0]))
-    queues = set(settings.RQ_QUEUE_NAMES)
-    serving = [w for w in workers if queues & set(w.queue_names())]
+    workers = Worker.all(connection=queues.connection())
+    names = set(settings.RQ_QUEUE_NAMES)
+    serving = [w for w in workers if names & set(w.queue_names())]
     if not serving:
         raise RuntimeError("no RQ worker is listening on " + ", ".join(settings.RQ_QUEUE_NAMES))
     return f"{len(serving)} worker(s)"

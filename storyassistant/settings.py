@@ -207,7 +207,7 @@ RQ = {"WORKER_CLASS": "storyassistant.worker.Worker"}
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "storyassistant.cache.RedisCache",  # one connection pool per process
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "storyassistant",
     }
@@ -396,3 +396,11 @@ QA_GENRE_EXCERPT_CHARS = env_int("QA_GENRE_EXCERPT_CHARS", 3000)
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32)
 EMBEDDING_CACHE_TTL = env_int("EMBEDDING_CACHE_TTL", 30 * 24 * 3600)
 MEMORY_PASSAGE_WORDS = env_int("MEMORY_PASSAGE_WORDS", 120)
+# Seconds after a chapter's save before its memory is synced (and its old autosaves thinned): one run per this many
+# seconds while the writer types, instead of one per autosave.
+MEMORY_SYNC_DELAY = env_int("MEMORY_SYNC_DELAY", 15)
+# Threads the embedding model may use per process: one keeps a web process's searches and a worker's syncs from
+# taking every core from the requests beside them.
+EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 1)
+# Load the embedding model before a web process listens, so the first searches do not stall the requests beside them.
+EMBEDDINGS_PRELOAD = env_bool("EMBEDDINGS_PRELOAD", True)

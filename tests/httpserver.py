@@ -25,10 +25,12 @@ class Recorded:
 @dataclass
 class LocalServer:
     """routes: {(method, path): handler(Recorded) -> (status, headers, body)}; body may be bytes, str, dict or list,
-    or an iterator of bytes to stream a chunked response."""
+    or an iterator of bytes to stream a chunked response. port: 0 for any free one, or a fixed one (to start a
+    server again where a stopped one was)."""
 
     routes: dict = field(default_factory=dict)
     requests: list = field(default_factory=list)
+    port: int = 0
 
     def __post_init__(self):
         server = self
@@ -80,7 +82,7 @@ class LocalServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

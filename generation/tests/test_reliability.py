@@ -250,3 +250,21 @@ def test_run_generation_still_runs_through_the_job_entry_point(user, fake_ollama
     story, chapter = story_with_cast
     task = start_generation(user, story, "next_chapter", request_for(chapter), chapter=chapter)
     assert run_generation(str(task.pk)) == "succeeded"
+
+
+def test_a_generation_finishes_while_redis_is_unreachable(user, fake_ollama, story_with_cast, settings):
+    from django.core.cache import caches
+
+    # The cache (vectors, model answers, the streaming draft) and the channel layer (live updates) both point at a
+    # socket nobody listens on: a real connection failure, as while Redis restarts.
+    dead = "unix:///nonexistent/redis.sock?db=0"
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": dead}}
+    settings.CHANNEL_LAYERS = {
+        "default": {**settings.CHANNEL_LAYERS["default"], "CONFIG": {"hosts": [{"address": dead}]}}
+    }
+    caches["default"].get("anything")  # the stock backend would raise here; a miss instead
+    story, chapter = story_with_cast
+    task = start_generation(user, story, "next_chapter", request_for(chapter), chapter=chapter)
+    execute(claim(str(task.pk)))
+    task.refresh_from_db()
+    assert task.status == "succeeded" and task.result_content == prose(120)

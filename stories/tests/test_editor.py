@@ -205,3 +205,14 @@ def test_grammar_without_a_server_says_so(writer_client, user, settings):
     chapter = make_chapter(make_story(user), content="Text.")
     html = writer_client.post(reverse("chapter_grammar", args=[chapter.story.pk, chapter.pk])).content.decode()
     assert "no LanguageTool server is configured" in html
+
+
+def test_a_retried_save_whose_answer_was_lost_is_not_a_conflict(writer_client, chapter):
+    # The first save went through but its answer never reached the browser (a restart, a dropped connection);
+    # the editor retries the same text from the version it had.
+    assert save(writer_client, chapter, "Kept once.", 1, **HTMX).status_code == 200
+    response = save(writer_client, chapter, "Kept once.", 1, **HTMX)
+    assert response.status_code == 200 and 'value="2" data-base-version' in response.content.decode()
+    chapter.refresh_from_db()
+    assert chapter.version == 2 and chapter.revisions.count() == 2
+    assert save(writer_client, chapter, "Something else.", 1, **HTMX).status_code == 409  # a real conflict still is

@@ -175,6 +175,30 @@ def test_losing_the_network_keeps_the_text_and_saves_it_when_back(new_page):
     assert Chapter.objects.get(pk=chapter.pk).content == "Written while the network was down."
 
 
+def test_a_busy_server_is_retried_and_the_writer_is_told(new_page):
+    writer = make_user()
+    chapter = make_chapter(make_story(writer), content="Before the restart.")
+    page = new_page(writer)
+    page.goto(chapter.get_absolute_url())
+    busy = {"answers": 0}
+
+    def restarting(route):
+        # What the app answers while its database restarts (tests/test_database_pool.py shows the real one).
+        if busy["answers"] < 2:
+            busy["answers"] += 1
+            route.fulfill(status=503, headers={"Retry-After": "1"}, body="The server is busy or restarting.")
+        else:
+            route.continue_()
+
+    page.context.route("**/save/", restarting)
+    page.fill("#id_content", "Written while the database restarted.")
+    expect(page.locator("[data-save-status]")).to_have_text("Not saved — the server is busy. Retrying…")
+    expect(page.locator("#id_content")).to_have_value("Written while the database restarted.")
+    expect(page.locator("[data-save-status]")).to_have_text(SAVED, timeout=30_000)  # caught up by itself
+    assert busy["answers"] == 2
+    assert Chapter.objects.get(pk=chapter.pk).content == "Written while the database restarted."
+
+
 def test_text_left_unsaved_in_a_closed_tab_is_offered_back(new_page):
     writer = make_user()
     chapter = make_chapter(make_story(writer), content="Saved text.")

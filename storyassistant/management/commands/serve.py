@@ -11,10 +11,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from storyassistant.embedded import database_url
 from storyassistant.models import User
@@ -33,9 +36,15 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("RQ_WORKERS", "2")))
+        parser.add_argument(
+            "--web-processes",
+            type=int,
+            default=int(os.environ.get("WEB_PROCESSES", "0")) or min(2, os.cpu_count() or 1),
+            help="daphne processes sharing the port (default: one per core, at most two)",
+        )
         parser.add_argument("--no-demo", action="store_true", help="Do not create the demo account.")
 
-    def handle(self, *args, host, port, workers, no_demo, **options):
+    def handle(self, *args, host, port, workers, web_processes, no_demo, **options):
         if port_in_use(host, port):
             raise CommandError(
                 f"Something is already listening on {host}:{port}. If Story Assistant is running, open "
@@ -43,19 +52,26 @@ class Command(BaseCommand):
             )
         call_command("migrate", interactive=False, verbosity=0)
         demo = None if no_demo else self.ensure_demo_account()
+        connection.close_pool()  # this process only supervises from here on: it holds no connection
 
         env = os.environ.copy()
-        env["DATABASE_URL"] = database_url(settings.DATABASES["default"])
-        env["REDIS_URL"] = settings.REDIS_URL
+        env["DATABASE_URL"] = os.environ.get("DATABASE_URL") or database_url(settings.DATABASES["default"])
+        env["REDIS_URL"] = os.environ.get("REDIS_URL") or settings.REDIS_URL
         python = [sys.executable, "-u"]
-        specs = {"web": python + ["-m", "daphne", "-b", host, "-p", str(port), "storyassistant.asgi:application"]}
+        # One listening socket, opened here and inherited by every web process: the kernel hands each new
+        # connection to whichever process accepts first, so several processes (one interpreter lock each) share
+        # the port without a proxy in front.
+        listener = socket.create_server((host, port), backlog=2048)
+        listener.set_inheritable(True)
+        daphne = ["-m", "daphne", "--fd", str(listener.fileno()), "storyassistant.asgi:application"]
+        specs = {f"web {number}": python + daphne for number in range(1, web_processes + 1)}
         for number in range(1, workers + 1):
-            specs[f"worker {number}"] = python + ["manage.py", "rqworker", *settings.RQ_QUEUE_NAMES]
+            specs[f"worker {number}"] = python + ["manage.py", "rqworker", "--with-scheduler", *settings.RQ_QUEUE_NAMES]
         specs["maintenance"] = python + ["manage.py", "maintenance"]
-        supervisor = Supervisor(specs, env, self.stdout, self.stderr)
+        supervisor = Supervisor(specs, env, self.stdout, self.stderr, pass_fds=[listener.fileno()])
         supervisor.start_all()
         try:
-            self.wait_for_port(host, port, supervisor.processes["web"])
+            self.wait_for_health(host, port, supervisor.processes["web 1"])
         except CommandError:
             supervisor.stop_all()
             raise
@@ -79,14 +95,22 @@ class Command(BaseCommand):
             return (email, "(the password you set)")
         return (email, password)
 
-    def wait_for_port(self, host, port, process, timeout=60):
+    def wait_for_health(self, host, port, process, timeout=120):
+        """The port is open from the start (this process holds it); ready means a web process answers."""
         deadline = time.monotonic() + timeout
-        while not port_in_use(host, port):
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=5):
+                    return
+            except urllib.error.HTTPError:
+                return  # it answered (503 while a worker is still starting is fine)
+            except OSError:
+                pass
             if process.poll() is not None:
                 raise CommandError("The web server exited during start-up; see the messages above.")
             if time.monotonic() > deadline:
-                raise CommandError(f"The web server did not open {host}:{port} within {timeout}s.")
-            time.sleep(0.2)
+                raise CommandError(f"The web server did not answer on {host}:{port} within {timeout}s.")
+            time.sleep(0.3)
 
 
 class Supervisor:
@@ -94,9 +118,13 @@ class Supervisor:
     system) is started again, unless it keeps failing, in which case everything stops with its name."""
 
     MAX_RESTARTS, WINDOW = 5, 60.0
+    # Workers and maintenance run at a lower CPU priority: on a small machine a page a writer is waiting for comes
+    # before re-embedding a chapter.
+    NICENESS = {"worker": 10, "maintenance": 10}
 
-    def __init__(self, specs: dict, env: dict, stdout, stderr):
+    def __init__(self, specs: dict, env: dict, stdout, stderr, pass_fds=()):
         self.specs, self.env, self.stdout, self.stderr = specs, env, stdout, stderr
+        self.pass_fds = tuple(pass_fds)
         self.processes: dict[str, subprocess.Popen] = {}
         self.restarts: dict[str, list[float]] = {name: [] for name in specs}
         self.stopping = False
@@ -104,7 +132,10 @@ class Supervisor:
     def start(self, name):
         kind = name.split()[0]  # connections show as storyassistant-web, -worker, -maintenance
         env = {**self.env, "DATABASE_APPLICATION_NAME": f"storyassistant-{kind}"}
-        self.processes[name] = subprocess.Popen(self.specs[name], env=env)
+        niceness = self.NICENESS.get(kind, 0)
+        self.processes[name] = subprocess.Popen(
+            self.specs[name], env=env, pass_fds=self.pass_fds, preexec_fn=lambda: os.nice(niceness)
+        )
 
     def start_all(self):
         for name in self.specs:
