@@ -21,14 +21,22 @@ def wants_json(request) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
 
 
-def unavailable_response(request, message: str = UNAVAILABLE_MESSAGE, retry_after: int = RETRY_AFTER_SECONDS):
+def refusal(request, status: int, message: str, retry_after: int | None = None):
+    """A refused request's answer: JSON for the API, plain text otherwise, with Retry-After when it is worth
+    trying again. htmx shows the message and swaps nothing, so the page around it stays as it was."""
+    body = {"error": message} | ({"retry_after": retry_after} if retry_after is not None else {})
     if wants_json(request):
-        response = JsonResponse({"error": message, "retry_after": retry_after}, status=503)
+        response = JsonResponse(body, status=status)
     else:
-        response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
-    response["Retry-After"] = str(retry_after)
+        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     response["HX-Reswap"] = "none"
     return response
+
+
+def unavailable_response(request):
+    return refusal(request, 503, UNAVAILABLE_MESSAGE, RETRY_AFTER_SECONDS)
 
 
 class ServiceUnavailableMiddleware:

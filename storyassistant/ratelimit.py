@@ -7,10 +7,9 @@ from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpResponse, JsonResponse
 from redis.exceptions import RedisError
 
-from .middleware import wants_json
+from .middleware import refusal
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +31,7 @@ def hit(key: str, limit: int, window: int) -> int | None:
 
 
 def too_many(request, retry_after: int, message: str):
-    if wants_json(request):
-        response = JsonResponse({"error": message, "retry_after": retry_after}, status=429)
-    else:
-        response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
-    response["Retry-After"] = str(retry_after)
-    response["HX-Reswap"] = "none"
-    return response
+    return refusal(request, 429, message, retry_after)
 
 
 def client_address(request) -> str:

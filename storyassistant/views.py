@@ -2,13 +2,13 @@ import sys
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 
 from .health import run_checks
-from .middleware import UNAVAILABLE, unavailable_response, wants_json
+from .middleware import UNAVAILABLE, refusal, unavailable_response
 
 TOO_LARGE = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
 
@@ -44,12 +44,7 @@ def bad_request(request, exception=None):
     else:
         status = 400
         message = str(exception) if isinstance(exception, BadRequest) and str(exception) else "Malformed request."
-    if wants_json(request):
-        response = JsonResponse({"error": message}, status=status)
-    else:
-        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
-    response["HX-Reswap"] = "none"  # htmx shows the message; the page around it stays as it is
-    return response
+    return refusal(request, status, message)
 
 
 def server_error(request):

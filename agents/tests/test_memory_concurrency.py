@@ -1,13 +1,12 @@
 """Story memory when syncs overlap (two autosaves, two workers): each text stored once, the newest text wins."""
 
-import threading
-
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from agents import memory
 from agents.models import MemoryItem, MemoryKind
 from stories.models import Chapter
+from tests.concurrency import at_once
 from tests.factories import make_chapter, make_story, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,23 +19,6 @@ PARAGRAPHS = [
     "Far out, the lighthouse blinked twice, then once.",
     "By noon the quay was empty and the tide had turned.",
 ]
-
-
-def at_once(count, work):
-    barrier = threading.Barrier(count)
-
-    def run():
-        barrier.wait()
-        try:
-            work()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
 
 
 def test_overlapping_syncs_of_one_chapter_store_each_passage_once(redis_conn, settings):

@@ -16,6 +16,7 @@ from generation.models import GenerationStep, GenerationTask, ProposalConflict
 from generation.pipeline import execute
 from generation.tasks import claim, run_generation
 from stories.models import Chapter
+from tests.concurrency import at_once
 
 from .conftest import prose
 
@@ -104,27 +105,12 @@ def pending_proposal(user, story, chapter, mode, text="She waved."):
 def test_accepting_a_proposal_twice_at_once_applies_it_once(user, story_with_cast, redis_conn, mode):
     story, chapter = story_with_cast
     task = pending_proposal(user, story, chapter, mode)
-    barrier, outcomes = threading.Barrier(2), []
 
-    def accept():
-        from django.db import connection
+    def accept():  # each tab loaded the task itself
+        return GenerationTask.objects.select_related("story", "chapter").get(pk=task.pk).accept_proposal(user)
 
-        copy = GenerationTask.objects.select_related("story", "chapter").get(pk=task.pk)  # each tab's own
-        barrier.wait()
-        try:
-            copy.accept_proposal(user)
-            outcomes.append("accepted")
-        except ProposalConflict:
-            outcomes.append("refused")
-        finally:
-            connection.close()
-
-    clicks = [threading.Thread(target=accept) for _ in range(2)]
-    for click in clicks:
-        click.start()
-    for click in clicks:
-        click.join()
-    assert sorted(outcomes) == ["accepted", "refused"]
+    outcomes = at_once(2, accept)
+    assert sorted(type(o).__name__ for o in outcomes) == ["Chapter", "ProposalConflict"]
     texts = list(story.chapters.values_list("content", flat=True))
     assert sum(text.count("She waved.") for text in texts) == 1
     assert story.chapters.count() == (2 if mode == "next_chapter" else 1)
@@ -206,28 +192,10 @@ def test_a_writer_flooding_the_queue_is_told_to_wait(writer_client, user, story_
 
 
 def test_two_requests_at_once_cannot_both_squeeze_past_the_queue_cap(user, story_with_cast, settings, redis_conn):
-    from django.db import connection
-
     settings.GENERATION_QUEUE_PER_USER = 1
     story, chapter = story_with_cast
-    barrier, outcomes = threading.Barrier(4), []
-
-    def ask():
-        barrier.wait()
-        try:
-            start_generation(user, story, "next_chapter", request_for(chapter), chapter=chapter)
-            outcomes.append("queued")
-        except dispatch_module.QueueFull:
-            outcomes.append("refused")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=ask) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == ["queued", "refused", "refused", "refused"]
+    outcomes = at_once(4, lambda: start_generation(user, story, "next_chapter", request_for(chapter), chapter=chapter))
+    assert sorted(type(o).__name__ for o in outcomes) == ["GenerationTask", "QueueFull", "QueueFull", "QueueFull"]
 
 
 def test_the_api_says_429_with_retry_after_when_the_queue_is_full(user, story_with_cast, settings, redis_conn):
