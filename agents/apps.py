@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class AgentsConfig(AppConfig):
     name = "agents"
     verbose_name = "Agents and story memory"
+
+    def ready(self):
+        from . import signals  # noqa: F401 - connects the memory-sync receivers

@@ -1,16 +1,19 @@
-"""What every agent receives: the task, its story, and ways to stream text and to notice cancellation."""
+"""What every agent receives: the request (as plain data), its story and chapter, and ways to stream text and to
+notice cancellation. Agents never see the task row that the generation app keeps."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import llm
+from .kinds import Mode
 
 
 @dataclass
 class AgentContext:
-    task: object  # generation.models.GenerationTask
+    mode: str  # a Mode value
     story: object  # stories.models.Story
     chapter: object | None  # the chapter the request is about, if any
+    request: dict = field(default_factory=dict)  # what the writer asked: note, selection, cursor, characters
     emit: Callable[[str], None] = lambda token: None  # stream text to the writer as it is written
     should_cancel: Callable[[], bool] = lambda: False
     target: llm.Target = field(default=None)
@@ -20,8 +23,8 @@ class AgentContext:
             self.target = llm.resolve(story=self.story)
 
     @property
-    def request(self) -> dict:
-        return self.task.request or {}
+    def mode_label(self) -> str:
+        return Mode(self.mode).label
 
     def count_tokens(self, text: str) -> int:
         return self.target.provider.count_tokens(text)

@@ -9,6 +9,7 @@ from stories.models import Chapter
 
 from . import memory
 from .base import AgentContext
+from .kinds import Mode
 from .messages import AgentMessage, StepResult
 from .models import MemoryKind
 
@@ -19,7 +20,7 @@ RETRIEVED_PASSAGES = 6
 def chapters_before(ctx: AgentContext) -> list[Chapter]:
     """Chapters that come before the text being written, oldest first."""
     chapters = ctx.story.chapters.all()
-    if ctx.chapter is not None and ctx.task.mode != "next_chapter":
+    if ctx.chapter is not None and ctx.mode != Mode.NEXT_CHAPTER:
         chapters = chapters.filter(order__lt=ctx.chapter.order)
     elif ctx.chapter is not None:
         chapters = chapters.filter(order__lte=ctx.chapter.order)

@@ -8,13 +8,14 @@ from stories.models import count_words
 
 from . import continuation_context, narrative_intelligence, quality_assurance, visual_storytelling, world_building
 from .base import AgentContext
+from .kinds import AgentType, Mode
 from .messages import AgentMessage
 
 MAX_REWRITES = 2
 PROMPT_RESERVE_TOKENS = 700  # system prompt, instructions and the author's note, on top of the context sections
 DIRECTOR, WORLD, CONTEXT, WRITER, QA, VISUAL = (
-    "creative_director", "world_building", "continuation_context", "narrative_intelligence",
-    "quality_assurance", "visual_storytelling",
+    AgentType.CREATIVE_DIRECTOR, AgentType.WORLD_BUILDING, AgentType.CONTINUATION_CONTEXT,
+    AgentType.NARRATIVE_INTELLIGENCE, AgentType.QUALITY_ASSURANCE, AgentType.VISUAL_STORYTELLING,
 )  # fmt: skip
 
 # Which function carries out each (agent, task type): the plan names them, the pipeline calls them.
@@ -29,14 +30,14 @@ AGENTS = {
 
 
 def target_words(ctx: AgentContext) -> int:
-    mode, story_target = ctx.task.mode, ctx.story.settings.target_words
-    if mode == "rewrite":
+    mode, story_target = ctx.mode, ctx.story.settings.target_words
+    if mode == Mode.REWRITE:
         selection = ctx.request.get("selection") or {}
         text = ctx.chapter.content[selection.get("start", 0) : selection.get("end", 0)] if ctx.chapter else ""
         return max(count_words(text), 30)
-    if mode == "brainstorm":
+    if mode == Mode.BRAINSTORM:
         return 300
-    if mode in ("continue", "dialogue"):
+    if mode in (Mode.CONTINUE, Mode.DIALOGUE):
         return max(100, story_target // 3)
     return story_target
 
@@ -67,10 +68,10 @@ def plan(ctx: AgentContext) -> tuple[list[AgentMessage], str]:
             reason=f"Write about {words} words in the story's voice from the gathered context.",
         ),
     ]  # fmt: skip
-    if ctx.task.mode != "brainstorm":
+    if ctx.mode != Mode.BRAINSTORM:
         steps += check_steps("write", "check", words)
-    why = f"{ctx.task.get_mode_display()}: world and context in parallel, then the writer"
-    why += ", then a quality check" if ctx.task.mode != "brainstorm" else " (options are not checked as prose)"
+    why = f"{ctx.mode_label}: world and context in parallel, then the writer"
+    why += ", then a quality check" if ctx.mode != Mode.BRAINSTORM else " (options are not checked as prose)"
     if ctx.story.settings.images_enabled and not settings.IMAGE_BACKEND_URL:
         why += "; images are on but no image backend is configured, so none is planned"
     return steps, why + "."

@@ -1,7 +1,7 @@
 """Story memory in pgvector: keeping it in step with what the writer wrote, and finding things in it.
 
 Sync functions are idempotent and embed only text that changed (by content hash), so the RQ jobs that call them
-(stories/tasks.py) may run twice or late without harm. Two syncs of one chapter (two autosaves, two workers) take
+(agents/tasks.py) may run twice or late without harm. Two syncs of one chapter (two autosaves, two workers) take
 turns on a lock and each reads the newest text once it holds it, and a unique constraint keeps any text from being
 stored twice.
 """

@@ -62,7 +62,7 @@ def build_messages(ctx: AgentContext, message: AgentMessage) -> list[dict]:
         "narrative_user",
         context_sections=context.get("context", {}).get("sections", []),
         world=context.get("world", {}).get("entries", []),
-        mode=ctx.task.mode,
+        mode=ctx.mode,
         chapter_title=request.get("chapter_title") or (ctx.chapter.title if ctx.chapter else ""),
         target_words=message.payload.get("target_words", settings.target_words),
         before_cursor=content[max(0, cursor - 1500) : cursor],

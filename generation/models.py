@@ -10,18 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from agents.kinds import AgentType, Mode
 from agents.models import IgnoredFinding
+from agents.tasks import extract_continuity
 from stories.models import CHAPTER_MAX_CHARS, Chapter, ChapterRevision
-from stories.tasks import enqueue_after_commit, extract_continuity
-
-
-class AgentType(models.TextChoices):
-    CREATIVE_DIRECTOR = "creative_director", "Creative director"
-    WORLD_BUILDING = "world_building", "World building"
-    CONTINUATION_CONTEXT = "continuation_context", "Continuation context"
-    NARRATIVE_INTELLIGENCE = "narrative_intelligence", "Narrative writer"
-    QUALITY_ASSURANCE = "quality_assurance", "Quality assurance"
-    VISUAL_STORYTELLING = "visual_storytelling", "Visual storytelling"
+from storyassistant.queues import enqueue_after_commit
 
 
 class GenerationHistoryQuerySet(models.QuerySet):
@@ -89,12 +82,7 @@ class GenerationTask(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    class Mode(models.TextChoices):
-        NEXT_CHAPTER = "next_chapter", "Write the next chapter"
-        CONTINUE = "continue", "Continue from the cursor"
-        REWRITE = "rewrite", "Rewrite the selection"
-        DIALOGUE = "dialogue", "Write dialogue"
-        BRAINSTORM = "brainstorm", "Brainstorm options"
+    Mode = Mode
 
     class Proposal(models.TextChoices):
         NONE = "", "No proposal yet"

@@ -19,13 +19,14 @@ from django.utils import timezone
 from agents import creative_director as director
 from agents import llm
 from agents.base import AgentContext
+from agents.kinds import AgentType, Mode
 from agents.messages import AgentMessage, StepResult, ready
 
 from .live import Live
 from .models import GenerationHistory, GenerationStep, GenerationTask
 
 log = logging.getLogger(__name__)
-STEP_WEIGHTS = {"narrative_intelligence": 6, "quality_assurance": 2}
+STEP_WEIGHTS = {AgentType.NARRATIVE_INTELLIGENCE: 6, AgentType.QUALITY_ASSURANCE: 2}
 CANCEL_CHECK_SECONDS = 0.5
 
 
@@ -73,8 +74,9 @@ class Pipeline:
         self.heartbeat = Heartbeat(self.owned)
         self._cancel_checked, self._cancelled = 0.0, False
         self.ctx = AgentContext(
-            task=task, story=task.story, chapter=task.chapter, emit=self.live.token, should_cancel=self.cancelled
-        )
+            mode=task.mode, request=dict(task.request or {}), story=task.story, chapter=task.chapter,
+            emit=self.live.token, should_cancel=self.cancelled,
+        )  # fmt: skip
 
     # --- bookkeeping ---------------------------------------------------------------------------------------------
 
@@ -131,7 +133,7 @@ class Pipeline:
             started_at=timezone.now(),
             error="",
         )
-        if message.agent == "narrative_intelligence":
+        if message.agent == AgentType.NARRATIVE_INTELLIGENCE:
             self.live.start_draft()
         started = time.monotonic()
         message.context = {key: outputs[key] for key in outputs}
@@ -181,7 +183,7 @@ class Pipeline:
         plan, why = director.plan(self.ctx)
         self.write_step(
             "plan",
-            agent="creative_director",
+            agent=AgentType.CREATIVE_DIRECTOR,
             status=GenerationStep.Status.SUCCEEDED,
             reason=why,
             output={"steps": [m.as_dict() for m in plan]},
@@ -201,18 +203,18 @@ class Pipeline:
         while batch := [m for m in ready(plan, set(outputs), set()) if m.task_type != "assemble"]:
             if self.cancelled():
                 raise self.stop_reason()
-            agents = sorted({m.agent for m in batch}, key=lambda a: a != "narrative_intelligence")
+            agents = sorted({m.agent for m in batch}, key=lambda a: a != AgentType.NARRATIVE_INTELLIGENCE)
             self.update(current_agent=agents[0], progress=self.progress(plan, outputs))
             self.live.state()
             outputs.update(self.run_batch(batch, outputs))
             self.live.flush()
             for message in batch:
-                if message.agent == "quality_assurance":
+                if message.agent == AgentType.QUALITY_ASSURANCE:
                     plan += self.decide(message, plan, outputs[message.key])
-                if message.agent == "narrative_intelligence" and outputs[message.key].get("cancelled"):
+                if message.agent == AgentType.NARRATIVE_INTELLIGENCE and outputs[message.key].get("cancelled"):
                     raise self.stop_reason()
-            if self.task.mode == "brainstorm" and "write" in outputs and not any(m.key == "done" for m in plan):
-                plan.append(AgentMessage("done", "creative_director", "assemble", dependencies=["write"]))
+            if self.task.mode == Mode.BRAINSTORM and "write" in outputs and not any(m.key == "done" for m in plan):
+                plan.append(AgentMessage("done", AgentType.CREATIVE_DIRECTOR, "assemble", dependencies=["write"]))
             self.update(plan=[m.as_dict() for m in plan], progress=self.progress(plan, outputs))
         self.finish(plan, outputs)
 
@@ -223,7 +225,7 @@ class Pipeline:
         draft_key = check.payload["draft"]
         self.write_step(
             f"gate-{rewrites}",
-            agent="creative_director",
+            agent=AgentType.CREATIVE_DIRECTOR,
             status=GenerationStep.Status.SUCCEEDED,
             reason=decision["reason"],
             output={**decision, "draft": draft_key, "verdict": report.get("verdict")},
@@ -235,7 +237,7 @@ class Pipeline:
             previous = next(m for m in plan if m.key == draft_key)
             return director.retry_steps(previous, rewrites + 1, decision["feedback"])
         return director.follow_up(self.ctx, draft_key) + [
-            AgentMessage("done", "creative_director", "assemble", dependencies=[draft_key])
+            AgentMessage("done", AgentType.CREATIVE_DIRECTOR, "assemble", dependencies=[draft_key])
         ]
 
     def final_draft(self, plan) -> str:
@@ -245,7 +247,7 @@ class Pipeline:
     def finish(self, plan, outputs):
         draft_key = self.final_draft(plan)
         draft = outputs.get(draft_key, {})
-        checks = [m.key for m in plan if m.agent == "quality_assurance" and m.key in outputs]
+        checks = [m.key for m in plan if m.agent == AgentType.QUALITY_ASSURANCE and m.key in outputs]
         report = outputs[checks[-1]] if checks else {}
         context = outputs.get("context", {})
         context_report = {
@@ -276,7 +278,7 @@ class Pipeline:
                     "story": self.task.story,
                     "chapter": self.task.chapter,
                     "requested_by": self.task.user,
-                    "agent_type": "narrative_intelligence",
+                    "agent_type": AgentType.NARRATIVE_INTELLIGENCE,
                     "model_name": write_step.model if write_step else "",
                     "input_context": {"request": self.task.request, "mode": self.task.mode, **context_report},
                     "generated_content": draft.get("text", ""),

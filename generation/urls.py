@@ -1,8 +1,14 @@
 from django.urls import path
 
-from . import api, views
+from . import agent_views, api, views
 
 urlpatterns = [
+    path("search/", agent_views.search, name="search"),
+    path("stories/<int:story_pk>/search/", agent_views.search, name="story_search"),
+    path("stories/<int:story_pk>/chapters/<int:pk>/grammar/", agent_views.chapter_grammar, name="chapter_grammar"),
+    path(
+        "stories/<int:pk>/bible/chapters/<int:chapter_pk>/", agent_views.chapter_continuity, name="chapter_continuity"
+    ),
     path("stories/<int:story_pk>/generate/", views.generate, name="generate"),
     path("tasks/<uuid:pk>/", views.task_detail, name="task_detail"),
     path("tasks/<uuid:pk>/cancel/", views.task_cancel, name="task_cancel"),

@@ -5,4 +5,4 @@ class StoriesConfig(AppConfig):
     name = "stories"
 
     def ready(self):
-        from . import signals  # noqa: F401 - connects the memory-sync receivers
+        from . import signals  # noqa: F401 - connects the history-thinning receiver

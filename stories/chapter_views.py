@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,7 +16,7 @@ from storyassistant.ratelimit import limit
 from .access import get_chapter_for_user, get_story_for_user
 from .diff import word_diff
 from .forms import ChapterSaveForm, ChapterTitleForm
-from .models import CHAPTER_MAX_CHARS, Chapter, ChapterConflict
+from .models import Chapter, ChapterConflict
 
 REVISIONS_PER_PAGE = 50
 
@@ -54,25 +54,8 @@ def chapter_edit(request, story_pk, pk):
     # ?at=&end= (character offsets) opens the editor with that passage selected, e.g. from a search result.
     at, end = request.GET.get("at", ""), request.GET.get("end", "")
     selection = (int(at), int(end)) if at.isdigit() and end.isdigit() else None
-    context = workspace_context(chapter.story, chapter, form=form, selection=selection, **generation_context(chapter))
+    context = workspace_context(chapter.story, chapter, form=form, selection=selection)
     return render(request, "stories/chapter_edit.html", context)
-
-
-def generation_context(chapter) -> dict:
-    """The AI panel: request modes, the cast for dialogue, and this chapter's pending or running requests."""
-    from generation.models import GenerationTask
-
-    tasks = (
-        GenerationTask.objects.filter(chapter=chapter)
-        .filter(Q(status__in=["queued", "running"]) | Q(proposal_status=GenerationTask.Proposal.PENDING))
-        .prefetch_related("steps")
-        .order_by("-created_at")[:3]
-    )
-    return {
-        "generation_modes": GenerationTask.Mode.choices,
-        "cast_names": list(chapter.story.characters.values_list("name", flat=True)),
-        "tasks": list(tasks),
-    }
 
 
 @login_required
@@ -104,23 +87,6 @@ def chapter_save(request, story_pk, pk):
     context = {"story": chapter.story, "chapter": saved, "form": form, "saved": True,
                "story_words": other_words + saved.word_count}  # fmt: skip
     return render(request, "stories/chapter_edit.html#save_result", context)
-
-
-@login_required
-@require_POST
-@limit("grammar", "GRAMMAR_CHECKS_PER_MINUTE", 60, "Too many grammar checks in a minute; try again shortly.")
-def chapter_grammar(request, story_pk, pk):
-    """Grammar and style for the text in the editor (sent along, so unsaved words are checked too). The
-    suggestions are applied in the page, one by one, and reach the server through autosave."""
-    from agents.grammar import check_grammar
-
-    chapter = get_chapter_for_user(request, story_pk, pk)
-    text = (request.POST.get("content") or chapter.content).replace("\r\n", "\n")[:CHAPTER_MAX_CHARS]
-    report = check_grammar(text) if text.strip() else {"available": True, "note": "", "matches": []}
-    for match in report["matches"]:
-        start, end = match["offset"], match["offset"] + match["length"]
-        match["before"], match["after"] = text[max(0, start - 40) : start], text[end : end + 40]
-    return render(request, "stories/_grammar.html", {"story": chapter.story, "chapter": chapter, "report": report})
 
 
 def _save_response(request, context, status):

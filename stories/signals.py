@@ -1,38 +1,16 @@
-"""Saving a chapter, character, cast entry or world entry re-syncs its memory in the background.
-Deleting one removes its memory through the database's cascade."""
+"""Saving a chapter thins its older autosaves in the background, once the writer's burst of saves settles."""
 
 from django.conf import settings
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from characters.models import Character, StoryCharacter
+from storyassistant.queues import enqueue_after_commit
 
 from . import tasks
-from .models import Chapter, WorldEntry
+from .models import Chapter
 
 
 @receiver(post_save, sender=Chapter)
 def chapter_saved(sender, instance, raw=False, **kwargs):
     if not raw:
-        # Autosaves come every few seconds while a writer types: memory and history catch up once they settle.
-        tasks.enqueue_after_commit(tasks.sync_chapter_memory, instance.pk, delay=settings.MEMORY_SYNC_DELAY)
-        tasks.enqueue_after_commit(tasks.thin_revisions, instance.pk, delay=settings.MEMORY_SYNC_DELAY)
-
-
-@receiver(post_save, sender=WorldEntry)
-def world_entry_saved(sender, instance, raw=False, **kwargs):
-    if not raw:
-        tasks.enqueue_after_commit(tasks.sync_world_entry_memory, instance.pk)
-
-
-@receiver(post_save, sender=Character)
-def character_saved(sender, instance, raw=False, **kwargs):
-    if not raw:
-        tasks.enqueue_after_commit(tasks.sync_character_memory, instance.pk)
-
-
-@receiver(post_save, sender=StoryCharacter)
-@receiver(post_delete, sender=StoryCharacter)
-def cast_changed(sender, instance, raw=False, **kwargs):
-    if not raw:
-        tasks.enqueue_after_commit(tasks.sync_character_memory, instance.character_id)
+        enqueue_after_commit(tasks.thin_revisions, instance.pk, delay=settings.MEMORY_SYNC_DELAY)

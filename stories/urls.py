@@ -1,12 +1,10 @@
 from django.urls import path
 
-from . import chapter_views, search_views, views, world_views
+from . import chapter_views, views, world_views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("trash/", views.trash, name="trash"),
-    path("search/", search_views.search, name="search"),
-    path("stories/<int:story_pk>/search/", search_views.search, name="story_search"),
     path("stories/new/", views.story_create, name="story_create"),
     path("stories/<int:pk>/", views.story_detail, name="story_detail"),
     path("stories/<int:pk>/edit/", views.story_edit, name="story_edit"),
@@ -14,7 +12,6 @@ urlpatterns = [
     path("stories/<int:pk>/delete/", views.story_delete, name="story_delete"),
     path("stories/<int:pk>/restore/", views.story_restore, name="story_restore"),
     path("stories/<int:pk>/bible/", views.story_bible, name="story_bible"),
-    path("stories/<int:pk>/bible/chapters/<int:chapter_pk>/", views.chapter_continuity, name="chapter_continuity"),
     path("stories/<int:pk>/bible/ignored/<int:finding_pk>/restore/", views.finding_restore, name="finding_restore"),
     path("stories/<int:pk>/export/", views.export_page, name="story_export"),
     path("stories/<int:pk>/export.md", views.export_markdown, name="story_export_markdown"),
@@ -24,7 +21,6 @@ urlpatterns = [
     path("stories/<int:story_pk>/chapters/reorder/", chapter_views.chapter_reorder, name="chapter_reorder"),
     path("stories/<int:story_pk>/chapters/<int:pk>/", chapter_views.chapter_edit, name="chapter_edit"),
     path("stories/<int:story_pk>/chapters/<int:pk>/save/", chapter_views.chapter_save, name="chapter_save"),
-    path("stories/<int:story_pk>/chapters/<int:pk>/grammar/", chapter_views.chapter_grammar, name="chapter_grammar"),
     path("stories/<int:story_pk>/chapters/<int:pk>/rename/", chapter_views.chapter_rename, name="chapter_rename"),
     path("stories/<int:story_pk>/chapters/<int:pk>/move/", chapter_views.chapter_move, name="chapter_move"),
     path("stories/<int:story_pk>/chapters/<int:pk>/delete/", chapter_views.chapter_delete, name="chapter_delete"),

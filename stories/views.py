@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from characters.models import CharacterRelationship, StoryCharacter
-from storyassistant.http import file_chunks, paginate, text_param
+from storyassistant.http import file_chunks, paginate
 
 from .access import get_story_for_user
 from .export import export_filename, story_epub, story_markdown
@@ -157,42 +157,6 @@ def continuity_overview(chapters) -> dict:
         relationships += [{**r, "chapter": chapter.title} for r in context.get("relationships", [])]
     ordered = sorted(threads.values(), key=lambda t: (t.get("status") != "open", -t.get("importance", 5)))
     return {"threads": ordered, "timelines": timelines, "relationship_changes": relationships}
-
-
-@login_required
-@require_POST
-def chapter_continuity(request, pk, chapter_pk):
-    """Refresh a chapter's continuity notes in the background, or save the writer's correction: a summary, a
-    character's state at the chapter's end, or a thread marked open or resolved."""
-    from agents import continuity
-
-    from .tasks import enqueue_after_commit, extract_continuity
-
-    story = get_story_for_user(request, pk)
-    chapter = get_object_or_404(story.chapters, pk=chapter_pk)
-    if "summary" in request.POST:
-        summary = text_param(request.POST["summary"], 2000)
-        if summary:
-            continuity.correct(chapter, "summary", summary)
-            messages.success(request, f"Saved your summary of “{chapter.title}”; it will not be replaced.")
-    elif "character" in request.POST:
-        state = text_param(request.POST.get("state"), 500)
-        if state:
-            continuity.set_character_state(chapter, text_param(request.POST["character"], 200), state)
-            messages.success(request, "Saved; your correction will not be replaced.")
-    elif "thread" in request.POST:
-        try:
-            continuity.set_thread_status(
-                chapter, text_param(request.POST["thread"], 500), text_param(request.POST.get("status"), 20)
-            )
-        except ValueError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, "Thread updated; your change will not be replaced.")
-    else:
-        enqueue_after_commit(extract_continuity, chapter.pk)
-        messages.success(request, f"Reading “{chapter.title}” again; its notes update in a moment.")
-    return redirect("story_bible", story.pk)
 
 
 def download(write, filename: str, content_type: str) -> StreamingHttpResponse:

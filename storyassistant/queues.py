@@ -5,13 +5,21 @@ a thread of its own, so a busy site would open and close a Redis connection for 
 keeps a small pool of connections instead.
 """
 
+import logging
 import threading
+from datetime import timedelta
 
 import django_rq
 from django.conf import settings
+from django.db import transaction
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
+from rq.job import JobStatus
 
+log = logging.getLogger(__name__)
+# A job in these states has not started, so it will read the newest data when it runs.
+WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 _clients: dict[str, Redis] = {}
 _lock = threading.Lock()
 
@@ -27,3 +35,27 @@ def connection(queue_name: str | None = None) -> Redis:
 
 def get_queue(name: str) -> Queue:
     return django_rq.get_queue(name, connection=connection(name))
+
+
+def enqueue_after_commit(job, object_id: int, delay: int = 0, queue: str = "background"):
+    """Queue `job(object_id)` once the saving transaction commits, to run after `delay` seconds. A job already
+    waiting (queued or scheduled) will read the newest data when it runs, so a burst of autosaves queues one job,
+    and with a delay a writer typing for an hour causes one run per `delay` seconds, not one per save. If Redis is
+    down the save still stands; the work catches up at the next save (or a story re-sync)."""
+
+    def push():
+        job_id = f"{job.__name__}-{object_id}"
+        options = {"job_id": job_id, "result_ttl": 3600, "failure_ttl": 7 * 24 * 3600}
+        try:
+            target = get_queue(queue)
+            pending = target.fetch_job(job_id)
+            if pending is not None and pending.get_status(refresh=False) in WAITING:
+                return
+            if delay:
+                target.enqueue_in(timedelta(seconds=delay), job, object_id, **options)
+            else:
+                target.enqueue(job, object_id, **options)
+        except RedisError:
+            log.warning("Could not queue %s for %s: Redis unavailable", job.__name__, object_id, exc_info=True)
+
+    transaction.on_commit(push)

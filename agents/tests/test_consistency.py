@@ -14,7 +14,6 @@ from agents.messages import AgentMessage
 from agents.models import IgnoredFinding
 from agents.tests.consistency_set import LABELS, PAIRS, cosines, judged_contradiction, scores, similarity_alone
 from characters.models import Character, StoryCharacter
-from generation.models import GenerationTask
 from tests import judge
 from tests.factories import make_chapter, make_story
 from tests.llm_servers import serve_ollama
@@ -154,8 +153,7 @@ def test_a_later_chapter_is_never_cited(judge_model, saga):
 @pytest.mark.django_db
 def test_the_quality_gate_fails_a_contradiction_and_an_ignored_finding_stays_ignored(judge_model, saga, user):
     chapter = make_chapter(saga, title="The Stranger", content="")
-    task = GenerationTask.objects.create(user=user, story=saga, chapter=chapter, mode="continue")
-    ctx = AgentContext(task=task, story=saga, chapter=chapter)
+    ctx = AgentContext(mode="continue", story=saga, chapter=chapter)
     message = AgentMessage("check", "quality_assurance", "check", {"draft": "write", "target_words": 40})
     message.context = {"write": {"text": CONTRADICTING}}
 

@@ -9,7 +9,6 @@ from agents import continuation_context, continuity
 from agents.base import AgentContext
 from agents.messages import AgentMessage
 from agents.models import MemoryItem, MemoryKind
-from generation.models import GenerationTask
 from tests.factories import make_chapter, make_story
 from tests.llm_servers import serve_ollama
 
@@ -82,8 +81,7 @@ def test_context_assembly_always_includes_unresolved_important_threads(user, cha
     continuity.store(chapter, NOTES, extraction_ok=True)
     story = chapter.story
     next_chapter = make_chapter(story, title="Next", content="word " * 3000)
-    task = GenerationTask(user=user, story=story, chapter=next_chapter, mode="continue")
-    ctx = AgentContext(task=task, story=story, chapter=next_chapter)
+    ctx = AgentContext(mode="continue", story=story, chapter=next_chapter)
     message = AgentMessage("context", "continuation_context", "assemble_context", {"budget": 250, "query": "lamp"})
     output = continuation_context.assemble(ctx, message).output
     titles = [s["title"] for s in output["sections"]]

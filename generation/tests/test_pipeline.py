@@ -200,7 +200,7 @@ def test_accepting_a_next_chapter_adds_it_after_the_current_one(user, fake_ollam
         task.accept_proposal(user)  # only once
     assert Chapter.objects.get(pk=later.pk).content == "Later text."
     background = Queue("background", connection=redis_conn).jobs
-    assert any(job.func_name == "stories.tasks.extract_continuity" and job.args == (new.pk,) for job in background)
+    assert any(job.func_name == "agents.tasks.extract_continuity" and job.args == (new.pk,) for job in background)
 
 
 def test_continuing_inserts_at_the_cursor_and_keeps_a_revision(user, fake_ollama, story_with_cast):

@@ -1,0 +1,35 @@
+"""Background jobs (RQ) that keep story memory and continuity notes in step with what the writer saved.
+
+Each takes an id, reads the current row, and is safe to run twice or after the row is gone.
+"""
+
+from characters.models import Character
+from stories.models import Chapter, Story, WorldEntry
+
+from . import continuity, memory
+
+
+def sync_chapter_memory(chapter_id: int):
+    chapter = Chapter.objects.select_related("story").filter(pk=chapter_id).first()
+    return memory.sync_chapter(chapter) if chapter else "gone"
+
+
+def sync_character_memory(character_id: int):
+    character = Character.objects.filter(pk=character_id).first()
+    return memory.sync_character(character) if character else "gone"
+
+
+def sync_world_entry_memory(entry_id: int):
+    entry = WorldEntry.objects.select_related("story").filter(pk=entry_id).first()
+    return memory.sync_world_entry(entry) if entry else "gone"
+
+
+def sync_story_memory(story_id: int):
+    story = Story.objects.filter(pk=story_id).first()
+    return memory.sync_story(story) if story else "gone"
+
+
+def extract_continuity(chapter_id: int):
+    """The chapter's continuity notes (summary, plot points, threads, states), for the chapters that follow."""
+    chapter = Chapter.objects.select_related("story").filter(pk=chapter_id).first()
+    return continuity.extract(chapter) if chapter and chapter.content.strip() else "nothing to read"

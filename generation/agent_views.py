@@ -1,0 +1,79 @@
+"""Views that put the agents to work on the writer's own text: searching story memory, checking grammar and style,
+and reading or correcting a chapter's continuity notes. They sit here, above the writer's data and the agents,
+so that neither has to reach up to call the other."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from agents import continuity
+from agents.grammar import check_grammar
+from agents.memory import search as search_memory
+from agents.tasks import extract_continuity
+from stories.access import get_chapter_for_user, get_story_for_user
+from stories.models import CHAPTER_MAX_CHARS
+from storyassistant.http import text_param
+from storyassistant.queues import enqueue_after_commit
+from storyassistant.ratelimit import limit
+
+MAX_QUERY = 500
+
+
+@login_required
+@limit("search", "SEARCHES_PER_MINUTE", 60, "Too many searches in a minute; try again shortly.")
+def search(request, story_pk=None):
+    """Story memory by meaning and by exact words, in one story or across all of the writer's."""
+    story = get_story_for_user(request, story_pk) if story_pk else None
+    query = text_param(request.GET.get("q"), MAX_QUERY)
+    results = search_memory(request.user, query, story=story, k=20) if query else []
+    context = {"story": story, "query": query, "results": results, "section": "search"}
+    template = "stories/_search_body.html#results" if request.htmx else "stories/search.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+@limit("grammar", "GRAMMAR_CHECKS_PER_MINUTE", 60, "Too many grammar checks in a minute; try again shortly.")
+def chapter_grammar(request, story_pk, pk):
+    """Grammar and style for the text in the editor (sent along, so unsaved words are checked too). The
+    suggestions are applied in the page, one by one, and reach the server through autosave."""
+    chapter = get_chapter_for_user(request, story_pk, pk)
+    text = (request.POST.get("content") or chapter.content).replace("\r\n", "\n")[:CHAPTER_MAX_CHARS]
+    report = check_grammar(text) if text.strip() else {"available": True, "note": "", "matches": []}
+    for match in report["matches"]:
+        start, end = match["offset"], match["offset"] + match["length"]
+        match["before"], match["after"] = text[max(0, start - 40) : start], text[end : end + 40]
+    return render(request, "stories/_grammar.html", {"story": chapter.story, "chapter": chapter, "report": report})
+
+
+@login_required
+@require_POST
+def chapter_continuity(request, pk, chapter_pk):
+    """Refresh a chapter's continuity notes in the background, or save the writer's correction: a summary, a
+    character's state at the chapter's end, or a thread marked open or resolved."""
+    story = get_story_for_user(request, pk)
+    chapter = get_object_or_404(story.chapters, pk=chapter_pk)
+    if "summary" in request.POST:
+        summary = text_param(request.POST["summary"], 2000)
+        if summary:
+            continuity.correct(chapter, "summary", summary)
+            messages.success(request, f"Saved your summary of “{chapter.title}”; it will not be replaced.")
+    elif "character" in request.POST:
+        state = text_param(request.POST.get("state"), 500)
+        if state:
+            continuity.set_character_state(chapter, text_param(request.POST["character"], 200), state)
+            messages.success(request, "Saved; your correction will not be replaced.")
+    elif "thread" in request.POST:
+        try:
+            continuity.set_thread_status(
+                chapter, text_param(request.POST["thread"], 500), text_param(request.POST.get("status"), 20)
+            )
+        except ValueError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Thread updated; your change will not be replaced.")
+    else:
+        enqueue_after_commit(extract_continuity, chapter.pk)
+        messages.success(request, f"Reading “{chapter.title}” again; its notes update in a moment.")
+    return redirect("story_bible", story.pk)
