@@ -1,11 +1,14 @@
 """Settings come from the environment only; .env.example lists every variable with its default.
 
-With DATABASE_URL / REDIS_URL unset, the embedded PostgreSQL and Redis under VAR_DIR are started (or reused).
+With DATABASE_URL / REDIS_URL unset, the embedded PostgreSQL and Redis under VAR_DIR are started (or reused) here,
+as settings load. That is on purpose: every process of the app (daphne, a worker, `manage.py anything`, the test
+run) needs the database as soon as Django is set up, and the embedded server's socket folder, which DATABASES
+must name, is only known once it runs. Starting is idempotent and instant when the servers already run, and each
+process registers itself so the last one out stops them. Set DATABASE_URL and REDIS_URL and nothing is started.
 """
 
 import os
 import secrets
-import sys
 from pathlib import Path
 
 import dj_database_url
@@ -47,7 +50,6 @@ def env_secret(name: str, default: str = "") -> str:
 
 
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
-TESTING = "pytest" in sys.modules
 
 
 def _local_secret_key() -> str:
@@ -167,8 +169,8 @@ DATABASES["default"]["OPTIONS"]["pool"] = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Tests share the server with a running app, so they use their own Redis database number.
-REDIS_DB = env_int("REDIS_TEST_DB", 15) if TESTING else env_int("REDIS_DB", 0)
+# The test suite sets its own number (tests/environment.py), so it can share the server with a running app.
+REDIS_DB = env_int("REDIS_DB", 0)
 if env_str("REDIS_URL"):
     _redis_base = env_str("REDIS_URL")
 else:
