@@ -17,6 +17,7 @@ import numpy as np
 from django.conf import settings
 
 from . import embeddings, llm
+from .messages import Earlier, Finding
 from .models import MemoryItem, MemoryKind
 from .prompting import answer_json, render
 from .text import sentences
@@ -269,7 +270,7 @@ def contradictions(story, text: str, chapter=None, include_chapter=False, ignore
         except llm.LLMError as exc:
             # The draft is written already: a judge that cannot be reached must not cost the writer the draft.
             note = f"Consistency was not checked: the model did not answer ({exc})."
-            return findings + [{"check": "consistency", "severity": "info", "message": note, "evidence": ""}], {
+            return findings + [Finding(check="consistency", severity="info", message=note)], {
                 "judged": judged, "unanswered": unanswered + 1, "error": str(exc),
             }  # fmt: skip
         judged.append({"subject": pair.subject, "source": pair.earlier.source, "similarity": round(pair.similarity, 3)})
@@ -284,28 +285,26 @@ def contradictions(story, text: str, chapter=None, include_chapter=False, ignore
                 continue
             what = f" ({c['attribute']})" if c["attribute"] else ""
             findings.append(
-                {
-                    "check": pair.check,
-                    "severity": settings.QA_CONTRADICTION_SEVERITY,
-                    "message": (
+                Finding(
+                    check=pair.check,
+                    severity=settings.QA_CONTRADICTION_SEVERITY,
+                    message=(
                         f"{pair.subject}{what}: {pair.earlier.source} says “{c['earlier'] or pair.earlier.text}”, "
                         f"the draft says “{c['new'] or pair.new}”."
                     ),
-                    "evidence": pair.new,
-                    "offset": pair.offset,
-                    "earlier": {
-                        "text": pair.earlier.text,
-                        "source": pair.earlier.source,
-                        "chapter": pair.earlier.chapter_id,
-                    },  # fmt: skip
-                    "similarity": round(pair.similarity, 3),
-                    "fingerprint": key,
-                }
+                    evidence=pair.new,
+                    offset=pair.offset,
+                    earlier=Earlier(
+                        text=pair.earlier.text, source=pair.earlier.source, chapter=pair.earlier.chapter_id
+                    ),
+                    similarity=round(pair.similarity, 3),
+                    fingerprint=key,
+                )
             )
     return findings, {"judged": judged, "unanswered": unanswered}
 
 
-def genre_findings(story, text: str, ignored=frozenset()) -> tuple[list[dict], dict]:
+def genre_findings(story, text: str, ignored=frozenset()) -> tuple[list[Finding], dict]:
     """A short judgement of how well the draft fits the story's genre and tone."""
     if not story.genre.strip() or not text.strip():
         return [], {}
@@ -330,11 +329,5 @@ def genre_findings(story, text: str, ignored=frozenset()) -> tuple[list[dict], d
     key = fingerprint("genre", story.genre)
     if score > settings.QA_GENRE_WARN_AT_OR_BELOW or key in ignored:
         return [], report
-    finding = {
-        "check": "genre",
-        "severity": "warn",
-        "message": f"Reads as a weak fit for {story.genre} ({score}/5). {note}".strip(),
-        "evidence": "",
-        "fingerprint": key,
-    }
-    return [finding], report
+    message = f"Reads as a weak fit for {story.genre} ({score}/5). {note}".strip()
+    return [Finding(check="genre", severity="warn", message=message, fingerprint=key)], report

@@ -10,7 +10,7 @@ from stories.models import Chapter
 from . import memory
 from .base import AgentContext
 from .kinds import Mode
-from .messages import AgentMessage, StepResult
+from .messages import AgentMessage, LeftOut, Section, StepResult, StoryContext
 from .models import MemoryKind
 
 WINDOW_CHAPTERS = 2
@@ -135,8 +135,8 @@ def assemble(ctx: AgentContext, message: AgentMessage) -> StepResult:
             section["why"] += " (cut to fit)"
             tokens = ctx.count_tokens(section["text"]) + 8
         if tokens > room:
-            left_out.append({"title": section["title"], "tokens": tokens, "why": "did not fit the budget"})
+            left_out.append(LeftOut(title=section["title"], tokens=tokens, why="did not fit the budget"))
             continue
         used += tokens
-        included.append({k: section[k] for k in ("title", "text", "why")} | {"tokens": tokens})
-    return StepResult({"sections": included, "left_out": left_out, "budget": budget, "used": used, "query": query})
+        included.append(Section(title=section["title"], text=section["text"], why=section["why"], tokens=tokens))
+    return StepResult(StoryContext(sections=included, left_out=left_out, budget=budget, used=used, query=query))

@@ -9,7 +9,17 @@ from stories.models import count_words
 from . import continuation_context, narrative_intelligence, quality_assurance, visual_storytelling, world_building
 from .base import AgentContext
 from .kinds import AgentType, Mode
-from .messages import AgentMessage
+from .messages import (
+    AgentMessage,
+    Draft,
+    GateDecision,
+    Illustration,
+    Output,
+    QualityReport,
+    StoryContext,
+    WorldContext,
+    WorldProposals,
+)
 
 MAX_REWRITES = 2
 PROMPT_RESERVE_TOKENS = 700  # system prompt, instructions and the author's note, on top of the context sections
@@ -18,15 +28,28 @@ DIRECTOR, WORLD, CONTEXT, WRITER, QA, VISUAL = (
     AgentType.NARRATIVE_INTELLIGENCE, AgentType.QUALITY_ASSURANCE, AgentType.VISUAL_STORYTELLING,
 )  # fmt: skip
 
-# Which function carries out each (agent, task type): the plan names them, the pipeline calls them.
+# Which function carries out each (agent, task type), and the type of what it returns: the plan names them, the
+# pipeline calls them and reads their stored outputs back.
 AGENTS = {
-    (WORLD, "retrieve_world"): world_building.retrieve,
-    (WORLD, "propose_world"): world_building.propose,
-    (CONTEXT, "assemble_context"): continuation_context.assemble,
-    (WRITER, "write"): narrative_intelligence.write,
-    (QA, "check"): quality_assurance.check,
-    (VISUAL, "illustrate"): visual_storytelling.illustrate,
+    (WORLD, "retrieve_world"): (world_building.retrieve, WorldContext),
+    (WORLD, "propose_world"): (world_building.propose, WorldProposals),
+    (CONTEXT, "assemble_context"): (continuation_context.assemble, StoryContext),
+    (WRITER, "write"): (narrative_intelligence.write, Draft),
+    (QA, "check"): (quality_assurance.check, QualityReport),
+    (VISUAL, "illustrate"): (visual_storytelling.illustrate, Illustration),
 }
+
+
+def run(ctx: AgentContext, message: AgentMessage):
+    """Carry out one step of the plan."""
+    function, _ = AGENTS[(message.agent, message.task_type)]
+    return function(ctx, message)
+
+
+def read_output(message: AgentMessage, stored: dict) -> Output:
+    """A step's output as stored (JSON), as the type its agent returns."""
+    _, model = AGENTS[(message.agent, message.task_type)]
+    return model.model_validate(stored)
 
 
 def target_words(ctx: AgentContext) -> int:
@@ -104,25 +127,18 @@ def check_steps(draft_key: str, check_key: str, words: int) -> list[AgentMessage
     ]  # fmt: skip
 
 
-def gate(check_output: dict, rewrites_done: int) -> dict:
+def gate(report: QualityReport, rewrites_done: int) -> GateDecision:
     """Decide what to do with a checked draft: accept it, accept it with warnings, or rewrite it."""
-    verdict = check_output.get("verdict", "pass")
-    problems = [f["message"] for f in check_output.get("findings", []) if f["severity"] in ("fail", "warn")]
-    if verdict == "pass":
-        return {"action": "accept", "reason": "The draft passed every check.", "feedback": []}
-    if verdict == "warn":
-        return {"action": "accept", "reason": "The draft passed with warnings for the writer.", "feedback": problems}
+    problems = report.problems()
+    if report.verdict == "pass":
+        return GateDecision(action="accept", reason="The draft passed every check.")
+    if report.verdict == "warn":
+        return GateDecision(action="accept", reason="The draft passed with warnings for the writer.", feedback=problems)
     if rewrites_done < MAX_REWRITES:
-        return {
-            "action": "retry",
-            "reason": f"The draft failed the gate: rewrite {rewrites_done + 1} of {MAX_REWRITES}, with the critique.",
-            "feedback": problems,
-        }
-    return {
-        "action": "accept",
-        "reason": f"Still failing after {MAX_REWRITES} rewrites; the writer decides, with the findings shown.",
-        "feedback": problems,
-    }
+        reason = f"The draft failed the gate: rewrite {rewrites_done + 1} of {MAX_REWRITES}, with the critique."
+        return GateDecision(action="retry", reason=reason, feedback=problems)
+    reason = f"Still failing after {MAX_REWRITES} rewrites; the writer decides, with the findings shown."
+    return GateDecision(action="accept", reason=reason, feedback=problems)
 
 
 def retry_steps(previous_write: AgentMessage, rewrite: int, feedback: list[str]) -> list[AgentMessage]:

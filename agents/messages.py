@@ -1,16 +1,25 @@
-"""The one shape of a message between agents. A plan is a list of these, so the graph is data to show and test."""
+"""The messages agents exchange. A plan is a list of AgentMessage steps (a graph: data to show and test), and each
+step's output is a typed model, validated where the agent makes it and read by attribute everywhere else. Outputs
+are stored as JSON with their step and read back through the same model (`output_model`), so a resumed task sees
+exactly what the first run saw."""
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, field
+from dataclasses import dataclass as std_dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.dataclasses import dataclass
+
+from .kinds import AgentType
 
 
 @dataclass
 class AgentMessage:
     key: str  # the step's name in the plan ("world", "write", "write-retry-1", ...)
-    agent: str  # AgentType value of the agent that acts on it
+    agent: AgentType  # the agent that acts on it
     task_type: str  # what the agent is asked to do ("retrieve_world", "write", "check", ...)
     payload: dict[str, Any] = field(default_factory=dict)  # inputs for this step
-    context: dict[str, Any] = field(default_factory=dict)  # what earlier steps produced, filled in at run time
+    context: dict[str, Any] = field(default_factory=dict)  # earlier steps' outputs, by key, filled in at run time
     priority: int = 0  # among ready steps, higher runs first
     dependencies: list[str] = field(default_factory=list)  # keys that must succeed first
     reason: str = ""  # why the director planned this step
@@ -18,12 +27,166 @@ class AgentMessage:
     def as_dict(self) -> dict:
         data = asdict(self)
         data.pop("context")
+        data["agent"] = str(self.agent)
         return data
 
 
-@dataclass
+class Output(BaseModel):
+    """What one step produced."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def stored(self) -> dict:
+        return self.model_dump(mode="json")
+
+
+# -- world building ------------------------------------------------------------------------------------------------
+
+
+class WorldNote(BaseModel):
+    id: int
+    name: str
+    kind: str
+    description: str = ""
+
+
+class WorldContext(Output):
+    entries: list[WorldNote] = []
+    why: str = ""
+
+
+class WorldProposal(BaseModel):
+    name: str
+    kind: str
+    mentions: int = 1
+    excerpt: str = ""
+
+
+class WorldProposals(Output):
+    proposals: list[WorldProposal] = []
+
+
+# -- continuation context -----------------------------------------------------------------------------------------
+
+
+class Section(BaseModel):
+    title: str
+    text: str = ""
+    why: str = ""
+    tokens: int = 0
+
+
+class LeftOut(BaseModel):
+    title: str
+    tokens: int
+    why: str
+
+
+class StoryContext(Output):
+    sections: list[Section] = []
+    left_out: list[LeftOut] = []
+    budget: int | None = None
+    used: int = 0
+    query: str = ""
+
+
+# -- narrative writer ---------------------------------------------------------------------------------------------
+
+
+class Draft(Output):
+    text: str = ""
+    words: int = 0
+    trimmed: list[str] = []  # what was cut from the prompt to fit the model's window
+    cancelled: bool = False
+    endpoint: str = ""
+
+
+# -- quality assurance ----------------------------------------------------------------------------------------------
+
+Severity = Literal["info", "warn", "fail"]
+
+
+class Earlier(BaseModel):
+    """The earlier statement a finding cites."""
+
+    text: str
+    source: str
+    chapter: int | None = None
+
+
+class Finding(BaseModel):
+    check: str  # length, repetition, grammar, character_consistency, plot_hole, genre, consistency
+    severity: Severity
+    message: str
+    evidence: str = ""
+    offset: int | None = None
+    earlier: Earlier | None = None
+    similarity: float | None = None
+    fingerprint: str = ""  # stable across rewrites, so the writer can ignore it for the story
+    ignored: bool = False
+
+
+class QualityReport(Output):
+    verdict: Literal["pass", "warn", "fail"] = "pass"
+    findings: list[Finding] = []
+    signals: dict[str, Any] = {}
+    consistency: dict[str, Any] = {}
+    genre: dict[str, Any] = {}
+    grammar: dict[str, Any] = {}
+
+    @classmethod
+    def judge(cls, findings: list[Finding], **reports) -> "QualityReport":
+        """The report with its verdict: fail if any finding fails, warn if any warns, else pass."""
+        severities = {f.severity for f in findings}
+        verdict = "fail" if "fail" in severities else "warn" if "warn" in severities else "pass"
+        return cls(verdict=verdict, findings=findings, **reports)
+
+    def problems(self) -> list[str]:
+        """What the writer (or a rewrite) should fix."""
+        return [f.message for f in self.findings if f.severity in ("fail", "warn")]
+
+
+# -- visual storytelling and the director ------------------------------------------------------------------------
+
+
+class Illustration(Output):
+    scene_prompt: str
+    characters: int = 0
+
+
+class GateDecision(Output):
+    action: Literal["accept", "retry"]
+    reason: str
+    feedback: list[str] = []
+    draft: str = ""  # the draft the decision is about
+    verdict: str = ""
+
+
+class Plan(Output):
+    steps: list[dict[str, Any]]
+
+
+# -- what a finished task reports -----------------------------------------------------------------------------------
+
+
+class ContextReport(BaseModel):
+    """What the writer's draft was written from: the context sections used and left out, the world, and what was
+    trimmed; plus the new places and things the draft introduced."""
+
+    sections: list[Section] = []
+    left_out: list[LeftOut] = []
+    budget: int | None = None
+    used: int | None = None
+    world: str = ""
+    world_proposals: list[WorldProposal] = []
+    trimmed: list[str] = []
+
+
+@std_dataclass
 class StepResult:
-    output: dict[str, Any]
+    """An agent's answer to the pipeline: its output and what the model call cost."""
+
+    output: Output
     model: str = ""
     prompt_tokens: int = 0
     completion_tokens: int = 0

@@ -6,7 +6,7 @@ from stories.models import count_words
 
 from . import llm
 from .base import AgentContext
-from .messages import AgentMessage, StepResult
+from .messages import AgentMessage, Draft, StepResult
 from .prompting import render
 
 POV = {
@@ -45,7 +45,7 @@ def voices(ctx: AgentContext) -> list[dict]:
 def build_messages(ctx: AgentContext, message: AgentMessage) -> list[dict]:
     story, settings = ctx.story, ctx.story.settings
     request = ctx.request
-    context = message.context
+    story_context, world = message.context.get("context"), message.context.get("world")
     content = ctx.chapter.content if ctx.chapter else ""
     cursor = request.get("cursor", len(content))
     selection = request.get("selection") or {}
@@ -60,8 +60,8 @@ def build_messages(ctx: AgentContext, message: AgentMessage) -> list[dict]:
     )
     user = render(
         "narrative_user",
-        context_sections=context.get("context", {}).get("sections", []),
-        world=context.get("world", {}).get("entries", []),
+        context_sections=story_context.sections if story_context else [],
+        world=world.entries if world else [],
         mode=ctx.mode,
         chapter_title=request.get("chapter_title") or (ctx.chapter.title if ctx.chapter else ""),
         target_words=message.payload.get("target_words", settings.target_words),
@@ -91,14 +91,12 @@ def write(ctx: AgentContext, message: AgentMessage) -> StepResult:
         ctx.emit(token)
     result = stream.result
     text = clean(result.text)
+    draft = Draft(
+        text=text, words=count_words(text), trimmed=result.trimmed, cancelled=result.cancelled,
+        endpoint=result.endpoint or "",
+    )  # fmt: skip
     return StepResult(
-        {
-            "text": text,
-            "words": count_words(text),
-            "trimmed": result.trimmed,
-            "cancelled": result.cancelled,
-            "endpoint": result.endpoint,
-        },  # fmt: skip
+        draft,
         model=result.model,
         prompt_tokens=result.prompt_tokens,
         completion_tokens=result.completion_tokens,

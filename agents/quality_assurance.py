@@ -9,7 +9,7 @@ from django.conf import settings
 from . import consistency, embeddings
 from .base import AgentContext
 from .grammar import check_grammar
-from .messages import AgentMessage, StepResult
+from .messages import AgentMessage, Draft, Finding, QualityReport, StepResult
 from .models import IgnoredFinding, MemoryItem, MemoryKind
 from .text import sentences
 
@@ -17,11 +17,11 @@ MIN_SHARE_OF_TARGET = 0.3
 MAX_REPEATS = 2
 
 
-def finding(check, severity, message, evidence=""):
-    return {"check": check, "severity": severity, "message": message, "evidence": evidence}
+def finding(check, severity, message, evidence="") -> Finding:
+    return Finding(check=check, severity=severity, message=message, evidence=evidence)
 
 
-def length_findings(text: str, target_words: int | None) -> list[dict]:
+def length_findings(text: str, target_words: int | None) -> list[Finding]:
     words = len(text.split())
     if not words:
         return [finding("length", "fail", "The draft is empty.")]
@@ -30,7 +30,7 @@ def length_findings(text: str, target_words: int | None) -> list[dict]:
     return []
 
 
-def repetition_findings(text: str) -> list[dict]:
+def repetition_findings(text: str) -> list[Finding]:
     counts = Counter(sentence.lower() for _, sentence in sentences(text) if len(sentence.split()) >= 4)
     return [
         finding("repetition", "fail", f"A sentence repeats {count} times.", sentence)
@@ -60,7 +60,7 @@ def character_similarity(ctx: AgentContext, text: str) -> dict:
     return signals
 
 
-def grammar_findings(text: str) -> tuple[list[dict], dict]:
+def grammar_findings(text: str) -> tuple[list[Finding], dict]:
     """One finding summarising grammar and style, its severity set by matches per 100 words; the matches
     themselves (with offsets and replacements) go in the report for the editor."""
     report = check_grammar(text)
@@ -81,8 +81,7 @@ def grammar_findings(text: str) -> tuple[list[dict], dict]:
 
 
 def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
-    draft = message.context.get(message.payload["draft"], {})
-    text = draft.get("text", "")
+    text = message.context.get(message.payload["draft"], Draft()).text
     findings = length_findings(text, message.payload.get("target_words"))
     findings += repetition_findings(text)
     signals = character_similarity(ctx, text)
@@ -96,15 +95,11 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
     findings += genre
     grammar, grammar_report = grammar_findings(text) if text.strip() else ([], {})
     findings += grammar
-    severities = {f["severity"] for f in findings}
-    verdict = "fail" if "fail" in severities else "warn" if "warn" in severities else "pass"
-    return StepResult(
-        {
-            "verdict": verdict,
-            "findings": findings,
-            "signals": {"character_similarity": signals},
-            "consistency": judging,
-            "genre": genre_report,
-            "grammar": grammar_report,
-        }
+    report = QualityReport.judge(
+        findings,
+        signals={"character_similarity": signals},
+        consistency=judging,
+        genre=genre_report,
+        grammar=grammar_report,
     )
+    return StepResult(report)

@@ -2,11 +2,11 @@
 and an image backend is configured (IMAGE_BACKEND_URL); the image itself is made by that backend."""
 
 from .base import AgentContext
-from .messages import AgentMessage, StepResult
+from .messages import AgentMessage, Draft, Illustration, StepResult
 
 
 def illustrate(ctx: AgentContext, message: AgentMessage) -> StepResult:
-    text = message.context.get(message.payload["draft"], {}).get("text", "")
+    text = message.context.get(message.payload["draft"], Draft()).text
     opening = " ".join(text.split("\n\n")[0].split()[:80])
     present = [
         f"{m.character.name}: {m.character.appearance.strip()}"
@@ -16,4 +16,4 @@ def illustrate(ctx: AgentContext, message: AgentMessage) -> StepResult:
     prompt = f"{ctx.story.genre or 'Story'} illustration. Scene: {opening}"
     if present:
         prompt += " Characters: " + "; ".join(present)
-    return StepResult({"scene_prompt": prompt, "characters": len(present)})
+    return StepResult(Illustration(scene_prompt=prompt, characters=len(present)))

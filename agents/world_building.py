@@ -8,7 +8,7 @@ from stories.models import WorldEntry
 
 from . import memory
 from .base import AgentContext
-from .messages import AgentMessage, StepResult
+from .messages import AgentMessage, Draft, StepResult, WorldContext, WorldNote, WorldProposal, WorldProposals
 from .models import MemoryKind
 
 MAX_ENTRIES = 8
@@ -23,26 +23,26 @@ COMMON = {
 }  # fmt: skip
 
 
-def entry_dict(entry: WorldEntry) -> dict:
-    return {"id": entry.pk, "name": entry.name, "kind": entry.get_kind_display(), "description": entry.description}
+def note(entry: WorldEntry) -> WorldNote:
+    return WorldNote(id=entry.pk, name=entry.name, kind=entry.get_kind_display(), description=entry.description)
 
 
 def retrieve(ctx: AgentContext, message: AgentMessage) -> StepResult:
     entries = list(WorldEntry.objects.filter(story=ctx.story))
     if len(entries) <= MAX_ENTRIES:
         why = f"all {len(entries)} world entries of the story" if entries else "the story has no world entries yet"
-        return StepResult({"entries": [entry_dict(e) for e in entries], "why": why})
+        return StepResult(WorldContext(entries=[note(e) for e in entries], why=why))
     query = message.payload.get("query") or ctx.story.premise or ctx.story.title
     found = memory.search(ctx.story.owner, query, story=ctx.story, kinds=[MemoryKind.WORLD], k=MAX_ENTRIES)
     by_id = {e.pk: e for e in entries}
     chosen = [by_id[item.world_entry_id] for item in found if item.world_entry_id in by_id]
     why = f"the {len(chosen)} of {len(entries)} entries closest to: {query[:120]}"
-    return StepResult({"entries": [entry_dict(e) for e in chosen], "why": why})
+    return StepResult(WorldContext(entries=[note(e) for e in chosen], why=why))
 
 
 def propose(ctx: AgentContext, message: AgentMessage) -> StepResult:
     """Names the draft uses that are neither a world entry nor a character: offered to the writer as new entries."""
-    text = message.context.get(message.payload["draft"], {}).get("text", "")
+    text = message.context.get(message.payload["draft"], Draft()).text
     known = {name.lower() for name in WorldEntry.objects.filter(story=ctx.story).values_list("name", flat=True)}
     known |= {name.lower() for name in ctx.story.characters.values_list("name", flat=True)}
     known_words = {word for name in known for word in name.split()}
@@ -59,12 +59,12 @@ def propose(ctx: AgentContext, message: AgentMessage) -> StepResult:
             end = text.find(".", match.end())
             excerpts[name] = text[start : end + 1 if end != -1 else match.end() + 80].strip()
     proposals = [
-        {
-            "name": name,
-            "kind": WorldEntry.Kind.LOCATION if places[name] else WorldEntry.Kind.LORE,
-            "mentions": count,
-            "excerpt": excerpts[name],
-        }
+        WorldProposal(
+            name=name,
+            kind=WorldEntry.Kind.LOCATION if places[name] else WorldEntry.Kind.LORE,
+            mentions=count,
+            excerpt=excerpts[name],
+        )
         for name, count in counts.most_common(5)
     ]
-    return StepResult({"proposals": proposals})
+    return StepResult(WorldProposals(proposals=proposals))

@@ -1,22 +1,6 @@
 from django.contrib import admin
 
-from .models import ApiToken, GenerationHistory, GenerationStep, GenerationTask
-
-
-@admin.register(GenerationHistory)
-class GenerationHistoryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "agent_type", "story", "requested_by", "model_name", "user_rating"]
-    list_filter = ["agent_type", "user_rating", "model_name", "created_at"]
-    search_fields = ["story__title", "generated_content", "requested_by__email"]
-    list_select_related = ["story", "requested_by"]
-    date_hierarchy = "created_at"
-    readonly_fields = [
-        "story", "chapter", "task", "requested_by", "agent_type", "model_name", "input_context",
-        "generated_content", "user_rating", "created_at", "updated_at",
-    ]  # fmt: skip
-
-    def has_add_permission(self, request):
-        return False
+from .models import ApiToken, GenerationStep, GenerationTask
 
 
 class StepInline(admin.TabularInline):
@@ -33,8 +17,11 @@ class StepInline(admin.TabularInline):
 @admin.register(GenerationTask)
 class GenerationTaskAdmin(admin.ModelAdmin):
     change_list_template = "admin/generation/generationtask/change_list.html"
-    list_display = ["created_at", "user", "story", "mode", "status", "progress", "current_agent", "attempts"]
-    list_filter = ["status", "mode", "proposal_status", "created_at"]
+    list_display = [
+        "created_at", "user", "story", "mode", "status", "progress", "current_agent", "attempts", "model_name",
+        "user_rating",
+    ]  # fmt: skip
+    list_filter = ["status", "mode", "proposal_status", "user_rating", "model_name", "created_at"]
     search_fields = ["story__title", "user__email", "error"]
     list_select_related = ["user", "story"]
     readonly_fields = [f.name for f in GenerationTask._meta.fields]

@@ -69,7 +69,7 @@ def task_status(task: GenerationTask) -> dict:
         "estimated_start_seconds": estimate_seconds(position),
         "error": task.error or None,
         "proposal_status": task.proposal_status or None,
-        "quality": task.quality_report.get("verdict") if task.quality_report else None,
+        "quality": task.quality.verdict if task.quality else None,
     }
 
 

@@ -47,7 +47,7 @@ def panel_context(task, oob: bool = False) -> dict:
         "place_in_line": position,
         "estimate": estimate_seconds(position),
         "oob": oob,
-        "rating": getattr(getattr(task, "history", None), "user_rating", None),
+        "rating": task.user_rating,
     }
 
 

@@ -11,56 +11,11 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from agents.kinds import AgentType, Mode
+from agents.messages import ContextReport, QualityReport
 from agents.models import IgnoredFinding
 from agents.tasks import extract_continuity
 from stories.models import CHAPTER_MAX_CHARS, Chapter, ChapterRevision
 from storyassistant.queues import enqueue_after_commit
-
-
-class GenerationHistoryQuerySet(models.QuerySet):
-    def for_user(self, user):
-        return self.filter(story__owner=user)
-
-
-class GenerationHistory(models.Model):
-    """Everything an agent produced for a story, with the inputs it saw and the writer's rating."""
-
-    story = models.ForeignKey("stories.Story", on_delete=models.CASCADE, related_name="generation_history")
-    chapter = models.ForeignKey(
-        "stories.Chapter", null=True, blank=True, on_delete=models.SET_NULL, related_name="generation_history"
-    )
-    task = models.OneToOneField(
-        "GenerationTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="history"
-    )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    agent_type = models.CharField(max_length=30, choices=AgentType.choices)
-    model_name = models.CharField(max_length=200, blank=True)
-    input_context = models.JSONField(default=dict, blank=True)
-    generated_content = models.TextField(blank=True)
-    user_rating = models.PositiveSmallIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    objects = GenerationHistoryQuerySet.as_manager()
-
-    class Meta:
-        verbose_name_plural = "generation history"
-        ordering = ["-created_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(user_rating__isnull=True) | Q(user_rating__gte=1, user_rating__lte=5),
-                name="generationhistory_rating_1_5",
-            ),
-        ]
-        indexes = [
-            # A story's generation history, newest first.
-            models.Index(fields=["story", "-created_at"], name="genhistory_story_created_idx"),
-        ]
-
-    def __str__(self):
-        return f"{self.get_agent_type_display()} for {self.story} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class GenerationTaskQuerySet(models.QuerySet):
@@ -111,6 +66,9 @@ class GenerationTask(models.Model):
     quality_report = models.JSONField(default=dict, blank=True)
     proposal_status = models.CharField(max_length=10, choices=Proposal.choices, blank=True, default="")
     error = models.TextField(blank=True)
+    # The model that wrote the draft, and how the writer rated it (1-5): staff compare models on it.
+    model_name = models.CharField(max_length=200, blank=True)
+    user_rating = models.PositiveSmallIntegerField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     # Claims by a worker (each resumes from the last completed step), and hand-overs to the queue.
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -127,6 +85,10 @@ class GenerationTask(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(progress__lte=100), name="generationtask_progress_0_100"),
+            models.CheckConstraint(
+                condition=Q(user_rating__isnull=True) | Q(user_rating__gte=1, user_rating__lte=5),
+                name="generationtask_rating_1_5",
+            ),
         ]
         indexes = [
             # The dispatcher: queued and running tasks, oldest first.
@@ -159,23 +121,34 @@ class GenerationTask(models.Model):
             return (self.finished_at - self.started_at).total_seconds()
         return None
 
+    @property
+    def quality(self) -> QualityReport | None:
+        """The quality report of the draft, if it was checked."""
+        return QualityReport.model_validate(self.quality_report) if self.quality_report else None
+
+    @property
+    def context(self) -> ContextReport | None:
+        """What the draft was written from, once the task finished."""
+        return ContextReport.model_validate(self.context_report) if self.context_report else None
+
     def ignore_finding(self, fingerprint: str) -> bool:
         """Remember the writer dismissed this finding of the task's report, for the whole story."""
-        report = dict(self.quality_report or {})
-        finding = next(
-            (f for f in report.get("findings", []) if fingerprint and f.get("fingerprint") == fingerprint), None
-        )
+        report = self.quality
+        findings = report.findings if report else []
+        finding = next((f for f in findings if fingerprint and f.fingerprint == fingerprint), None)
         if finding is None:
             return False
         IgnoredFinding.objects.get_or_create(
-            story=self.story,
-            fingerprint=fingerprint,
-            defaults={"kind": finding["check"], "message": finding["message"]},
+            story=self.story, fingerprint=fingerprint, defaults={"kind": finding.check, "message": finding.message}
         )
-        finding["ignored"] = True
-        self.quality_report = report
+        finding.ignored = True
+        self.quality_report = report.stored()
         self.save(update_fields=["quality_report"])
         return True
+
+    def rate(self, rating: int):
+        GenerationTask.objects.filter(pk=self.pk).update(user_rating=rating)
+        self.user_rating = rating
 
     def accept_proposal(self, user, text: str | None = None) -> Chapter:
         """Put the (possibly edited) proposal into the story as a new revision; returns the chapter it went into.

@@ -15,7 +15,7 @@ from storyassistant.ratelimit import too_many
 from .dispatch import QueueFull, start_generation
 from .forms import AcceptForm, GenerateForm, RatingForm
 from .live import panel_context
-from .models import ApiToken, GenerationHistory, GenerationStep, GenerationTask, ProposalConflict
+from .models import ApiToken, GenerationStep, GenerationTask, ProposalConflict
 
 TOKEN_LIFETIMES = [(30, "30 days"), (90, "90 days"), (365, "1 year")]
 
@@ -125,13 +125,11 @@ def task_regenerate(request, pk):
 def task_rate(request, pk):
     task = get_task_for_user(request, pk)
     form = RatingForm(request.POST)
-    history = GenerationHistory.objects.filter(task=task).first()
-    if history is None or not form.is_valid():
+    if task.status != GenerationTask.Status.SUCCEEDED or not form.is_valid():
         messages.error(request, "Rate a finished generation from 1 to 5.")
     else:
-        history.user_rating = form.cleaned_data["rating"]
-        history.save(update_fields=["user_rating", "updated_at"])
-        messages.success(request, f"Rated {history.user_rating} of 5. Thank you.")
+        task.rate(form.cleaned_data["rating"])
+        messages.success(request, f"Rated {task.user_rating} of 5. Thank you.")
     return redirect(task)
 
 
@@ -151,14 +149,12 @@ def finding_ignore(request, pk):
 def world_proposal_accept(request, pk):
     """Add a place or thing the draft introduced to the story's world."""
     task = get_task_for_user(request, pk)
-    proposals = {p["name"]: p for p in task.context_report.get("world_proposals", [])}
+    proposals = {p.name: p for p in task.context.world_proposals} if task.context else {}
     proposal = proposals.get(request.POST.get("name", ""))
     if proposal is None:
         raise Http404("No such proposal.")
     entry, created = WorldEntry.objects.get_or_create(
-        story=task.story,
-        name=proposal["name"],
-        defaults={"kind": proposal["kind"], "description": proposal["excerpt"]},
+        story=task.story, name=proposal.name, defaults={"kind": proposal.kind, "description": proposal.excerpt}
     )
     messages.success(
         request, f"Added “{entry.name}” to the world." if created else f"“{entry.name}” was already there."

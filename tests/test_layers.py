@@ -14,8 +14,10 @@ LAYERS = {"storyassistant": 0, "stories": 1, "characters": 1, "agents": 2, "gene
 ENTRY_POINTS = ("storyassistant.settings", "storyassistant.urls", "storyassistant.asgi", "storyassistant.wsgi",
                 "storyassistant.management")  # fmt: skip
 # Inside generation, the same rule: each module may import only those before it in this order.
-GENERATION_ORDER = ["models", "forms", "signals", "admin", "dispatch", "live", "pipeline", "tasks",
-                    "consumers", "routing", "templatetags", "views", "agent_views", "api", "urls", "apps"]  # fmt: skip
+GENERATION_ORDER = [
+    "models", "forms", "signals", "admin", "dispatch", "live", "steps", "reporting", "pipeline", "tasks",
+    "consumers", "routing", "templatetags", "views", "agent_views", "api", "urls", "apps",
+]  # fmt: skip
 
 
 def app_modules():

@@ -10,7 +10,7 @@ import pytest
 
 from agents import consistency, memory, quality_assurance
 from agents.base import AgentContext
-from agents.messages import AgentMessage
+from agents.messages import AgentMessage, Draft
 from agents.models import IgnoredFinding
 from agents.tests.consistency_set import LABELS, PAIRS, cosines, judged_contradiction, scores, similarity_alone
 from characters.models import Character, StoryCharacter
@@ -116,20 +116,20 @@ def saga(user):
 def test_chapter_three_contradicting_chapter_one_is_found_and_cited(judge_model, saga):
     chapter = make_chapter(saga, title="The Stranger", content=CONTRADICTING)
     findings, judging = consistency.contradictions(saga, chapter.content, chapter=chapter)
-    by_subject = {(f["check"], f["message"].split(" (")[0]): f for f in findings}
+    by_subject = {(f.check, f.message.split(" (")[0]): f for f in findings}
 
     eyes = by_subject[("character_consistency", "Mara")]
-    assert eyes["earlier"]["source"] == "Mara's profile: appearance" and "green eyes" in eyes["message"]
-    assert eyes["evidence"].startswith("Mara looked up, her blue eyes")
-    assert chapter.content[eyes["offset"] :].startswith("Mara looked up")
+    assert eyes.earlier.source == "Mara's profile: appearance" and "green eyes" in eyes.message
+    assert eyes.evidence.startswith("Mara looked up, her blue eyes")
+    assert chapter.content[eyes.offset :].startswith("Mara looked up")
 
     ghost = by_subject[("character_consistency", "Old Bram")]
-    assert ghost["earlier"]["source"] == "Chapter 1 “The Storm”" and "Old Bram died" in ghost["earlier"]["text"]
-    assert ghost["earlier"]["chapter"] == saga.chapters.get(order=1).pk
+    assert ghost.earlier.source == "Chapter 1 “The Storm”" and "Old Bram died" in ghost.earlier.text
+    assert ghost.earlier.chapter == saga.chapters.get(order=1).pk
 
-    place = next(f for f in findings if f["check"] == "continuity")
-    assert "lighthouse" in place["message"] and "The storm destroyed the lighthouse" in place["earlier"]["text"]
-    assert place["evidence"].startswith("Later they climbed")
+    place = next(f for f in findings if f.check == "continuity")
+    assert "lighthouse" in place.message and "The storm destroyed the lighthouse" in place.earlier.text
+    assert place.evidence.startswith("Later they climbed")
     assert len(findings) == 3, findings
     assert judging["unanswered"] == 0 and judging["judged"]
 
@@ -146,8 +146,8 @@ def test_a_consistent_chapter_three_raises_nothing(judge_model, saga):
 def test_a_later_chapter_is_never_cited(judge_model, saga):
     first = saga.chapters.get(order=1)
     findings, _ = consistency.contradictions(saga, CONTRADICTING, chapter=first)
-    assert all(f["earlier"]["chapter"] in (None, first.pk) for f in findings)
-    assert not any(f["earlier"]["source"].startswith("Chapter 2") for f in findings)
+    assert all(f.earlier.chapter in (None, first.pk) for f in findings)
+    assert not any(f.earlier.source.startswith("Chapter 2") for f in findings)
 
 
 @pytest.mark.django_db
@@ -155,18 +155,18 @@ def test_the_quality_gate_fails_a_contradiction_and_an_ignored_finding_stays_ign
     chapter = make_chapter(saga, title="The Stranger", content="")
     ctx = AgentContext(mode="continue", story=saga, chapter=chapter)
     message = AgentMessage("check", "quality_assurance", "check", {"draft": "write", "target_words": 40})
-    message.context = {"write": {"text": CONTRADICTING}}
+    message.context = {"write": Draft(text=CONTRADICTING)}
 
     report = quality_assurance.check(ctx, message).output
-    assert report["verdict"] == "fail"
-    assert report["genre"] == {"answered": True, "score": 4, "note": "Fits the genre."}
-    assert report["signals"]["character_similarity"]["Mara"] > 0
-    eyes = next(f for f in report["findings"] if f["check"] == "character_consistency" and "Mara" in f["message"])
+    assert report.verdict == "fail"
+    assert report.genre == {"answered": True, "score": 4, "note": "Fits the genre."}
+    assert report.signals["character_similarity"]["Mara"] > 0
+    eyes = next(f for f in report.findings if f.check == "character_consistency" and "Mara" in f.message)
 
-    IgnoredFinding.objects.create(story=saga, fingerprint=eyes["fingerprint"], kind=eyes["check"], message="x")
+    IgnoredFinding.objects.create(story=saga, fingerprint=eyes.fingerprint, kind=eyes.check, message="x")
     again = quality_assurance.check(ctx, message).output
-    assert eyes["fingerprint"] not in {f.get("fingerprint") for f in again["findings"]}
-    assert len(again["findings"]) == len(report["findings"]) - 1
+    assert eyes.fingerprint not in {f.fingerprint for f in again.findings}
+    assert len(again.findings) == len(report.findings) - 1
 
 
 @pytest.mark.django_db
@@ -176,11 +176,11 @@ def test_the_embedded_model_checks_the_story_without_inventing_facts(settings, r
     findings, judging = consistency.contradictions(saga, chapter.content, chapter=chapter)
     print(f"\nembedded model on the three-chapter story: {len(judging['judged'])} pairs judged, findings:")
     for f in findings:
-        print(" -", f["message"])
+        print(" -", f.message)
     assert judging["judged"]
     for f in findings:  # whatever it reports is quoted from the two texts
-        assert f["evidence"] in chapter.content
-        assert f["earlier"]["source"] in {"Mara's profile: appearance", "Chapter 1 “The Storm”", "Chapter 2 “The Loft”"}
+        assert f.evidence in chapter.content
+        assert f.earlier.source in {"Mara's profile: appearance", "Chapter 1 “The Storm”", "Chapter 2 “The Loft”"}
 
 
 def test_a_sentence_going_on_with_she_or_he_is_about_the_character_just_named():
@@ -198,5 +198,5 @@ def test_a_contradiction_told_with_a_pronoun_is_found(judge_model, saga):
     text = "Mara stepped onto the quay at dusk. Her blue eyes narrowed at the stranger."
     chapter = make_chapter(saga, title="The Stranger", content=text)
     findings, _ = consistency.contradictions(saga, text, chapter=chapter)
-    [eyes] = [f for f in findings if f["check"] == "character_consistency"]
-    assert eyes["message"].startswith("Mara (eye colour)") and eyes["evidence"].startswith("Her blue eyes")
+    [eyes] = [f for f in findings if f.check == "character_consistency"]
+    assert eyes.message.startswith("Mara (eye colour)") and eyes.evidence.startswith("Her blue eyes")

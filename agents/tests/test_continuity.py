@@ -84,12 +84,10 @@ def test_context_assembly_always_includes_unresolved_important_threads(user, cha
     ctx = AgentContext(mode="continue", story=story, chapter=next_chapter)
     message = AgentMessage("context", "continuation_context", "assemble_context", {"budget": 250, "query": "lamp"})
     output = continuation_context.assemble(ctx, message).output
-    titles = [s["title"] for s in output["sections"]]
+    titles = [s.title for s in output.sections]
     assert "Open plot threads" in titles
-    assert output["used"] <= 250
-    assert "Who answered the lamp from the sea?" in next(
-        s["text"] for s in output["sections"] if "threads" in s["title"]
-    )
+    assert output.used <= 250
+    assert "Who answered the lamp from the sea?" in next(s.text for s in output.sections if "threads" in s.title)
 
 
 def test_the_bible_shows_threads_timelines_and_relationship_changes(writer_client, model, chapter):

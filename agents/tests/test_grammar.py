@@ -3,7 +3,7 @@
 import pytest
 
 from agents import grammar, quality_assurance
-from agents.messages import AgentMessage
+from agents.messages import AgentMessage, Draft
 
 
 def test_findings_carry_offsets_and_replacements(languagetool):
@@ -51,12 +51,14 @@ def test_grammar_thresholds_decide_the_verdict(languagetool, typos, verdict):
     for position in range(0, typos * 6, 6):  # spaced out, so no two typos repeat each other
         words[position] = "teh"
     text = " ".join(words) + "."
-    message = AgentMessage("check", "quality_assurance", "check", {"draft": "write"}, context={"write": {"text": text}})
+    message = AgentMessage(
+        "check", "quality_assurance", "check", {"draft": "write"}, context={"write": Draft(text=text)}
+    )
     output = quality_assurance.check(FakeContext(make_story(make_user())), message).output
-    assert output["verdict"] == verdict
-    assert len(output["grammar"]["matches"]) == typos
+    assert output.verdict == verdict
+    assert len(output.grammar["matches"]) == typos
     if typos:
-        assert output["findings"][-1]["check"] == "grammar"
+        assert output.findings[-1].check == "grammar"
 
 
 @pytest.mark.django_db
@@ -64,6 +66,6 @@ def test_without_languagetool_the_other_checks_still_run(settings):
     from tests.factories import make_story, make_user
 
     settings.LANGUAGETOOL_URL = ""
-    message = AgentMessage("check", "quality_assurance", "check", {"draft": "write"}, context={"write": {"text": ""}})
+    message = AgentMessage("check", "quality_assurance", "check", {"draft": "write"}, context={"write": Draft(text="")})
     output = quality_assurance.check(FakeContext(make_story(make_user())), message).output
-    assert output["verdict"] == "fail" and output["findings"][0]["message"] == "The draft is empty."
+    assert output.verdict == "fail" and output.findings[0].message == "The draft is empty."

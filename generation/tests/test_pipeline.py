@@ -8,7 +8,7 @@ from django.utils import timezone
 from rq import Queue
 
 from generation.dispatch import dispatch, fair_order, place_in_line, start_generation
-from generation.models import GenerationHistory, GenerationStep, GenerationTask, ProposalConflict
+from generation.models import GenerationStep, GenerationTask, ProposalConflict
 from generation.tasks import run_generation
 from stories.models import Chapter, ChapterRevision
 from tests.factories import make_story, make_user
@@ -64,8 +64,7 @@ def test_a_request_runs_through_every_agent(user, fake_ollama, story_with_cast):
     assert "Mara lights the lamp." in sent[1]["content"] and "The ship docked at dawn." in sent[1]["content"]
     titles = [s["title"] for s in task.context_report["sections"]]
     assert titles == ["Premise", "Characters", "Recent text: The Stairs"]
-    history = GenerationHistory.objects.get(task=task)
-    assert history.generated_content == task.result_content and history.model_name == "llama3.1"
+    assert task.model_name == "llama3.1"  # the model that wrote the draft, kept with the task beside its rating
 
 
 def test_world_building_and_context_run_in_parallel(user, fake_ollama, story_with_cast):

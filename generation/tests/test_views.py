@@ -5,7 +5,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import reverse
 
-from generation.models import ApiToken, GenerationHistory, GenerationTask
+from generation.models import ApiToken, GenerationTask
 from generation.tasks import run_generation
 from stories.models import WorldEntry
 from storyassistant.asgi import application
@@ -66,9 +66,9 @@ def test_accept_discard_rate_regenerate_and_world_proposals(writer_client, user,
     assert WorldEntry.objects.get(story=story, name="Halloway Rock").kind == "location"
 
     writer_client.post(reverse("task_rate", args=[task.pk]), {"rating": 4})
-    assert GenerationHistory.objects.get(task=task).user_rating == 4
+    assert GenerationTask.objects.get(pk=task.pk).user_rating == 4
     assert writer_client.post(reverse("task_rate", args=[task.pk]), {"rating": 9}).status_code == 302
-    assert GenerationHistory.objects.get(task=task).user_rating == 4
+    assert GenerationTask.objects.get(pk=task.pk).user_rating == 4
 
     response = writer_client.post(reverse("proposal_accept", args=[task.pk]), {"text": "Edited by the writer."})
     new = story.chapters.get(order=chapter.order + 1)

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from generation.models import AgentType, GenerationHistory
+from generation.models import GenerationTask
 from stories.models import Story
 from storyassistant.models import User
 from tests.factories import make_story, make_user
@@ -27,7 +27,7 @@ def test_every_model_has_an_admin_page(moderator_client):
     for name in [
         "storyassistant_user", "stories_story", "stories_chapter", "stories_chapterrevision", "stories_worldentry",
         "characters_character", "characters_storycharacter", "characters_characterrelationship",
-        "generation_generationhistory",
+        "generation_generationtask",
     ]:  # fmt: skip
         assert moderator_client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
 
@@ -87,15 +87,17 @@ def test_moderator_unhides_a_story(moderator_client):
     assert not Story.objects.get(pk=story.pk).is_flagged
 
 
-def test_moderator_browses_generation_history_with_ratings(moderator_client):
-    story = make_story(make_user())
-    entry = GenerationHistory.objects.create(
-        story=story, agent_type=AgentType.NARRATIVE_INTELLIGENCE, generated_content="Once upon a time", user_rating=4
-    )
-    page = moderator_client.get(reverse("admin:generation_generationhistory_changelist"), {"user_rating": 4})
+def test_moderator_browses_generations_with_ratings(moderator_client):
+    writer = make_user()
+    story = make_story(writer)
+    entry = GenerationTask.objects.create(
+        user=writer, story=story, status="succeeded", result_content="Once upon a time", user_rating=4,
+        model_name="llama3.1",
+    )  # fmt: skip
+    page = moderator_client.get(reverse("admin:generation_generationtask_changelist"), {"user_rating": 4})
     assert page.status_code == 200
-    assert str(story) in page.content.decode()
-    detail = moderator_client.get(reverse("admin:generation_generationhistory_change", args=[entry.pk]))
+    assert str(story) in page.content.decode() and "llama3.1" in page.content.decode()
+    detail = moderator_client.get(reverse("admin:generation_generationtask_change", args=[entry.pk]))
     assert "Once upon a time" in detail.content.decode()
 
 
