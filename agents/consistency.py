@@ -9,7 +9,6 @@ an LLM judge, which lists the facts both sides state, attribute by attribute, an
 cosine stays in each finding as a signal.
 """
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ import numpy as np
 from django.conf import settings
 
 from . import embeddings, llm
-from .messages import Earlier, Finding
+from .messages import Earlier, Finding, fingerprint
 from .models import MemoryItem, MemoryKind
 from .prompting import answer_json, render
 from .text import sentences
@@ -255,12 +254,6 @@ def judge(subject: str, earlier: Statement, new: str, *, story=None, cache=None)
     return comparisons
 
 
-def fingerprint(*parts: str) -> str:
-    """Stable across rewrites: the same contradiction with the same earlier fact is the same finding."""
-    normal = "|".join(re.sub(r"\W+", " ", p.lower()).strip() for p in parts)
-    return hashlib.sha1(normal.encode()).hexdigest()[:16]
-
-
 def contradictions(story, text: str, chapter=None, include_chapter=False, ignored=frozenset()) -> tuple[list, dict]:
     """Findings for every contradiction the judge confirms, each citing the earlier statement and where it is."""
     findings, judged, unanswered = [], [], 0
@@ -302,32 +295,3 @@ def contradictions(story, text: str, chapter=None, include_chapter=False, ignore
                 )
             )
     return findings, {"judged": judged, "unanswered": unanswered}
-
-
-def genre_findings(story, text: str, ignored=frozenset()) -> tuple[list[Finding], dict]:
-    """A short judgement of how well the draft fits the story's genre and tone."""
-    if not story.genre.strip() or not text.strip():
-        return [], {}
-    prefs = story.settings
-    prompt = render(
-        "genre_check", genre=story.genre, tone=prefs.tone, pov=prefs.pov.replace("_", " ") + " person",
-        tense=prefs.tense, text=text[: settings.QA_GENRE_EXCERPT_CHARS],
-    )  # fmt: skip
-    try:
-        result = llm.generate([{"role": "user", "content": prompt}], story=story, temperature=0, max_tokens=120)
-    except llm.LLMError as exc:
-        return [], {"answered": False, "error": str(exc)}
-    data = answer_json(result.text) or {}
-    try:
-        score = int(data.get("score"))
-    except (ValueError, TypeError):
-        return [], {"answered": False}
-    if not 1 <= score <= 5:
-        return [], {"answered": False}
-    note = str(data.get("note", ""))[:300]
-    report = {"answered": True, "score": score, "note": note}
-    key = fingerprint("genre", story.genre)
-    if score > settings.QA_GENRE_WARN_AT_OR_BELOW or key in ignored:
-        return [], report
-    message = f"Reads as a weak fit for {story.genre} ({score}/5). {note}".strip()
-    return [Finding(check="genre", severity="warn", message=message, fingerprint=key)], report

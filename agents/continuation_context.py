@@ -5,6 +5,8 @@ their latest states, the most recent text (a sliding window of chapters), retrie
 then summaries of older chapters. Every section says why it is there; whatever did not fit is listed as left out.
 """
 
+from dataclasses import dataclass
+
 from stories.models import Chapter
 
 from . import memory
@@ -42,82 +44,103 @@ def _fit(ctx, text: str, tokens: int, keep_end: bool) -> str:
     return ("… " + piece.strip()) if keep_end else (piece.strip() + " …")
 
 
-def candidate_sections(ctx: AgentContext, previous: list[Chapter], query: str) -> list[dict]:
-    """Sections in priority order; `flex` ones may be cut to fit, the others are all or nothing."""
-    sections = []
-    story = ctx.story
-    if story.premise:
-        sections.append({"title": "Premise", "text": story.premise, "why": "the story's premise"})
+@dataclass
+class Candidate:
+    """A section the context could hold. `flex` ones may be cut to fit (keeping their end if `keep_end`), the others
+    are all or nothing; `max_share` caps a section's part of the budget."""
 
-    threads = []
-    for chapter in previous:
-        for thread in chapter.continuation_context.get("threads", []):
-            if thread.get("status", "open") == "open":
-                threads.append((thread.get("importance", 5), chapter.order, thread))
+    title: str
+    text: str
+    why: str
+    flex: bool = False
+    max_share: float | None = None
+    keep_end: bool = False
+
+
+def window(previous: list[Chapter]) -> list[Chapter]:
+    """The most recent chapters, given whole (or their end) rather than summarised."""
+    return previous[-WINDOW_CHAPTERS:]
+
+
+def premise(ctx: AgentContext, previous, query) -> list[Candidate]:
+    return [Candidate("Premise", ctx.story.premise, "the story's premise")] if ctx.story.premise else []
+
+
+def open_threads(ctx: AgentContext, previous, query) -> list[Candidate]:
+    threads = [
+        (thread.get("importance", 5), chapter.order, thread)
+        for chapter in previous
+        for thread in chapter.continuation_context.get("threads", [])
+        if thread.get("status", "open") == "open"
+    ]
     threads.sort(key=lambda t: (-t[0], -t[1]))
-    if threads:
-        lines = [f"- {t['summary']} (importance {importance})" for importance, _, t in threads]
-        sections.append(
-            {"title": "Open plot threads", "text": "\n".join(lines), "why": "unresolved, most important first"}
-        )
+    if not threads:
+        return []
+    lines = [f"- {t['summary']} (importance {importance})" for importance, _, t in threads]
+    return [Candidate("Open plot threads", "\n".join(lines), "unresolved, most important first")]
 
+
+def characters(ctx: AgentContext, previous, query) -> list[Candidate]:
     states = {}
     for chapter in previous:  # later chapters overwrite earlier states
         states.update(chapter.continuation_context.get("character_states", {}))
-    cast = list(story.cast.select_related("character").order_by("-importance"))
-    if cast:
-        lines = []
-        for member in cast:
-            c = member.character
-            traits = "; ".join(v.strip() for v in (c.appearance, c.personality, c.goals) if v.strip())
-            line = f"- {c.name} ({member.get_role_display().lower()}): {traits}"
-            if state := states.get(c.name):
-                line += f" Now: {state}"
-            lines.append(line)
-        sections.append(
-            {"title": "Characters", "text": "\n".join(lines), "why": "the cast, by importance", "flex": True}
-        )
+    lines = []
+    for member in ctx.story.cast.select_related("character").order_by("-importance"):
+        c = member.character
+        traits = "; ".join(v.strip() for v in (c.appearance, c.personality, c.goals) if v.strip())
+        line = f"- {c.name} ({member.get_role_display().lower()}): {traits}"
+        if state := states.get(c.name):
+            line += f" Now: {state}"
+        lines.append(line)
+    return [Candidate("Characters", "\n".join(lines), "the cast, by importance", flex=True)] if lines else []
 
-    window = previous[-WINDOW_CHAPTERS:]
-    for chapter in reversed(window):
-        if chapter.content.strip():
-            sections.append(
-                {
-                    "title": f"Recent text: {chapter.title}",
-                    "text": chapter.content,
-                    "why": "sliding window of the most recent chapters",
-                    "max_share": 0.6,
-                    "flex": True,
-                    "keep_end": True,
-                    "order": chapter.order,
-                }
-            )
 
-    window_ids = {c.pk for c in window}
-    if query:
-        found = memory.search(
-            story.owner, query, story=story, kinds=[MemoryKind.PASSAGE, MemoryKind.PLOT_POINT], k=RETRIEVED_PASSAGES * 2
-        )
-        passages = [item for item in found if item.chapter_id not in window_ids][:RETRIEVED_PASSAGES]
-        if passages:
-            text = "\n\n".join(
-                f"[{item.chapter.title if item.chapter else item.get_kind_display()}] {item.text}" for item in passages
-            )
-            sections.append(
-                {
-                    "title": "Earlier passages",
-                    "text": text,
-                    "why": f"retrieved from memory for: {query[:100]}",
-                    "flex": True,
-                    "max_share": 0.3,
-                }
-            )
+def recent_text(ctx: AgentContext, previous, query) -> list[Candidate]:
+    return [
+        Candidate(
+            f"Recent text: {chapter.title}",
+            chapter.content,
+            "sliding window of the most recent chapters",
+            flex=True,
+            max_share=0.6,
+            keep_end=True,
+        )  # fmt: skip
+        for chapter in reversed(window(previous))
+        if chapter.content.strip()
+    ]
 
-    older = [c for c in previous if c.pk not in window_ids and c.continuation_context.get("summary")]
-    if older:
-        text = "\n".join(f"- {c.title}: {c.continuation_context['summary']}" for c in older)
-        sections.append({"title": "Earlier chapters", "text": text, "why": "summaries beyond the window", "flex": True})
-    return sections
+
+def retrieved_passages(ctx: AgentContext, previous, query) -> list[Candidate]:
+    if not query:
+        return []
+    in_window = {c.pk for c in window(previous)}
+    kinds = [MemoryKind.PASSAGE, MemoryKind.PLOT_POINT]
+    found = memory.search(ctx.story.owner, query, story=ctx.story, kinds=kinds, k=RETRIEVED_PASSAGES * 2)
+    passages = [item for item in found if item.chapter_id not in in_window][:RETRIEVED_PASSAGES]
+    if not passages:
+        return []
+    text = "\n\n".join(
+        f"[{item.chapter.title if item.chapter else item.get_kind_display()}] {item.text}" for item in passages
+    )
+    why = f"retrieved from memory for: {query[:100]}"
+    return [Candidate("Earlier passages", text, why, flex=True, max_share=0.3)]
+
+
+def older_summaries(ctx: AgentContext, previous, query) -> list[Candidate]:
+    in_window = {c.pk for c in window(previous)}
+    older = [c for c in previous if c.pk not in in_window and c.continuation_context.get("summary")]
+    if not older:
+        return []
+    text = "\n".join(f"- {c.title}: {c.continuation_context['summary']}" for c in older)
+    return [Candidate("Earlier chapters", text, "summaries beyond the window", flex=True)]
+
+
+# In priority order: what comes first gets its room first.
+BUILDERS = [premise, open_threads, characters, recent_text, retrieved_passages, older_summaries]
+
+
+def candidate_sections(ctx: AgentContext, previous: list[Chapter], query: str) -> list[Candidate]:
+    return [candidate for build in BUILDERS for candidate in build(ctx, previous, query)]
 
 
 def assemble(ctx: AgentContext, message: AgentMessage) -> StepResult:
@@ -126,17 +149,17 @@ def assemble(ctx: AgentContext, message: AgentMessage) -> StepResult:
     query = message.payload.get("query") or (previous[-1].content[-600:] if previous else ctx.story.premise)
     included, left_out, used = [], [], 0
     for section in candidate_sections(ctx, previous, query):
-        tokens = ctx.count_tokens(section["text"]) + 8
+        tokens = ctx.count_tokens(section.text) + 8
         room = budget - used
-        if "max_share" in section:
-            room = min(room, int(budget * section["max_share"]))
-        if tokens > room and section.get("flex") and room > 80:
-            section["text"] = _fit(ctx, section["text"], room - 8, section.get("keep_end", False))
-            section["why"] += " (cut to fit)"
-            tokens = ctx.count_tokens(section["text"]) + 8
+        if section.max_share is not None:
+            room = min(room, int(budget * section.max_share))
+        if tokens > room and section.flex and room > 80:
+            section.text = _fit(ctx, section.text, room - 8, section.keep_end)
+            section.why += " (cut to fit)"
+            tokens = ctx.count_tokens(section.text) + 8
         if tokens > room:
-            left_out.append(LeftOut(title=section["title"], tokens=tokens, why="did not fit the budget"))
+            left_out.append(LeftOut(title=section.title, tokens=tokens, why="did not fit the budget"))
             continue
         used += tokens
-        included.append(Section(title=section["title"], text=section["text"], why=section["why"], tokens=tokens))
+        included.append(Section(title=section.title, text=section.text, why=section.why, tokens=tokens))
     return StepResult(StoryContext(sections=included, left_out=left_out, budget=budget, used=used, query=query))

@@ -3,6 +3,8 @@ step's output is a typed model, validated where the agent makes it and read by a
 are stored as JSON with their step and read back through the same model (`output_model`), so a resumed task sees
 exactly what the first run saw."""
 
+import hashlib
+import re
 from dataclasses import asdict, field
 from dataclasses import dataclass as std_dataclass
 from typing import Any, Literal
@@ -124,6 +126,12 @@ class Finding(BaseModel):
     similarity: float | None = None
     fingerprint: str = ""  # stable across rewrites, so the writer can ignore it for the story
     ignored: bool = False
+
+
+def fingerprint(*parts: str) -> str:
+    """Stable across rewrites: the same contradiction with the same earlier fact is the same finding."""
+    normal = "|".join(re.sub(r"\W+", " ", p.lower()).strip() for p in parts)
+    return hashlib.sha1(normal.encode()).hexdigest()[:16]
 
 
 class QualityReport(Output):

@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 from django.conf import settings
 
-from . import consistency, embeddings
+from . import consistency, embeddings, genre
 from .base import AgentContext
 from .grammar import check_grammar
 from .messages import AgentMessage, Draft, Finding, QualityReport, StepResult
@@ -91,8 +91,8 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
         ctx.story, text, chapter=ctx.chapter, include_chapter=True, ignored=ignored
     )
     findings += contradictions
-    genre, genre_report = consistency.genre_findings(ctx.story, text, ignored)
-    findings += genre
+    genre_fit, genre_report = genre.genre_findings(ctx.story, text, ignored)
+    findings += genre_fit
     grammar, grammar_report = grammar_findings(text) if text.strip() else ([], {})
     findings += grammar
     report = QualityReport.judge(
