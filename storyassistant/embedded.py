@@ -22,6 +22,9 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import fasteners
 import psutil
+import psycopg
+import redis
+from psycopg import sql
 
 DATABASE_NAME = "storyassistant"
 # Unix socket paths are limited to 107 bytes; deep checkouts fall back to a short per-project folder.
@@ -82,9 +85,6 @@ def database_url(db: dict) -> str:
 
 
 def _ensure_database(socket_dir: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
     with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
@@ -130,8 +130,6 @@ def redis_binary() -> str:
 
 
 def _redis_answers(socket: Path) -> bool:
-    import redis
-
     if not socket.exists():
         return False
     try:
@@ -183,8 +181,6 @@ def _release_redis(folder: Path, socket: Path, owner_pid: int) -> None:
     # Forked children inherit atexit hooks; only the process that registered may release.
     if os.getpid() != owner_pid:
         return
-    import redis
-
     with fasteners.InterProcessLock(str(folder / ".lock")):
         if _update_handles(folder, remove=owner_pid):
             return

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -87,8 +88,6 @@ class Command(BaseCommand):
         user = User.objects.filter(email__iexact=email).first()
         if user is None:
             user = User.objects.create_user(email=email, password=password, display_name="Demo writer")
-            from allauth.account.models import EmailAddress
-
             EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
         elif not user.check_password(password):
             # The demo password was changed in the app; say so rather than print a login that fails.
