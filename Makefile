@@ -21,11 +21,19 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel
 
+# llama-cpp-python is compiled for the CPU family, not for the exact machine: a native build takes AMX and AVX-512
+# code paths that crash in the first model call on virtual machines that report those features.
+LLAMA_CMAKE_ARGS := $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
+	-DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON,-DGGML_NATIVE=OFF)
+
 # torch first, as the CPU build: anything that depends on it would otherwise pull the CUDA build.
-# llama-cpp-python compiles once per machine (about 10-20 minutes on 2 cores); pip caches the wheel.
+# llama-cpp-python compiles once per virtual environment (5-10 minutes on 2 cores), never from pip's cache, which
+# may hold a native build.
 $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
 	$(PIP) install torch==2.13.0
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -r requirements.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(PIP) install --no-cache-dir $$(grep '^llama-cpp-python==' requirements.txt)
+	$(PIP) install -r requirements.txt
 	touch $@
 
 $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
