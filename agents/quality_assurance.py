@@ -8,7 +8,7 @@ from django.conf import settings
 
 from . import consistency, embeddings, genre
 from .base import AgentContext
-from .grammar import check_grammar
+from .grammar import check_story_text
 from .messages import AgentMessage, Draft, Finding, QualityReport, StepResult
 from .models import IgnoredFinding, MemoryItem, MemoryKind
 from .text import sentences
@@ -60,16 +60,15 @@ def character_similarity(ctx: AgentContext, text: str) -> dict:
     return signals
 
 
-def grammar_findings(text: str) -> tuple[list[Finding], dict]:
+def grammar_findings(story, text: str) -> tuple[list[Finding], dict]:
     """One finding summarising grammar and style, its severity set by matches per 100 words; the matches
     themselves (with offsets and replacements) go in the report for the editor."""
-    report = check_grammar(text)
-    if not report["available"]:
-        return [finding("grammar", "info", report["note"])], report
-    words = max(len(text.split()), 1)
-    rate = 100 * len(report["matches"]) / words
+    report = check_story_text(story, text)
+    # Said when the configured server did not answer and the built-in checker stood in.
+    notes = [finding("grammar", "info", report["note"])] if report["note"] else []
     if not report["matches"]:
-        return [], report
+        return notes, report
+    rate = 100 * len(report["matches"]) / max(len(text.split()), 1)
     severity = (
         "fail" if rate > settings.GRAMMAR_FAIL_PER_100_WORDS
         else "warn" if rate > settings.GRAMMAR_WARN_PER_100_WORDS
@@ -77,7 +76,7 @@ def grammar_findings(text: str) -> tuple[list[Finding], dict]:
     )  # fmt: skip
     first = report["matches"][0]
     summary = f"{len(report['matches'])} grammar or style issue(s), {rate:.1f} per 100 words. First: {first['message']}"
-    return [finding("grammar", severity, summary, first["excerpt"])], report
+    return [*notes, finding("grammar", severity, summary, first["excerpt"])], report
 
 
 def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
@@ -93,7 +92,7 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
     findings += contradictions
     genre_fit, genre_report = genre.genre_findings(ctx.story, text, ignored)
     findings += genre_fit
-    grammar, grammar_report = grammar_findings(text) if text.strip() else ([], {})
+    grammar, grammar_report = grammar_findings(ctx.story, text) if text.strip() else ([], {})
     findings += grammar
     report = QualityReport.judge(
         findings,

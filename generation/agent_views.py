@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from agents import continuity
-from agents.grammar import check_grammar
+from agents.grammar import check_story_text
 from agents.memory import search as search_memory
 from agents.tasks import extract_continuity
 from stories.access import get_chapter_for_user, get_story_for_user
@@ -40,7 +40,7 @@ def chapter_grammar(request, story_pk, pk):
     suggestions are applied in the page, one by one, and reach the server through autosave."""
     chapter = get_chapter_for_user(request, story_pk, pk)
     text = (request.POST.get("content") or chapter.content).replace("\r\n", "\n")[:CHAPTER_MAX_CHARS]
-    report = check_grammar(text) if text.strip() else {"available": True, "note": "", "matches": []}
+    report = check_story_text(chapter.story, text) if text.strip() else {"available": True, "note": "", "matches": []}
     for match in report["matches"]:
         start, end = match["offset"], match["offset"] + match["length"]
         match["before"], match["after"] = text[max(0, start - 40) : start], text[end : end + 40]

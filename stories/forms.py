@@ -1,7 +1,7 @@
 from django import forms
 from django.conf import settings
 
-from .models import CHAPTER_MAX_CHARS, GenerationSettings, Story, WorldEntry
+from .models import CHAPTER_MAX_CHARS, DIALECTS, GenerationSettings, Story, WorldEntry
 
 POV_CHOICES = [
     ("first", "First person"),
@@ -10,6 +10,7 @@ POV_CHOICES = [
     ("third_omniscient", "Third person omniscient"),
 ]
 TENSE_CHOICES = [("past", "Past"), ("present", "Present")]
+DIALECT_CHOICES = list(DIALECTS.items())
 
 
 class StoryForm(forms.ModelForm):
@@ -21,8 +22,15 @@ class StoryForm(forms.ModelForm):
     target_words = forms.IntegerField(label="Target words per chapter", min_value=100, max_value=20000, initial=2000)
     images_enabled = forms.BooleanField(label="Illustrate chapters", required=False)
     model = forms.ChoiceField(label="Model", required=False, help_text="The models this site offers.")
+    dialect = forms.ChoiceField(
+        label="Spelling",
+        choices=DIALECT_CHOICES,
+        initial="en-US",
+        required=False,
+        help_text="Grammar and spelling checks follow it.",
+    )
 
-    setting_fields = ["tone", "pov", "tense", "target_words", "images_enabled", "model"]
+    setting_fields = ["tone", "pov", "tense", "target_words", "images_enabled", "model", "dialect"]
 
     class Meta:
         model = Story
@@ -40,6 +48,9 @@ class StoryForm(forms.ModelForm):
         for name in self.setting_fields:
             self.fields[name].initial = current[name]
         self.fields["title"].widget.attrs.update({"autofocus": True, "placeholder": "Untitled story"})
+
+    def clean_dialect(self):
+        return self.cleaned_data["dialect"] or "en-US"
 
     def save(self, commit=True):
         self.instance.generation_settings = {name: self.cleaned_data[name] for name in self.setting_fields}

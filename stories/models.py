@@ -22,6 +22,15 @@ def count_words(text: str) -> int:
     return len(WORD_RE.findall(text or ""))
 
 
+DIALECTS = {
+    "en-US": "American English",
+    "en-GB": "British English",
+    "en-AU": "Australian English",
+    "en-CA": "Canadian English",
+    "en-IN": "Indian English",
+}
+
+
 class GenerationSettings(BaseModel):
     """What the agents need to know to write in this story's voice; stored in Story.generation_settings."""
 
@@ -33,6 +42,8 @@ class GenerationSettings(BaseModel):
     target_words: int = Field(2000, ge=100, le=20000)
     images_enabled: bool = False
     model: str = Field("", max_length=200)
+    # Spelling and grammar are checked in this English (British "harbour" is no misspelling in a British story).
+    dialect: Literal["en-US", "en-GB", "en-AU", "en-CA", "en-IN"] = "en-US"
 
 
 def validate_generation_settings(value) -> dict:

@@ -10,6 +10,7 @@ process registers itself so the last one out stops them. Set DATABASE_URL and RE
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 import dj_database_url
 
@@ -181,8 +182,6 @@ else:
 
 def _with_db(url: str, db: int) -> str:
     """Point a redis:// or unix:// URL at one database number (replacing any it names)."""
-    from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
-
     parts = urlparse(url)
     if parts.scheme == "unix":
         query = dict(parse_qsl(parts.query))
@@ -375,7 +374,6 @@ REVISION_THINNING_EVERY = env_int("REVISION_THINNING_EVERY", 3600)
 
 # --- Quality assurance --------------------------------------------------------------------------------------------
 LANGUAGETOOL_URL = env_str("LANGUAGETOOL_URL")
-LANGUAGETOOL_LANGUAGE = env_str("LANGUAGETOOL_LANGUAGE", "en-US")
 # Grammar and style matches per 100 words above which a draft warns, or fails the quality gate.
 GRAMMAR_WARN_PER_100_WORDS = env_int("GRAMMAR_WARN_PER_100_WORDS", 3)
 GRAMMAR_FAIL_PER_100_WORDS = env_int("GRAMMAR_FAIL_PER_100_WORDS", 10)

@@ -28,7 +28,8 @@ def worker_env(slow_ollama):
 @pytest.fixture
 def writer_story():
     writer = make_user()
-    story = make_story(writer, title="The Keeper", generation_settings={"target_words": 100})
+    # The test model writes British English ("harbour"), so the story is set to it.
+    story = make_story(writer, title="The Keeper", generation_settings={"target_words": 100, "dialect": "en-GB"})
     chapter = make_chapter(story, title="Stairs", content="The ship docked at dawn.")
     cast(story, make_character(writer, name="Mara", appearance="Grey eyes."), role="protagonist", importance=9)
     return writer, story, chapter

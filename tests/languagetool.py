@@ -17,7 +17,14 @@ def utf16_offset(text: str, index: int) -> int:
 def serve_languagetool(local_server, settings):
     @local_server.route("GET", "/v2/languages")
     def languages(request):
-        return 200, {}, [{"name": "English (US)", "code": "en", "longCode": "en-US"}]
+        return (
+            200,
+            {},
+            [
+                {"name": "English (US)", "code": "en", "longCode": "en-US"},
+                {"name": "English (GB)", "code": "en", "longCode": "en-GB"},
+            ],
+        )
 
     @local_server.route("POST", "/v2/check")
     def check(request):

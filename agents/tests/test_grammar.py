@@ -18,17 +18,60 @@ def test_findings_carry_offsets_and_replacements(languagetool):
     assert check["language"] == "en-US" and check["text"] == text
 
 
-def test_no_server_configured_is_said_plainly(settings):
+def test_languagetool_checks_in_the_story_dialect_and_leaves_names_alone(languagetool):
+    report = grammar.check_grammar("Teh stone of teh Teh.", dialect="en-GB", names=["Teh"])
+    assert report["checker"] == "LanguageTool" and report["matches"] == []
+    check = next(r for r in languagetool.requests if r.path == "/v2/check").form()
+    assert check["language"] == "en-GB"
+
+
+def test_without_a_server_the_built_in_checker_finds_mistakes_offline(settings):
     settings.LANGUAGETOOL_URL = ""
-    report = grammar.check_grammar("Any text.")
-    assert not report["available"] and "no LanguageTool server is configured" in report["note"]
+    text = "Their going to the harbor tomorow, dont worry. The the boat is ready."
+    report = grammar.check_grammar(text)
+    assert report["available"] and report["checker"] == "Harper" and report["note"] == ""
+    found = {m["excerpt"]: m for m in report["matches"]}
+    assert {"Their", "tomorow", "dont", "The the"} <= set(found)
+    for match in report["matches"]:
+        assert text[match["offset"] : match["offset"] + match["length"]] == match["excerpt"]
+    assert "tomorrow" in found["tomorow"]["replacements"] and "don't" in found["dont"]["replacements"]
+    assert found["The the"]["replacements"] == ["The"]
 
 
-def test_a_server_that_is_down_is_said_plainly(settings):
+def test_the_story_dialect_decides_what_is_a_misspelling(settings):
+    settings.LANGUAGETOOL_URL = ""
+    text = "The colour of the harbour changed."
+    british = grammar.check_grammar(text, dialect="en-GB")["matches"]
+    american = {m["excerpt"] for m in grammar.check_grammar(text, dialect="en-US")["matches"]}
+    assert british == [] and {"colour", "harbour"} <= american
+
+
+def test_the_story_names_are_not_misspellings(settings):
+    settings.LANGUAGETOOL_URL = ""
+    text = "Varyn Oszkarth met Quillon at the Brennick gate."
+    flagged = {m["excerpt"] for m in grammar.check_grammar(text)["matches"]}
+    assert {"Varyn", "Quillon"} <= flagged  # unknown words to a dictionary
+    masked = grammar.check_grammar(text, names=["Varyn Oszkarth", "Quillon", "Brennick"])["matches"]
+    assert masked == []
+
+
+def test_a_server_that_is_down_hands_over_to_the_built_in_checker(settings):
     settings.LANGUAGETOOL_URL = "http://127.0.0.1:9"
     grammar._tool.cache_clear()
-    report = grammar.check_grammar("Any text.")
-    assert not report["available"] and "did not answer" in report["note"]
+    report = grammar.check_grammar("Mara climbed the stairs tomorow.")
+    assert report["checker"] == "Harper" and "did not answer" in report["note"]
+    assert [m["excerpt"] for m in report["matches"]] == ["tomorow"]
+
+
+def test_a_long_chapter_is_checked_quickly(settings):
+    import time
+
+    settings.LANGUAGETOOL_URL = ""
+    grammar.check_grammar("Warm up.")
+    text = " ".join(["The keeper climbed the stairs and lit the lamp before the ships came in."] * 1400)
+    started = time.perf_counter()
+    grammar.check_grammar(text)
+    assert time.perf_counter() - started < 5  # about 20,000 words; well under a second on a laptop
 
 
 class FakeContext:

@@ -200,11 +200,15 @@ def test_grammar_checks_the_text_in_the_editor_with_offsets_and_context(writer_c
     assert Chapter.objects.get(pk=chapter.pk).content == "Saved text without mistakes."  # checking changes nothing
 
 
-def test_grammar_without_a_server_says_so(writer_client, user, settings):
+def test_grammar_without_a_server_is_checked_offline_in_the_story_dialect(writer_client, user, settings):
     settings.LANGUAGETOOL_URL = ""
-    chapter = make_chapter(make_story(user), content="Text.")
-    html = writer_client.post(reverse("chapter_grammar", args=[chapter.story.pk, chapter.pk])).content.decode()
-    assert "no LanguageTool server is configured" in html
+    story = make_story(user, generation_settings={"dialect": "en-GB"})
+    chapter = make_chapter(story, content="Mara sailed into the harbour tomorow.")
+    html = writer_client.post(reverse("chapter_grammar", args=[story.pk, chapter.pk])).content.decode()
+    offset = chapter.content.index("tomorow")
+    assert f'data-offset="{offset}" data-length="7" data-original="tomorow"' in html
+    assert "harbour" not in html.split("<mark>")[1] and 'data-replacement="tomorrow"' in html
+    assert "the built-in checker (Harper, offline) in British English" in html
 
 
 def test_a_retried_save_whose_answer_was_lost_is_not_a_conflict(writer_client, chapter):
