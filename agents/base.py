@@ -16,6 +16,7 @@ class AgentContext:
     request: dict = field(default_factory=dict)  # what the writer asked: note, selection, cursor, characters
     emit: Callable[[str], None] = lambda token: None  # stream text to the writer as it is written
     should_cancel: Callable[[], bool] = lambda: False
+    progress: Callable[[int, int], None] = lambda done, total: None  # long steps report how far they are
     target: llm.Target = field(default=None)
 
     def __post_init__(self):

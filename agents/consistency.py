@@ -148,8 +148,8 @@ def focused(statements: list[Statement], keep) -> list[Statement]:
     return unique
 
 
-def candidate_pairs(story, text: str, chapter=None, include_chapter=False) -> list[Pair]:
-    """The pairs worth a judge's time, closest first, at most QA_MAX_JUDGEMENTS."""
+def candidate_pairs(story, text: str, chapter=None, include_chapter=False, limit=None) -> list[Pair]:
+    """The pairs worth a judge's time, closest first, at most `limit` (QA_MAX_JUDGEMENTS by default)."""
     new = sentences(text)
     if not new:
         return []
@@ -194,7 +194,7 @@ def candidate_pairs(story, text: str, chapter=None, include_chapter=False) -> li
             consider("continuity", subject, [statement], i, vectors[i])
 
     ranked = sorted(best.values(), key=lambda p: (p.check != "character_consistency", -p.similarity))
-    return ranked[: settings.QA_MAX_JUDGEMENTS]
+    return ranked[: settings.QA_MAX_JUDGEMENTS if limit is None else limit]
 
 
 # -- the judge -----------------------------------------------------------------------------------------------
@@ -254,10 +254,17 @@ def judge(subject: str, earlier: Statement, new: str, *, story=None, cache=None)
     return comparisons
 
 
-def contradictions(story, text: str, chapter=None, include_chapter=False, ignored=frozenset()) -> tuple[list, dict]:
-    """Findings for every contradiction the judge confirms, each citing the earlier statement and where it is."""
+def contradictions(
+    story, text: str, chapter=None, include_chapter=False, ignored=frozenset(), *, limit=None, progress=None, base=0
+) -> tuple[list, dict]:
+    """Findings for every contradiction the judge confirms, each citing the earlier statement and where it is.
+    At most `limit` judge calls; `progress(done, total)` after each; offsets are shifted by `base` (where the
+    text starts in its chapter)."""
     findings, judged, unanswered = [], [], 0
-    for pair in candidate_pairs(story, text, chapter, include_chapter):
+    pairs = candidate_pairs(story, text, chapter, include_chapter, limit)
+    for number, pair in enumerate(pairs, 1):
+        if progress:
+            progress(number - 1, len(pairs))
         try:
             comparisons = judge(pair.subject, pair.earlier, pair.new, story=story)
         except llm.LLMError as exc:
@@ -286,7 +293,7 @@ def contradictions(story, text: str, chapter=None, include_chapter=False, ignore
                         f"the draft says “{c['new'] or pair.new}”."
                     ),
                     evidence=pair.new,
-                    offset=pair.offset,
+                    offset=base + pair.offset,
                     earlier=Earlier(
                         text=pair.earlier.text, source=pair.earlier.source, chapter=pair.earlier.chapter_id
                     ),

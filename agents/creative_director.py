@@ -6,7 +6,14 @@ from django.conf import settings
 
 from stories.models import count_words
 
-from . import continuation_context, narrative_intelligence, quality_assurance, visual_storytelling, world_building
+from . import (
+    continuation_context,
+    continuity_check,
+    narrative_intelligence,
+    quality_assurance,
+    visual_storytelling,
+    world_building,
+)
 from .base import AgentContext
 from .kinds import AgentType, Mode
 from .messages import (
@@ -36,6 +43,7 @@ AGENTS = {
     (CONTEXT, "assemble_context"): (continuation_context.assemble, StoryContext),
     (WRITER, "write"): (narrative_intelligence.write, Draft),
     (QA, "check"): (quality_assurance.check, QualityReport),
+    (QA, "check_chapter"): (continuity_check.check, QualityReport),
     (VISUAL, "illustrate"): (visual_storytelling.illustrate, Illustration),
 }
 
@@ -67,6 +75,13 @@ def target_words(ctx: AgentContext) -> int:
 
 def plan(ctx: AgentContext) -> tuple[list[AgentMessage], str]:
     """The steps for this request and the reason for the plan as a whole."""
+    if ctx.mode == Mode.CHECK:
+        return [
+            AgentMessage(
+                "check", QA, "check_chapter", {},
+                reason="Check the writer's text against the profiles, the earlier chapters and their notes.",
+            )
+        ], "Check continuity: name spellings, facts and characters, grammar; nothing is written."  # fmt: skip
     window = ctx.target.provider.context_window(ctx.target.model)
     words = target_words(ctx)
     # Leave at least half the window for the prompt; a long chapter is written in one go up to that limit.

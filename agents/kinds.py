@@ -21,3 +21,5 @@ class Mode(models.TextChoices):
     REWRITE = "rewrite", "Rewrite the selection"
     DIALOGUE = "dialogue", "Write dialogue"
     BRAINSTORM = "brainstorm", "Brainstorm options"
+    # Not writing: the writer's own chapter (or a selection) checked against everything before it.
+    CHECK = "check", "Check continuity"

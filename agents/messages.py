@@ -121,7 +121,8 @@ class Finding(BaseModel):
     severity: Severity
     message: str
     evidence: str = ""
-    offset: int | None = None
+    offset: int | None = None  # where the evidence starts in the checked text (code points)
+    length: int | None = None  # how long the passage to select is; the evidence's length when not given
     earlier: Earlier | None = None
     similarity: float | None = None
     fingerprint: str = ""  # stable across rewrites, so the writer can ignore it for the story
@@ -134,9 +135,20 @@ def fingerprint(*parts: str) -> str:
     return hashlib.sha1(normal.encode()).hexdigest()[:16]
 
 
+class CheckRun(BaseModel):
+    """One kind of check and how it went, so the report can say plainly what was and was not checked."""
+
+    name: str
+    ran: bool = True
+    detail: str = ""
+    note: str = ""  # what the writer should know about it (a weak model, a server that did not answer)
+
+
 class QualityReport(Output):
     verdict: Literal["pass", "warn", "fail"] = "pass"
     findings: list[Finding] = []
+    checks: list[CheckRun] = []
+    scope: str = ""  # what was checked: "the whole chapter", "the selection"
     signals: dict[str, Any] = {}
     consistency: dict[str, Any] = {}
     genre: dict[str, Any] = {}

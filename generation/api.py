@@ -70,7 +70,33 @@ def task_status(task: GenerationTask) -> dict:
         "error": task.error or None,
         "proposal_status": task.proposal_status or None,
         "quality": task.quality.verdict if task.quality else None,
+        **(check_result(task) if task.mode == GenerationTask.Mode.CHECK else {}),
     }
+
+
+def check_result(task: GenerationTask) -> dict:
+    """A continuity check's findings (offsets are code points into the chapter as it was checked) and which
+    checks ran."""
+    report = task.quality
+    if report is None:
+        return {"findings": [], "checks": []}
+    return {
+        "scope": report.scope,
+        "findings": [f.model_dump(mode="json") for f in report.findings],
+        "checks": [c.model_dump(mode="json") for c in report.checks],
+    }
+
+
+def request_data(request) -> dict:
+    if request.content_type != "application/json":
+        return request.POST.dict()
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        raise BadRequest("The body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadRequest("Send a JSON object.")
+    return data
 
 
 @api_view(["POST"])
@@ -78,15 +104,7 @@ def generate_content(request, story_pk):
     story = Story.objects.for_user(request.user).filter(pk=story_pk).first()
     if story is None:
         return error(404, "No such story.")
-    if request.content_type == "application/json":
-        try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            return error(400, "The body is not valid JSON.")
-        if not isinstance(data, dict):
-            return error(400, "Send a JSON object.")
-    else:
-        data = request.POST.dict()
+    data = request_data(request)
     chapter = None
     if data.get("chapter_id"):
         chapter = story.chapters.filter(pk=parse_id(data["chapter_id"], "chapter_id")).first()
@@ -120,3 +138,23 @@ def cancel(request, pk):
         return error(404, "No such task.")
     task.request_cancel()
     return JsonResponse(task_status(task))
+
+
+@api_view(["POST"])
+def check_continuity(request, story_pk, chapter_pk):
+    """Check a chapter (or `selection_start`..`selection_end` of it) against everything before it; poll the task's
+    status, whose `findings` list what was found."""
+    story = Story.objects.for_user(request.user).filter(pk=story_pk).first()
+    chapter = story.chapters.filter(pk=chapter_pk).first() if story else None
+    if chapter is None:
+        return error(404, "No such chapter.")
+    data = request_data(request)
+    fields = {k: data[k] for k in ("selection_start", "selection_end") if data.get(k) is not None}
+    form = GenerateForm({**fields, "mode": GenerationTask.Mode.CHECK}, story=story, chapter=chapter)
+    if not form.is_valid():
+        return error(400, "Invalid request.", fields=form.errors.get_json_data())
+    try:
+        task = start_generation(request.user, story, GenerationTask.Mode.CHECK, form.task_request(), chapter=chapter)
+    except QueueFull as full:
+        return too_many(request, full.retry_after, str(full))
+    return JsonResponse({"task_id": str(task.pk), "status": task.status}, status=202)

@@ -23,7 +23,7 @@ class GenerateForm(forms.Form):
         data = super().clean()
         mode, chapter = data.get("mode"), self.chapter
         content = chapter.content if chapter else ""
-        if mode in ("continue", "rewrite", "dialogue") and chapter is None:
+        if mode in ("continue", "rewrite", "dialogue", "check") and chapter is None:
             raise forms.ValidationError("Open a chapter first: this kind of request works on a chapter.")
         if mode == "rewrite":
             start, end = data.get("selection_start"), data.get("selection_end")
@@ -48,8 +48,10 @@ class GenerateForm(forms.Form):
             "before_cursor": content[max(0, cursor - 200) : cursor],
             "base_version": chapter.version if chapter else None,
         }
-        if data["mode"] == "rewrite":
-            start, end = data["selection_start"], data["selection_end"]
+        start, end = data.get("selection_start"), data.get("selection_end")
+        if data["mode"] == "rewrite" or (
+            data["mode"] == "check" and start is not None and end is not None and start < end <= len(content)
+        ):
             request["selection"] = {"start": start, "end": end, "text": content[start:end]}
         return request
 

@@ -25,6 +25,7 @@ from .steps import Claim, Superseded
 log = logging.getLogger(__name__)
 STEP_WEIGHTS = {AgentType.NARRATIVE_INTELLIGENCE: 6, AgentType.QUALITY_ASSURANCE: 2}
 CANCEL_CHECK_SECONDS = 0.5
+PROGRESS_SECONDS = 1.0
 
 
 class Cancelled(Exception):
@@ -36,10 +37,10 @@ class Pipeline:
         self.task = task
         self.claim = Claim(task)
         self.live = Live(task, self.claim.attempt)
-        self._cancel_checked, self._cancelled = 0.0, False
+        self._cancel_checked, self._cancelled, self._progress_sent = 0.0, False, 0.0
         self.ctx = AgentContext(
             mode=task.mode, request=dict(task.request or {}), story=task.story, chapter=task.chapter,
-            emit=self.live.token, should_cancel=self.cancelled,
+            emit=self.live.token, should_cancel=self.cancelled, progress=self.step_progress,
         )  # fmt: skip
 
     def cancelled(self) -> bool:
@@ -49,6 +50,18 @@ class Pipeline:
             self._cancel_checked = now
             self._cancelled = not self.claim.owned().filter(cancel_requested=False).exists()
         return self._cancelled
+
+    def step_progress(self, done: int, total: int):
+        """A long step's own progress (a check going through its passages), at most once a second. Only a plan
+        of one step reports it, since the step is then the whole task."""
+        now = time.monotonic()
+        if len(self.task.plan or []) != 1 or now - self._progress_sent < PROGRESS_SECONDS:
+            return
+        self._progress_sent = now
+        if self.cancelled():
+            raise self.stop_reason()
+        self.claim.update(progress=min(99, int(100 * done / max(total, 1))))
+        self.live.state()
 
     def stop_reason(self) -> Exception:
         return Cancelled() if self.claim.still_held() else Superseded()
@@ -119,7 +132,7 @@ class Pipeline:
             outputs.update(self.run_batch(batch, outputs))
             self.live.flush()
             for message in batch:
-                if message.agent == AgentType.QUALITY_ASSURANCE:
+                if message.agent == AgentType.QUALITY_ASSURANCE and message.task_type == "check":  # a draft's check
                     plan += self.decide(message, plan, outputs[message.key])
                 if message.agent == AgentType.NARRATIVE_INTELLIGENCE and outputs[message.key].cancelled:
                     raise self.stop_reason()
@@ -144,6 +157,8 @@ class Pipeline:
     def finish(self, plan, outputs):
         result = outcome(plan, outputs)
         writer = GenerationStep.objects.filter(task=self.task, key=result.draft_key).first()
+        # A check proposes nothing: its findings are the result.
+        proposal = GenerationTask.Proposal.NONE if self.task.mode == Mode.CHECK else GenerationTask.Proposal.PENDING
         self.claim.update(
             status=GenerationTask.Status.SUCCEEDED,
             progress=100,
@@ -153,7 +168,7 @@ class Pipeline:
             quality_report=result.report.stored() if result.report else {},
             context_report=result.context.model_dump(mode="json"),
             model_name=writer.model if writer else "",
-            proposal_status=GenerationTask.Proposal.PENDING,
+            proposal_status=proposal,
             finished_at=timezone.now(),
         )
 

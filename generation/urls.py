@@ -22,6 +22,11 @@ urlpatterns = [
     path("account/api-tokens/", views.api_tokens, name="api_tokens"),
     # JSON API
     path("api/stories/<int:story_pk>/generate-content", api.generate_content, name="api_generate"),
+    path(
+        "api/stories/<int:story_pk>/chapters/<int:chapter_pk>/continuity",
+        api.check_continuity,
+        name="api_check_continuity",
+    ),
     path("api/tasks/<uuid:pk>/status", api.status, name="api_task_status"),
     path("api/tasks/<uuid:pk>/cancel", api.cancel, name="api_task_cancel"),
 ]

@@ -383,6 +383,8 @@ GRAMMAR_FAIL_PER_100_WORDS = env_int("GRAMMAR_FAIL_PER_100_WORDS", 10)
 # pairs about different people reach 0.3. At most QA_MAX_JUDGEMENTS pairs are judged per draft.
 QA_RELATED_MIN_SIMILARITY = env_float("QA_RELATED_MIN_SIMILARITY", 0.3)
 QA_MAX_JUDGEMENTS = env_int("QA_MAX_JUDGEMENTS", 8)
+# A continuity check of the writer's chapter judges its closest pairs with at most this many model calls.
+CONTINUITY_CHECK_MAX_CALLS = env_int("CONTINUITY_CHECK_MAX_CALLS", 40)
 # Earlier passages retrieved per new sentence; their sentences about the same subject are what gets compared.
 QA_PASSAGES_PER_SENTENCE = env_int("QA_PASSAGES_PER_SENTENCE", 3)
 QA_JUDGE_MAX_TOKENS = env_int("QA_JUDGE_MAX_TOKENS", 160)

@@ -12,18 +12,27 @@ register = template.Library()
 @register.inclusion_tag("generation/_ai_panel.html", takes_context=True)
 def ai_panel(context, chapter):
     """Request modes, the cast for dialogue, and this chapter's running requests and pending proposals."""
-    tasks = (
+    tasks = list(
         GenerationTask.objects.filter(chapter=chapter)
         .filter(Q(status__in=["queued", "running"]) | Q(proposal_status=GenerationTask.Proposal.PENDING))
         .prefetch_related("steps")
         .order_by("-created_at")[:3]
     )
+    # The last finished continuity check stays beside the text until the next one.
+    last_check = (
+        GenerationTask.objects.filter(chapter=chapter, mode=GenerationTask.Mode.CHECK)
+        .filter(status__in=GenerationTask.FINISHED)
+        .prefetch_related("steps")
+        .first()
+    )
+    if last_check and last_check not in tasks:
+        tasks.append(last_check)
     return {
         "request": context.get("request"),
         "csrf_token": context.get("csrf_token"),
         "story": chapter.story,
         "chapter": chapter,
-        "generation_modes": GenerationTask.Mode.choices,
+        "generation_modes": [(v, label) for v, label in GenerationTask.Mode.choices if v != GenerationTask.Mode.CHECK],
         "cast_names": list(chapter.story.characters.values_list("name", flat=True)),
-        "tasks": list(tasks),
+        "tasks": tasks,
     }

@@ -57,7 +57,7 @@ def test_a_request_runs_through_every_agent(user, fake_ollama, story_with_cast):
     assert steps["write"].model == "llama3.1" and steps["write"].completion_tokens > 50
     assert steps["plan"].reason and steps["gate-0"].reason == "The draft passed every check."
     assert task.result_content == prose(120) and task.proposal_status == "pending"
-    assert task.quality_report["verdict"] == "pass"
+    assert task.quality_report["verdict"] == "pass", task.quality_report["findings"]
 
     sent = chat_bodies(fake_ollama)[0]["messages"]
     assert "third person limited" in sent[0]["content"] and "Mara: Short, dry." in sent[0]["content"]

@@ -97,9 +97,9 @@
     }
   });
 
-  // Asking the AI team: send the cursor and selection, and save the writer's text first so offsets match.
-  const aiForm = document.querySelector("[data-ai-form]");
-  if (aiForm) {
+  // Asking the AI team (to write, or to check): send the cursor and selection, and save the writer's text first
+  // so offsets match.
+  document.querySelectorAll("[data-ai-form]").forEach((aiForm) => {
     aiForm.addEventListener("htmx:confirm", (event) => {
       aiForm.querySelector("[data-ai-cursor]").value = textarea.selectionEnd;
       aiForm.querySelector("[data-ai-selection-start]").value = textarea.selectionStart;
@@ -114,7 +114,7 @@
       });
       save();
     });
-  }
+  });
 
   // Text this browser could not save last time (closed while offline) is offered back, never dropped.
   const stashed = JSON.parse(localStorage.getItem(stashKey) || "null");

@@ -1,0 +1,155 @@
+"""Checking the writer's own text: a chapter (or a selection of it) against everything the story established
+before it, its profiles, earlier chapters and continuity notes, never against later chapters.
+
+Name drift and grammar need no model, so the built-in set-up still catches those. Contradictions of facts and
+characters go to the LLM judge (at most CONTINUITY_CHECK_MAX_CALLS calls); with the small built-in model the
+report says plainly that those checks need a capable one.
+"""
+
+from django.conf import settings
+
+from stories.models import Chapter
+
+from . import consistency, llm
+from .base import AgentContext
+from .grammar import check_story_text, story_names
+from .messages import AgentMessage, CheckRun, Earlier, Finding, QualityReport, StepResult, fingerprint
+from .models import IgnoredFinding
+from .names import name_drifts
+
+CAPABLE_MODEL_NOTE = (
+    "The built-in model is too small to judge facts and characters: it misses most contradictions. Choose a "
+    "capable model for this story (an 8B instruct model or larger, through Ollama or an OpenAI-compatible "
+    "server) for these checks to be worth having."
+)
+CONTEXT_CHARS = 60
+
+
+def checked_text(ctx: AgentContext) -> tuple[str, int, str]:
+    """The text to check as the chapter reads now, where it starts in the chapter, and what it is. A selection is
+    found again by its text, since the writer may have typed elsewhere in the chapter since asking."""
+    content = ctx.chapter.content
+    selection = ctx.request.get("selection") or {}
+    wanted = selection.get("text", "")
+    if wanted.strip():
+        start = content.find(wanted)
+        if start >= 0:
+            return wanted, start, "the selection"
+        return content, 0, "the whole chapter (the selection has changed since the check was asked for)"
+    return content, 0, "the whole chapter"
+
+
+def earlier_chapters(chapter) -> list[Chapter]:
+    return list(
+        Chapter.objects.filter(story_id=chapter.story_id, order__lt=chapter.order)
+        .only("id", "order", "title", "content")
+        .order_by("order")
+    )
+
+
+def around(text: str, offset: int, length: int) -> str:
+    start, end = max(0, offset - CONTEXT_CHARS), min(len(text), offset + length + CONTEXT_CHARS)
+    return ("…" if start else "") + text[start:end].replace("\n", " ") + ("…" if end < len(text) else "")
+
+
+def name_drift_findings(ctx: AgentContext, text: str, base: int, ignored) -> tuple[list[Finding], CheckRun]:
+    chapters = earlier_chapters(ctx.chapter)
+    # The chapter's own text outside the selection counts as established too.
+    own = ctx.chapter.content[:base] + "\n" + ctx.chapter.content[base + len(text) :]
+    sources = [own] + [c.content for c in chapters]
+    labels = [f"this chapter, “{ctx.chapter.title}”"] + [f"Chapter {c.order} “{c.title}”" for c in chapters]
+    ids = [ctx.chapter.pk] + [c.pk for c in chapters]
+    findings = []
+    for drift in name_drifts(text, sources, story_names(ctx.story)):
+        key = fingerprint("name_drift", drift.rare, drift.usual)
+        if key in ignored:
+            continue
+        here = [u for u in drift.rare_uses if u.source == 0]
+        usual = drift.usual_uses[0] if drift.usual_uses else None
+        if usual is None:
+            where, earlier = "the story's cast and world", Earlier(text=drift.usual, source="The cast and world")
+        else:
+            source_text = text if usual.source == 0 else sources[usual.source - 1]
+            label = "this passage" if usual.source == 0 else labels[usual.source - 1]
+            chapter_id = ctx.chapter.pk if usual.source == 0 else ids[usual.source - 1]
+            where = label
+            passage = around(source_text, usual.offset, len(drift.usual))
+            earlier = Earlier(text=passage, source=label, chapter=chapter_id)
+        findings.append(
+            Finding(
+                check="name_drift",
+                severity="warn",
+                message=(
+                    f"“{drift.rare}” appears {len(drift.rare_uses)} time(s); the story spells it “{drift.usual}” "
+                    f"{len(drift.usual_uses)} time(s) (first in {where}). A slip of the pen?"
+                ),
+                evidence=drift.rare,
+                offset=base + here[0].offset,
+                length=len(drift.rare),
+                earlier=earlier,
+                fingerprint=key,
+            )
+        )
+    detail = f"names compared with {len(chapters)} earlier chapter(s) and the cast"
+    return findings, CheckRun(name="Name spellings", detail=detail)
+
+
+def grammar_findings(ctx: AgentContext, text: str, base: int) -> tuple[list[Finding], dict, CheckRun]:
+    report = check_story_text(ctx.story, text)
+    for match in report["matches"]:
+        match["offset"] += base
+    found = len(report["matches"])
+    findings = (
+        [
+            Finding(
+                check="grammar",
+                severity="info",
+                message=f"{found} grammar or style suggestion(s): open "
+                "“Check grammar” in the editor to go through them.",
+            )
+        ]  # fmt: skip
+        if found
+        else []
+    )
+    checker = "the built-in checker (Harper)" if report["checker"] == "Harper" else report["checker"]
+    run = CheckRun(name="Grammar and style", detail=f"{checker}, {report['dialect']}", note=report["note"])
+    return findings, report, run
+
+
+def contradiction_findings(ctx: AgentContext, text: str, base: int, ignored) -> tuple[list[Finding], dict, CheckRun]:
+    target = ctx.target
+    note = CAPABLE_MODEL_NOTE if target.provider.name == "embedded" else ""
+    findings, judging = consistency.contradictions(
+        ctx.story, text, chapter=ctx.chapter, ignored=ignored, limit=settings.CONTINUITY_CHECK_MAX_CALLS,
+        progress=ctx.progress, base=base,
+    )  # fmt: skip
+    judged = len(judging.get("judged", []))
+    if judging.get("error"):
+        run = CheckRun(name="Facts and characters", ran=False, detail="the model did not answer", note=judging["error"])
+        return [f for f in findings if f.severity != "info"], judging, run
+    detail = f"{judged} passage(s) judged against the profiles, earlier chapters and notes by {target.model}"
+    return findings, judging, CheckRun(name="Facts and characters", detail=detail, note=note)
+
+
+def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
+    """The continuity check of the writer's chapter or selection: findings with offsets into the chapter."""
+    text, base, scope = checked_text(ctx)
+    if not text.strip():
+        empty = CheckRun(name="All checks", ran=False, detail="there is no text to check yet")
+        return StepResult(QualityReport(checks=[empty], scope=scope))
+    ignored = IgnoredFinding.objects.fingerprints(ctx.story)
+    names, names_run = name_drift_findings(ctx, text, base, ignored)
+    grammar, grammar_report, grammar_run = grammar_findings(ctx, text, base)
+    try:
+        facts, judging, facts_run = contradiction_findings(ctx, text, base, ignored)
+    except llm.LLMError as exc:
+        facts, judging = [], {"error": str(exc)}
+        facts_run = CheckRun(name="Facts and characters", ran=False, detail="the model did not answer", note=str(exc))
+    report = QualityReport.judge(
+        names + facts + grammar,
+        checks=[names_run, facts_run, grammar_run],
+        scope=scope,
+        consistency=judging,
+        grammar=grammar_report,
+    )
+    return StepResult(report)

@@ -1,0 +1,131 @@
+"""Name drift: a name one or two letters from an established one that appears rarely (Roma for Rosa, Alan for
+Allan, Waryn for Varyn) is most likely a slip. Needs no model, so the built-in set-up catches it too.
+
+A word counts as a name when it is capitalised somewhere other than the start of a sentence and never appears in
+lower case (so "The", "Hope" in "hope" stories, "Mark" as in "mark" are left alone), or when the cast or the
+world notes name it. Established names are the cast's and the world's, and names used at least
+ESTABLISHED_USES times. Linear in the text; the pairwise comparison is capped at MAX_NAMES distinct names.
+"""
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+WORD_RE = re.compile(r"[^\W\d_][\w’'-]*")
+# What lies between two words when the second starts a sentence: a full stop (or the like) and closing quotes,
+# or a line break (a heading, a new paragraph).
+SENTENCE_END = re.compile(r"[.!?…:;—–][\s\"'“”‘’()\[\]*_]*$|\n")
+ESTABLISHED_USES = 3
+RARE_SHARE = 0.25  # the rare spelling is used at most this share of the usual one's uses
+MAX_RARE_USES = 3
+MAX_NAMES = 2000
+# Capitalised words that are not names even mid-sentence (titles, days, months, the pronoun I).
+NOT_NAMES = frozenset(
+    "I Mr Mrs Ms Dr Sir Lady Lord Miss Madam Captain King Queen Prince Princess Elder Aunt Uncle Mom Mum Dad "  # noqa: SIM905
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August "
+    "September October November December God OK Okay".split()
+)
+
+
+@dataclass
+class Use:
+    offset: int
+    source: int  # which text: 0 is the text being checked, 1.. the earlier ones
+
+
+@dataclass
+class Drift:
+    rare: str
+    usual: str
+    rare_uses: list[Use] = field(default_factory=list)
+    usual_uses: list[Use] = field(default_factory=list)
+    usual_is_known: bool = False  # a cast member's or a world entry's name
+
+
+def _base(word: str) -> str:
+    for suffix in ("’s", "'s", "’", "'"):
+        if word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def name_uses(texts: list[str]) -> tuple[dict[str, list[Use]], set[str], set[str]]:
+    """Every capitalised word's uses, the ones seen mid-sentence, and every word seen in lower case."""
+    uses: dict[str, list[Use]] = defaultdict(list)
+    mid_sentence, lower = set(), set()
+    for source, text in enumerate(texts):
+        previous_end = 0
+        for match in WORD_RE.finditer(text):
+            word = _base(match.group())
+            if word[0].islower():
+                lower.add(word.lower())
+            elif len(word) >= 3 and not word.isupper():
+                uses[word].append(Use(match.start(), source))
+                # Only what lies between this word and the one before decides whether a sentence starts here.
+                if previous_end and not SENTENCE_END.search(text[previous_end : match.start()]):
+                    mid_sentence.add(word)
+            previous_end = match.end()
+    return uses, mid_sentence, lower
+
+
+def distance(a: str, b: str, limit: int) -> int:
+    """Optimal string alignment distance (a swap of two letters counts once), or limit + 1 when it is larger."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2, previous = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = ca != cb
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if previous2 and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def close_spellings(a: str, b: str) -> bool:
+    """One letter apart for names of four letters or more, two for names of eight or more; a trailing s (a
+    family's name, a plural) does not count."""
+    shorter = min(len(a), len(b))
+    if shorter < 4 or a.rstrip("s") == b.rstrip("s"):
+        return False
+    limit = 2 if shorter >= 8 else 1
+    return distance(a.lower(), b.lower(), limit) <= limit
+
+
+def name_drifts(text: str, earlier: list[str] = (), known=()) -> list[Drift]:
+    """Rare spellings in `text` close to an established name (in `text`, `earlier` or `known`); each drift lists
+    where both spellings are used (source 0 is `text`)."""
+    texts = [text, *earlier]
+    uses, mid_sentence, lower = name_uses(texts)
+    known_words = {_base(w) for name in known for w in WORD_RE.findall(name) if len(w) >= 3}
+    names = {
+        word: found
+        for word, found in uses.items()
+        if word not in NOT_NAMES and word.lower() not in lower and (word in mid_sentence or word in known_words)
+    }
+    counts = Counter({word: len(found) for word, found in names.items()})
+    established = [w for w in known_words if w not in NOT_NAMES] + [
+        w for w, n in counts.items() if n >= ESTABLISHED_USES and w not in known_words
+    ]
+    candidates = [
+        w for w, n in counts.most_common(MAX_NAMES)
+        if w not in known_words and n <= MAX_RARE_USES and any(u.source == 0 for u in names[w])
+    ]  # fmt: skip
+    drifts = []
+    for rare in candidates:
+        best = None
+        for usual in established:
+            if usual == rare or not close_spellings(rare, usual):
+                continue
+            usual_count = counts.get(usual, 0)
+            if usual not in known_words and counts[rare] > usual_count * RARE_SHARE:
+                continue  # both common: two people with similar names, not a slip
+            if best is None or usual_count > counts.get(best, 0):
+                best = usual
+        if best is not None:
+            drifts.append(Drift(rare, best, names[rare], names.get(best, []), best in known_words))
+    return drifts

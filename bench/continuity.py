@@ -1,0 +1,196 @@
+"""The continuity check on text nobody here wrote (../shared/eval/continuity/, labelled by others).
+
+ContraDoc stories (23 with one human-verified contradiction, 21 clean), each split at its middle sentence into an
+earlier chapter and the chapter being checked, go through the check a writer runs (a CHECK task, in this
+process) and through its candidate pairing alone:
+- candidate recall, independent of the judge: does the labelled contradicting sentence reach the judge (as the
+  checked sentence, or as the earlier text when it lies in the earlier chapter), within 20 judge calls per 1,000
+  words, and within the product's cap (CONTINUITY_CHECK_MAX_CALLS);
+- flagged and cited: stories with an error where a finding quotes the labelled sentence; false alarms: clean
+  stories with any contradiction finding. On the configured model (the embedded SmolLM2 unless LLM_PROVIDER /
+  OLLAMA_HOST say otherwise).
+Name drift on the five long ConStory stories (four labelled drifts), with the other drifts it reports per
+10,000 words (those labels are an LLM judge's and incomplete: other drifts may be real).
+
+.venv/bin/python bench/continuity.py [--no-judge] [--stories N]
+"""
+
+import argparse
+import json
+import re
+import time
+from pathlib import Path
+
+from common import ROOT, percentile, setup_django, write_result
+
+DATA = ROOT.parent / "shared" / "eval" / "continuity"
+CALLS_PER_1000_WORDS = 20
+
+
+def load(name: str) -> list[dict]:
+    return [json.loads(line) for line in Path(DATA / name).read_text().splitlines() if line.strip()]
+
+
+def split(story: str) -> tuple[str, str]:
+    from agents.text import sentences
+
+    found = sentences(story)
+    middle = found[len(found) // 2][0]
+    return story[:middle].rstrip(), story[middle:]
+
+
+def overlaps(a: str, b: str) -> bool:
+    """Two sentences as split by different tools: one holds most of the other."""
+    a, b = " ".join(a.split()), " ".join(b.split())
+    short, long = sorted((a, b), key=len)
+    return bool(short) and (short in long or short[: max(40, len(short) * 2 // 3)] in long)
+
+
+def build(user, item: dict):
+    from agents import memory
+    from stories.models import Chapter, Story
+
+    earlier, new = split(item["story"])
+    story = Story.objects.create(owner=user, title=item["id"])
+    first = Chapter.objects.create(story=story, order=1, title="Before", content=earlier)
+    second = Chapter.objects.create(story=story, order=2, title="After", content=new)
+    memory.sync_chapter(first)
+    return story, second, earlier, new
+
+
+def reaches_judge(pairs, quote: str, in_earlier: bool) -> bool:
+    if in_earlier:
+        return any(overlaps(quote, p.earlier.text) or overlaps(p.earlier.text, quote) for p in pairs)
+    return any(overlaps(quote, p.new) for p in pairs)
+
+
+def contradoc(user, items, judge: bool) -> dict:
+    from django.conf import settings
+
+    from agents import consistency
+    from generation.dispatch import start_generation
+    from generation.models import GenerationTask
+    from generation.tasks import run_generation
+
+    rows = []
+    for item in items:
+        story, chapter, earlier, new = build(user, item)
+        words = len(new.split())
+        quote = (item["error"] or {}).get("contradicting_quote")
+        row = {"id": item["id"], "has_error": item["has_error"], "new_words": words}
+        if quote:
+            in_earlier = quote in earlier
+            budget = max(1, CALLS_PER_1000_WORDS * words // 1000)
+            at_budget = consistency.candidate_pairs(story, new, chapter, limit=budget)
+            at_cap = consistency.candidate_pairs(story, new, chapter, limit=settings.CONTINUITY_CHECK_MAX_CALLS)
+            row |= {
+                "label_in_earlier_chapter": in_earlier,
+                "reached_judge_at_20_per_1000": reaches_judge(at_budget, quote, in_earlier),
+                "reached_judge_at_cap": reaches_judge(at_cap, quote, in_earlier),
+                "calls_at_cap": len(at_cap),
+            }
+        if judge:
+            started = time.perf_counter()
+            task = start_generation(user, story, GenerationTask.Mode.CHECK, {}, chapter=chapter)
+            run_generation(str(task.pk))
+            task.refresh_from_db()
+            report = task.quality
+            facts = [f for f in report.findings if f.check in ("character_consistency", "continuity")]
+            row |= {
+                "seconds": round(time.perf_counter() - started, 2),
+                "status": task.status,
+                "judged": len(report.consistency.get("judged", [])),
+                "flagged": bool(facts),
+                "cited": bool(quote)
+                and any(overlaps(quote, f.evidence) or (f.earlier and overlaps(quote, f.earlier.text)) for f in facts),
+            }
+        rows.append(row)
+        print(json.dumps(row))
+    errors = [r for r in rows if r["has_error"]]
+    clean = [r for r in rows if not r["has_error"]]
+    words = sum(r["new_words"] for r in errors) or 1
+    figures = {
+        "stories_with_error": len(errors),
+        "clean_stories": len(clean),
+        "label_in_earlier_chapter": sum(r["label_in_earlier_chapter"] for r in errors),
+        "candidate_recall_at_20_calls_per_1000_words": round(
+            sum(r["reached_judge_at_20_per_1000"] for r in errors) / max(len(errors), 1), 3
+        ),
+        "candidate_recall_at_cap": round(sum(r["reached_judge_at_cap"] for r in errors) / max(len(errors), 1), 3),
+        "judge_calls_per_1000_words_at_cap": round(1000 * sum(r["calls_at_cap"] for r in errors) / words, 1),
+    }
+    if judge:
+        figures |= {
+            "flagged_and_cited": round(sum(r["cited"] for r in errors) / max(len(errors), 1), 3),
+            "flagged_any_finding_on_error_stories": round(sum(r["flagged"] for r in errors) / max(len(errors), 1), 3),
+            "false_alarms_on_clean": round(sum(r["flagged"] for r in clean) / max(len(clean), 1), 3),
+            "seconds_per_check_p50": percentile([r["seconds"] for r in rows], 50),
+            "seconds_per_check_p95": percentile([r["seconds"] for r in rows], 95),
+            "failed_checks": sum(r["status"] != "succeeded" for r in rows),
+        }
+    return {"figures": figures, "stories": rows}
+
+
+def named(name: str, text: str) -> bool:
+    return re.search(rf"\b{re.escape(name)}\b", text) is not None
+
+
+def name_drift(items) -> dict:
+    from agents.names import name_drifts
+
+    rows, words, others = [], 0, 0
+    for item in items:
+        text, error = item["story"], item["error"] or {}
+        started = time.perf_counter()
+        drifts = name_drifts(text)
+        seconds = time.perf_counter() - started
+        description = error.get("description", "")
+        labelled = "spelled" in description or "called" in description or "referred to as" in description
+        found = [d for d in drifts if named(d.rare, description) and named(d.usual, description)]
+        words += len(text.split())
+        others += len(drifts) - len(found)
+        rows.append({
+            "id": item["id"], "words": len(text.split()), "labelled_name_drift": labelled, "found": bool(found),
+            "reported": [f"{d.rare} ({len(d.rare_uses)}) ~ {d.usual} ({len(d.usual_uses)})" for d in drifts],
+            "seconds": round(seconds, 3), "label": description[:160],
+        })  # fmt: skip
+    labelled = [r for r in rows if r["labelled_name_drift"]]
+    return {
+        "labelled_drifts": len(labelled),
+        "found": sum(r["found"] for r in labelled),
+        "other_drifts_reported_per_10000_words": round(10000 * others / max(words, 1), 2),
+        "stories": rows,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--no-judge", action="store_true", help="candidate recall and name drift only")
+    parser.add_argument("--stories", type=int, default=0, help="only the first N ContraDoc stories")
+    args = parser.parse_args()
+    setup_django()
+    from agents import llm
+    from storyassistant.models import User
+
+    contradoc_items = load("contradoc_stories.jsonl")
+    if args.stories:
+        contradoc_items = contradoc_items[: args.stories]
+    user = User.objects.create_user(email=f"continuity-{time.time_ns()}@bench.invalid", password=None)
+    try:
+        target = llm.resolve()
+        result = {
+            "model": {"provider": target.provider.name, "model": target.model},
+            "contradoc": contradoc(user, contradoc_items, judge=not args.no_judge),
+            "name_drift": name_drift(load("constory_long_silver.jsonl")),
+        }
+    finally:
+        user.delete()
+    print(json.dumps({"model": result["model"], **result["contradoc"]["figures"]}, indent=2))
+    drift = {k: v for k, v in result["name_drift"].items() if k != "stories"}
+    print(json.dumps({"name_drift": drift}, indent=2))
+    name = "continuity" if target.provider.name == "embedded" else f"continuity-{target.provider.name}"
+    print(f"written to {write_result(name, result)}")
+
+
+if __name__ == "__main__":
+    main()
