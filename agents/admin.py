@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import IgnoredFinding, MemoryItem
+from .models import Fact, IgnoredFinding, MemoryItem
 
 
 @admin.register(MemoryItem)
@@ -23,3 +23,12 @@ class IgnoredFindingAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("message", "story__title")
     raw_id_fields = ("story",)
+
+
+@admin.register(Fact)
+class FactAdmin(admin.ModelAdmin):
+    list_display = ("subject", "attribute", "aspect", "value", "story", "chapter", "origin", "status")
+    list_filter = ("attribute", "origin", "status")
+    search_fields = ("subject", "value", "quote", "story__title")
+    raw_id_fields = ("story", "chapter")
+    readonly_fields = ("key",)

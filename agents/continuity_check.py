@@ -1,8 +1,9 @@
 """Checking the writer's own text: a chapter (or a selection of it) against everything the story established
-before it, its profiles, earlier chapters and continuity notes, never against later chapters.
+before it, its profiles, earlier chapters, continuity notes and the fact ledger, never against later chapters.
 
-Name drift and grammar need no model, so the built-in set-up still catches those. Contradictions of facts and
-characters go to the LLM judge (at most CONTINUITY_CHECK_MAX_CALLS calls); with the small built-in model the
+Name drift and grammar need no model, so the built-in set-up still catches those. The ledger's candidates (a fact
+of this chapter that differs from the fact in force before it, with no change told) are judged first, then the
+closest sentence pairs, within CONTINUITY_CHECK_MAX_CALLS judge calls in all; with the small built-in model the
 report says plainly that those checks need a capable one.
 """
 
@@ -10,7 +11,7 @@ from django.conf import settings
 
 from stories.models import Chapter
 
-from . import consistency, llm
+from . import consistency, facts, llm
 from .base import AgentContext
 from .grammar import check_story_text, story_names
 from .messages import AgentMessage, CheckRun, Earlier, Finding, QualityReport, StepResult, fingerprint
@@ -116,11 +117,63 @@ def grammar_findings(ctx: AgentContext, text: str, base: int) -> tuple[list[Find
     return findings, report, run
 
 
-def contradiction_findings(ctx: AgentContext, text: str, base: int, ignored) -> tuple[list[Finding], dict, CheckRun]:
+def chapter_label(chapter) -> str:
+    return f"Chapter {chapter.order} “{chapter.title}”"
+
+
+def ledger_findings(ctx: AgentContext, text: str, base: int, ignored) -> tuple[list[Finding], int, CheckRun]:
+    """Facts the checked passage states against the facts in force before its chapter; returns the judge calls
+    it made."""
+    if facts.needs_capable_model(ctx.story):
+        return (
+            [],
+            0,
+            CheckRun(name="Fact ledger", ran=False, detail="needs a capable model", note=facts.CAPABLE_MODEL_NOTE),
+        )
+    reading = facts.extract(ctx.chapter)  # reads the chapter now if its text changed since the last reading
+    pairs = facts.candidates(ctx.chapter, base, base + len(text))[: settings.CONTINUITY_CHECK_MAX_CALLS]
+    findings = []
+    for number, pair in enumerate(pairs, 1):
+        ctx.progress(number - 1, len(pairs) + settings.CONTINUITY_CHECK_MAX_CALLS)
+        earlier, new = pair.earlier, pair.new
+        source = chapter_label(earlier.chapter)
+        statement = consistency.Statement(earlier.quote or earlier.value, source, earlier.chapter_id)
+        comparisons = consistency.judge(new.subject, statement, new.quote or new.value, story=ctx.story)
+        if not any(c["contradiction"] for c in comparisons or []):
+            continue
+        key = fingerprint("fact", new.key, earlier.value, new.value)
+        if key in ignored:
+            continue
+        aspect = f", {new.aspect}" if new.aspect else ""
+        findings.append(
+            Finding(
+                check="fact",
+                severity=settings.QA_CONTRADICTION_SEVERITY,
+                message=(
+                    f"{new.subject} ({new.get_attribute_display().lower()}{aspect}): {source} says “{earlier.value}”, "
+                    f"this chapter says “{new.value}”, and no change is told in between."
+                ),
+                evidence=new.quote,
+                offset=new.offset,
+                length=len(new.quote),
+                earlier=Earlier(text=earlier.quote or earlier.value, source=source, chapter=earlier.chapter_id),
+                fingerprint=key,
+            )
+        )
+    detail = (
+        f"{reading.facts_found} fact(s) read from this chapter; {len(pairs)} fact(s) differ from the facts in force "
+        f"before it, judged by {ctx.target.model}"
+    )
+    return findings, len(pairs), CheckRun(name="Fact ledger", detail=detail, note=reading.note)
+
+
+def contradiction_findings(
+    ctx: AgentContext, text: str, base: int, ignored, calls: int
+) -> tuple[list[Finding], dict, CheckRun]:
     target = ctx.target
     note = CAPABLE_MODEL_NOTE if target.provider.name == "embedded" else ""
     findings, judging = consistency.contradictions(
-        ctx.story, text, chapter=ctx.chapter, ignored=ignored, limit=settings.CONTINUITY_CHECK_MAX_CALLS,
+        ctx.story, text, chapter=ctx.chapter, ignored=ignored, limit=max(calls, 0),
         progress=ctx.progress, base=base,
     )  # fmt: skip
     judged = len(judging.get("judged", []))
@@ -140,14 +193,23 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
     ignored = IgnoredFinding.objects.fingerprints(ctx.story)
     names, names_run = name_drift_findings(ctx, text, base, ignored)
     grammar, grammar_report, grammar_run = grammar_findings(ctx, text, base)
+    calls = settings.CONTINUITY_CHECK_MAX_CALLS
     try:
-        facts, judging, facts_run = contradiction_findings(ctx, text, base, ignored)
+        ledger, used, ledger_run = ledger_findings(ctx, text, base, ignored)
+        calls -= used
     except llm.LLMError as exc:
-        facts, judging = [], {"error": str(exc)}
-        facts_run = CheckRun(name="Facts and characters", ran=False, detail="the model did not answer", note=str(exc))
+        ledger, ledger_run = (
+            [],
+            CheckRun(name="Fact ledger", ran=False, detail="the model did not answer", note=str(exc)),
+        )
+    try:
+        claims, judging, claims_run = contradiction_findings(ctx, text, base, ignored, calls)
+    except llm.LLMError as exc:
+        claims, judging = [], {"error": str(exc)}
+        claims_run = CheckRun(name="Facts and characters", ran=False, detail="the model did not answer", note=str(exc))
     report = QualityReport.judge(
-        names + facts + grammar,
-        checks=[names_run, facts_run, grammar_run],
+        names + ledger + claims + grammar,
+        checks=[names_run, ledger_run, claims_run, grammar_run],
         scope=scope,
         consistency=judging,
         grammar=grammar_report,

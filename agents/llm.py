@@ -187,7 +187,8 @@ def _attempts(target: Target):
 
 
 def generate(messages: list[dict], *, model=None, story=None, cache: bool | None = None, **options) -> LLMResult:
-    """One complete answer. Raises an LLMError subclass (with a hint) when no endpoint could answer."""
+    """One complete answer. Raises an LLMError subclass (with a hint) when no endpoint could answer. With
+    `schema=` (a JSON schema) the provider constrains the answer to it (structured output)."""
     llm_stream = stream(messages, model=model, story=story, cache=cache, **options)
     for _ in llm_stream:
         pass

@@ -157,3 +157,112 @@ class IgnoredFinding(models.Model):
 
     def __str__(self):
         return f"{self.kind}: {self.message[:60]}"
+
+
+class FactAttribute(models.TextChoices):
+    APPEARANCE = "appearance", "Appearance"
+    AGE = "age", "Age"
+    CONDITION = "condition", "Alive, dead or injured"
+    LOCATION = "location", "Whereabouts"
+    RELATIONSHIP = "relationship", "Kinship and relationships"
+    OCCUPATION = "occupation", "Occupation"
+    POSSESSION = "possession", "Possessions"
+    ABILITY = "ability", "Abilities"
+    KNOWLEDGE = "knowledge", "What they know"
+    STATE = "state", "State of a place or thing"
+
+
+class FactQuerySet(models.QuerySet):
+    def in_force(self):
+        """Facts that count: extracted or written by the writer, not deleted by the writer."""
+        return self.exclude(status=Fact.Status.REJECTED)
+
+    def before(self, chapter):
+        return self.filter(story_id=chapter.story_id, chapter__order__lt=chapter.order)
+
+    def valid_before(self, chapter) -> dict[str, "Fact"]:
+        """For each subject, attribute and aspect, the fact in force as the chapter begins: the latest one stated
+        before it (a pinned fact or the writer's own wins within its chapter)."""
+        valid: dict[str, Fact] = {}
+        # Within a chapter: pinned after active, the writer's after extracted, and the later statement last.
+        for fact in self.in_force().before(chapter).order_by("chapter__order", "status", "origin", "offset"):
+            valid[fact.key] = fact
+        return valid
+
+
+class Fact(models.Model):
+    """One fact the story states about a character, place or object, from the chapter that states it on. A later
+    chapter that states a change makes a new value valid from there; the writer can correct, pin or delete a fact,
+    and extraction never overrides the writer."""
+
+    class Origin(models.TextChoices):
+        EXTRACTED = "extracted", "Read from the chapter"
+        WRITER = "writer", "Written by the writer"
+
+    class Status(models.TextChoices):
+        # Ordered so that, within a chapter, pinned facts sort last and win (see valid_before).
+        ACTIVE = "active", "In force"
+        PINNED = "pinned", "Pinned by the writer"
+        REJECTED = "rejected", "Deleted by the writer"
+
+    class SubjectKind(models.TextChoices):
+        CHARACTER = "character", "Character"
+        PLACE = "place", "Place"
+        OBJECT = "object", "Object"
+
+    story = models.ForeignKey("stories.Story", on_delete=models.CASCADE, related_name="facts")
+    chapter = models.ForeignKey("stories.Chapter", on_delete=models.CASCADE, related_name="facts")
+    subject = models.CharField(max_length=200)
+    subject_kind = models.CharField(max_length=10, choices=SubjectKind.choices, default=SubjectKind.CHARACTER)
+    attribute = models.CharField(max_length=20, choices=FactAttribute.choices)
+    aspect = models.CharField(max_length=100, blank=True)
+    value = models.CharField(max_length=500)
+    is_change = models.BooleanField(default=False)
+    quote = models.TextField(blank=True, max_length=1000)
+    offset = models.PositiveIntegerField(null=True, blank=True)
+    # subject|attribute|aspect in lower case: the facts that can contradict each other share it.
+    key = models.CharField(max_length=320)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.EXTRACTED)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    model = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = FactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["chapter__order", "subject", "attribute", "aspect"]
+        constraints = [
+            # Extraction run twice stores a fact once; a deleted fact stays as a tombstone so it never returns.
+            models.UniqueConstraint(fields=["chapter", "key", "value"], name="fact_once_per_chapter"),
+        ]
+        indexes = [
+            # The story bible's timelines and the checks' "valid before this chapter": a story's facts by key.
+            models.Index(fields=["story", "key"], name="fact_story_key_idx"),
+        ]
+
+    def __str__(self):
+        aspect = f" ({self.aspect})" if self.aspect else ""
+        return f"{self.subject} · {self.get_attribute_display()}{aspect}: {self.value}"
+
+    @staticmethod
+    def make_key(subject: str, attribute: str, aspect: str) -> str:
+        return "|".join(" ".join(part.lower().split()) for part in (subject, attribute, aspect))[:320]
+
+    def save(self, *args, **kwargs):
+        self.key = self.make_key(self.subject, self.attribute, self.aspect)
+        super().save(*args, **kwargs)
+
+
+class FactReading(models.Model):
+    """When a chapter was last read for facts, from which text and by which model, or why it was not."""
+
+    chapter = models.OneToOneField("stories.Chapter", on_delete=models.CASCADE, related_name="fact_reading")
+    text_hash = models.CharField(max_length=64, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    facts_found = models.PositiveIntegerField(default=0)
+    note = models.TextField(blank=True)
+    read_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.chapter_id}: {self.facts_found} facts ({self.model or self.note[:40]})"

@@ -101,7 +101,11 @@ class OllamaProvider(Provider):
 
         try:
             for part in self._client(endpoint).chat(
-                model=model, messages=messages, options=self._options(options), stream=True
+                model=model,
+                messages=messages,
+                options=self._options(options),
+                stream=True,
+                format=options.get("schema"),  # structured output: Ollama constrains the answer to the schema
             ):
                 yield Chunk(
                     text=part.message.content or "" if part.message else "",
@@ -141,6 +145,11 @@ class OpenAIProvider(Provider):
             base_url=endpoint, api_key=settings.OPENAI_API_KEY, timeout=settings.LLM_TIMEOUT, max_retries=0
         )
         kwargs = {k: options[k] for k in ("temperature", "top_p", "seed", "stop") if options.get(k) is not None}
+        if options.get("schema"):
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": options["schema"]},
+            }
         try:
             stream = client.chat.completions.create(
                 model=model,
@@ -219,6 +228,8 @@ class EmbeddedProvider(Provider):
 
     def chat_stream(self, endpoint, model, messages, options):
         kwargs = {k: options[k] for k in ("temperature", "top_p", "seed", "stop") if options.get(k) is not None}
+        if options.get("schema"):  # llama.cpp turns the schema into a grammar the answer must follow
+            kwargs["response_format"] = {"type": "json_object", "schema": options["schema"]}
         with self._lock:
             llama = self.llama()
             pieces = []

@@ -1,5 +1,5 @@
-"""Saving a chapter, character, cast entry or world entry re-syncs its story memory in the background. Deleting
-one removes its memory through the database's cascade."""
+"""Saving a chapter, character, cast entry or world entry re-syncs its story memory in the background (and a
+chapter's facts for the ledger). Deleting one removes its memory through the database's cascade."""
 
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
@@ -15,8 +15,10 @@ from . import tasks
 @receiver(post_save, sender=Chapter)
 def chapter_saved(sender, instance, raw=False, **kwargs):
     if not raw:
-        # Autosaves come every few seconds while a writer types: memory catches up once they settle.
+        # Autosaves come every few seconds while a writer types: memory and the fact ledger catch up once they
+        # settle (the ledger reads a chapter again only when its text changed).
         enqueue_after_commit(tasks.sync_chapter_memory, instance.pk, delay=settings.MEMORY_SYNC_DELAY)
+        enqueue_after_commit(tasks.read_chapter_facts, instance.pk, delay=settings.MEMORY_SYNC_DELAY)
 
 
 @receiver(post_save, sender=WorldEntry)

@@ -6,7 +6,7 @@ Each takes an id, reads the current row, and is safe to run twice or after the r
 from characters.models import Character
 from stories.models import Chapter, Story, WorldEntry
 
-from . import continuity, memory
+from . import continuity, facts, memory
 
 
 def sync_chapter_memory(chapter_id: int):
@@ -33,3 +33,12 @@ def extract_continuity(chapter_id: int):
     """The chapter's continuity notes (summary, plot points, threads, states), for the chapters that follow."""
     chapter = Chapter.objects.select_related("story").filter(pk=chapter_id).first()
     return continuity.extract(chapter) if chapter and chapter.content.strip() else "nothing to read"
+
+
+def read_chapter_facts(chapter_id: int):
+    """The chapter's facts for the ledger, once its text settles; nothing is asked if the text is unchanged."""
+    chapter = Chapter.objects.select_related("story").filter(pk=chapter_id).first()
+    if chapter is None or not chapter.content.strip():
+        return "nothing to read"
+    reading = facts.extract(chapter)
+    return {"facts": reading.facts_found, "note": reading.note}

@@ -4,12 +4,15 @@ so that neither has to reach up to call the other."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from agents import continuity
+from agents import continuity, facts
 from agents.grammar import check_story_text
 from agents.memory import search as search_memory
+from agents.models import Fact
 from agents.tasks import extract_continuity
 from stories.access import get_chapter_for_user, get_story_for_user
 from stories.models import CHAPTER_MAX_CHARS
@@ -77,3 +80,28 @@ def chapter_continuity(request, pk, chapter_pk):
         enqueue_after_commit(extract_continuity, chapter.pk)
         messages.success(request, f"Reading “{chapter.title}” again; its notes update in a moment.")
     return redirect("story_bible", story.pk)
+
+
+@login_required
+@require_POST
+def fact_edit(request, story_pk, pk):
+    """The writer corrects, pins, unpins or deletes a fact of the ledger; their word wins over every later
+    reading of the chapter."""
+    story = get_story_for_user(request, story_pk)
+    fact = get_object_or_404(Fact, story=story, pk=pk)
+    action = request.POST.get("action")
+    if action == "correct":
+        value = text_param(request.POST.get("value"), 500)
+        if not value:
+            raise BadRequest("A fact needs a value; delete it instead if it is wrong.")
+        facts.correct(fact, value)
+        messages.success(request, f"{fact.subject}: now “{value}” from chapter {fact.chapter.order} on.")
+    elif action in ("pin", "unpin"):
+        facts.pin(fact, action == "pin")
+        messages.success(request, "Pinned: a new reading will not change it." if action == "pin" else "Unpinned.")
+    elif action == "delete":
+        facts.reject(fact)
+        messages.success(request, "Deleted: the checks leave it out, and a new reading will not bring it back.")
+    else:
+        raise BadRequest("Correct, pin, unpin or delete.")
+    return redirect(reverse("story_bible", args=[story.pk]) + "#fact-ledger")

@@ -9,6 +9,7 @@ urlpatterns = [
     path(
         "stories/<int:pk>/bible/chapters/<int:chapter_pk>/", agent_views.chapter_continuity, name="chapter_continuity"
     ),
+    path("stories/<int:story_pk>/bible/facts/<int:pk>/", agent_views.fact_edit, name="fact_edit"),
     path("stories/<int:story_pk>/generate/", views.generate, name="generate"),
     path("tasks/<uuid:pk>/", views.task_detail, name="task_detail"),
     path("tasks/<uuid:pk>/cancel/", views.task_cancel, name="task_cancel"),

@@ -385,6 +385,13 @@ QA_RELATED_MIN_SIMILARITY = env_float("QA_RELATED_MIN_SIMILARITY", 0.3)
 QA_MAX_JUDGEMENTS = env_int("QA_MAX_JUDGEMENTS", 8)
 # A continuity check of the writer's chapter judges its closest pairs with at most this many model calls.
 CONTINUITY_CHECK_MAX_CALLS = env_int("CONTINUITY_CHECK_MAX_CALLS", 40)
+# The fact ledger: chapters are read for facts once they settle, a passage of about FACTS_WORDS_PER_CALL words
+# per model call, at most FACTS_MAX_CALLS_PER_CHAPTER calls. The built-in model invents facts, so it is not asked
+# unless FACTS_WITH_EMBEDDED_MODEL is on.
+FACTS_WORDS_PER_CALL = env_int("FACTS_WORDS_PER_CALL", 1200)
+FACTS_MAX_CALLS_PER_CHAPTER = env_int("FACTS_MAX_CALLS_PER_CHAPTER", 12)
+FACTS_MAX_TOKENS = env_int("FACTS_MAX_TOKENS", 900)
+FACTS_WITH_EMBEDDED_MODEL = env_bool("FACTS_WITH_EMBEDDED_MODEL", False)
 # Earlier passages retrieved per new sentence; their sentences about the same subject are what gets compared.
 QA_PASSAGES_PER_SENTENCE = env_int("QA_PASSAGES_PER_SENTENCE", 3)
 QA_JUDGE_MAX_TOKENS = env_int("QA_JUDGE_MAX_TOKENS", 160)

@@ -82,7 +82,7 @@ def test_a_hand_written_chapter_is_checked_against_what_came_before(user, judge_
     # Never compared with a later chapter.
     assert all(f.earlier is None or f.earlier.chapter != later.pk for f in report.findings)
     assert [(c.name, c.ran) for c in report.checks] == [
-        ("Name spellings", True), ("Facts and characters", True), ("Grammar and style", True),
+        ("Name spellings", True), ("Fact ledger", True), ("Facts and characters", True), ("Grammar and style", True),
     ]  # fmt: skip
     assert not any(c.note == CAPABLE_MODEL_NOTE for c in report.checks)
     checked.refresh_from_db()
@@ -128,6 +128,7 @@ def test_with_the_model_down_the_other_checks_still_report(user, mill_story, set
     assert task.status == "succeeded"
     runs = {c.name: c for c in task.quality.checks}
     assert not runs["Facts and characters"].ran and "Cannot reach Ollama" in runs["Facts and characters"].note
+    assert not runs["Fact ledger"].ran and "Cannot reach Ollama" in runs["Fact ledger"].note
     assert runs["Name spellings"].ran and any(f.check == "name_drift" for f in task.quality.findings)
 
 
@@ -141,6 +142,8 @@ def test_the_built_in_model_runs_and_the_report_says_it_needs_a_capable_one(user
     assert task.status == "succeeded"
     facts = next(c for c in task.quality.checks if c.name == "Facts and characters")
     assert facts.ran and facts.note == CAPABLE_MODEL_NOTE and "2 passage(s) judged" in facts.detail
+    ledger = next(c for c in task.quality.checks if c.name == "Fact ledger")
+    assert not ledger.ran and "capable model" in ledger.note
     assert any(f.check == "name_drift" for f in task.quality.findings)
 
 
@@ -181,7 +184,9 @@ def test_the_api_starts_a_check_and_reports_its_findings(user, writer_client, ju
     status = writer_client.get(reverse("api_task_status", args=[task_id]), **auth).json()
     assert status["status"] == "succeeded" and status["scope"] == "the selection"
     assert any(f["check"] == "name_drift" and f["offset"] == CHECKED.index("Marra") for f in status["findings"])
-    assert [c["name"] for c in status["checks"]] == ["Name spellings", "Facts and characters", "Grammar and style"]
+    assert [c["name"] for c in status["checks"]] == [
+        "Name spellings", "Fact ledger", "Facts and characters", "Grammar and style",
+    ]  # fmt: skip
 
 
 def test_other_writers_cannot_check_or_read_a_chapter(user, other_client, judge_server, mill_story):

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from agents.models import IgnoredFinding
+from agents.models import Fact, IgnoredFinding
 from tests.factories import cast, make_chapter, make_character, make_story, make_world_entry, relate
 
 
@@ -26,6 +26,9 @@ def owned(user):
         "member": member.pk,
         "relationship": relationship.pk,
         "ignored": IgnoredFinding.objects.create(story=story, fingerprint="f1", kind="genre", message="Weak fit.").pk,
+        "fact": Fact.objects.create(
+            story=story, chapter=chapter, subject="Hero", attribute="age", value="forty", quote="Private words."
+        ).pk,
     }
 
 
@@ -48,7 +51,7 @@ def urls(o):
         ("character_detail", [o["character"]]), ("character_delete", [o["character"]]), ("story_cast", [s]),
         ("cast_update", [s, o["member"]]), ("cast_remove", [s, o["member"]]), ("story_relationships", [s]),
         ("relationship_delete", [s, o["relationship"]]), ("chapter_continuity", [s, c]),
-        ("finding_restore", [s, o["ignored"]]), ("chapter_grammar", [s, c]),
+        ("finding_restore", [s, o["ignored"]]), ("chapter_grammar", [s, c]), ("fact_edit", [s, o["fact"]]),
     ]  # fmt: skip
     return [("get", reverse(name, args=args)) for name, args in gets] + [
         ("post", reverse(name, args=args)) for name, args in posts
