@@ -106,7 +106,7 @@ def grammar_findings(ctx: AgentContext, text: str, base: int) -> tuple[list[Find
                 check="grammar",
                 severity="info",
                 message=f"{found} grammar or style suggestion(s): open "
-                "“Check grammar” in the editor to go through them.",
+                "“Check grammar and style” in the editor to go through them.",
             )
         ]  # fmt: skip
         if found

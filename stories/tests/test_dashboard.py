@@ -163,3 +163,9 @@ def test_long_lists_are_paginated(writer_client, user):
     assert writer_client.get(reverse("dashboard"), {"page": "abc"}).status_code == 200  # the first page
     archived = writer_client.get(reverse("dashboard"), {"view": "archived", "page": "9"})
     assert archived.status_code == 200
+
+
+def test_no_template_comment_reaches_the_page(writer_client, user):
+    # Django's {# #} comments end at the line; a longer one would be printed into every page.
+    html = writer_client.get(reverse("dashboard")).content.decode()
+    assert "{#" not in html and "#}" not in html and "{%" not in html
