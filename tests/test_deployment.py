@@ -25,7 +25,7 @@ def test_compose_runs_every_service_of_the_product(compose):
 
 def test_every_long_running_service_has_a_healthcheck(compose):
     for name, service in compose["services"].items():
-        if name == "migrate":
+        if name in ("migrate", "ollama-pull"):  # one-shot: they finish
             continue
         assert service["healthcheck"]["test"], name
 
@@ -86,3 +86,13 @@ def test_migrations_match_the_models():
     from django.core.management import call_command
 
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_the_models_are_pulled_before_the_app_starts(compose):
+    services = compose["services"]
+    pull = services["ollama-pull"]
+    assert pull["image"].startswith("ollama/ollama") and pull["environment"]["OLLAMA_HOST"] == "http://ollama:11434"
+    assert "OLLAMA_MODEL" in pull["environment"]["OLLAMA_PULL"] and "ollama pull" in pull["command"][0]
+    assert pull["depends_on"]["ollama"]["condition"] == "service_healthy"
+    for name in ["web", "worker"]:
+        assert services[name]["depends_on"]["ollama-pull"]["condition"] == "service_completed_successfully"
