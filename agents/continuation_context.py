@@ -1,12 +1,14 @@
 """Continuation context agent: what the writer (and the model) must remember to continue the story.
 
 It fills a token budget in order of importance: the premise, open plot threads (most important first), the cast and
-their latest states, the most recent text (a sliding window of chapters), retrieved passages from further back,
-then summaries of older chapters. Every section says why it is there; whatever did not fit is listed as left out.
+their latest states, the relationships among the characters in play, the most recent text (a sliding window of
+chapters), retrieved passages from further back, then summaries of older chapters. Every section says why it is
+there; whatever did not fit is listed as left out.
 """
 
 from dataclasses import dataclass
 
+from characters.models import CharacterRelationship
 from stories.models import Chapter
 
 from . import memory
@@ -95,6 +97,43 @@ def characters(ctx: AgentContext, previous, query) -> list[Candidate]:
     return [Candidate("Characters", "\n".join(lines), "the cast, by importance", flex=True)] if lines else []
 
 
+def in_play(ctx: AgentContext, previous, query, names: list[str]) -> set[str]:
+    """The cast members this part of the story is about: those the writer chose, or named in the note, the
+    selection or the most recent text."""
+    chosen = set(ctx.request.get("characters") or [])
+    recent = " ".join([query or "", *(c.content[-3000:] for c in window(previous))])
+    return chosen | {name for name in names if name and name in recent}
+
+
+def relationships(ctx: AgentContext, previous, query) -> list[Candidate]:
+    """How the characters in play stand with each other (type, strength, the writer's description) and the latest
+    change the chapters told."""
+    cast = {m.character_id: m.character.name for m in ctx.story.cast.select_related("character")}
+    playing = in_play(ctx, previous, query, list(cast.values()))
+    if len(playing) < 2:
+        return []
+    changes = {}
+    for chapter in previous:  # later chapters overwrite earlier changes
+        for change in chapter.continuation_context.get("relationships", []):
+            if change.get("change"):
+                changes[frozenset((change.get("source"), change.get("target")))] = (chapter.title, change["change"])
+    rows = CharacterRelationship.objects.filter(source_id__in=cast, target_id__in=cast).order_by("-strength")
+    lines = []
+    for r in rows:
+        source, target = cast[r.source_id], cast[r.target_id]
+        if source not in playing or target not in playing:
+            continue
+        line = f"- {source} → {target}: {r.get_kind_display().lower()}, strength {r.strength}/10"
+        line += f". {r.description.strip()}" if r.description.strip() else ""
+        if latest := changes.get(frozenset((source, target))):
+            line += f" Latest change (in “{latest[0]}”): {latest[1]}"
+        lines.append(line)
+    if not lines:
+        return []
+    why = "how the characters in play stand with each other, strongest first"
+    return [Candidate("Relationships", "\n".join(lines), why, flex=True, max_share=0.15)]
+
+
 def recent_text(ctx: AgentContext, previous, query) -> list[Candidate]:
     return [
         Candidate(
@@ -136,7 +175,7 @@ def older_summaries(ctx: AgentContext, previous, query) -> list[Candidate]:
 
 
 # In priority order: what comes first gets its room first.
-BUILDERS = [premise, open_threads, characters, recent_text, retrieved_passages, older_summaries]
+BUILDERS = [premise, open_threads, characters, relationships, recent_text, retrieved_passages, older_summaries]
 
 
 def candidate_sections(ctx: AgentContext, previous: list[Chapter], query: str) -> list[Candidate]:

@@ -264,3 +264,27 @@ def test_steps_are_unique_per_task(user, story_with_cast):
     GenerationStep.objects.create(task=task, key="write", agent="narrative_intelligence")
     with pytest.raises(IntegrityError), transaction.atomic():
         GenerationStep.objects.create(task=task, key="write", agent="narrative_intelligence")
+
+
+def test_relationships_among_the_characters_in_play_reach_the_writer(user, fake_ollama, story_with_cast):
+    from tests.factories import cast, make_character, relate
+
+    story, chapter = story_with_cast
+    mara = story.characters.get(name="Mara")
+    tomas, ilse = make_character(user, name="Tomas"), make_character(user, name="Ilse")
+    cast(story, tomas)
+    cast(story, ilse)
+    relate(mara, tomas, kind="family", strength=9, description="Tomas is her younger brother.")
+    relate(mara, ilse, kind="rival", strength=4)  # Ilse is not in this part of the story
+    chapter.content = "Mara and Tomas argued on the rocks until the tide turned."
+    chapter.continuation_context = {"relationships": [{"source": "Mara", "target": "Tomas", "change": "they quarrel"}]}
+    chapter.save()
+    task = run(user, story, chapter)
+
+    prompt = writer_bodies(fake_ollama)[0]["messages"][1]["content"]
+    assert (
+        "Mara → Tomas: family, strength 9/10. Tomas is her younger brother. "
+        "Latest change (in “The Stairs”): they quarrel" in prompt
+    )
+    assert "Ilse" not in prompt.split("Relationships", 1)[1].split("\n\n", 1)[0]
+    assert "Relationships" in [s["title"] for s in task.context_report["sections"]]
