@@ -148,8 +148,14 @@ def focused(statements: list[Statement], keep) -> list[Statement]:
     return unique
 
 
-def candidate_pairs(story, text: str, chapter=None, include_chapter=False, limit=None) -> list[Pair]:
-    """The pairs worth a judge's time, closest first, at most `limit` (QA_MAX_JUDGEMENTS by default)."""
+# A sentence is compared with at most this many sentences before it in the same text: linear in a long chapter.
+WITHIN_WINDOW = 200
+
+
+def candidate_pairs(story, text: str, chapter=None, include_chapter=False, limit=None, within=False) -> list[Pair]:
+    """The pairs worth a judge's time, closest first, at most `limit` (QA_MAX_JUDGEMENTS by default). With
+    `within`, sentences of the text are also paired with sentences before them in the same text (the writer's
+    chapter can contradict itself)."""
     new = sentences(text)
     if not new:
         return []
@@ -183,6 +189,19 @@ def candidate_pairs(story, text: str, chapter=None, include_chapter=False, limit
             vector = own_vectors.get(i, vectors[i])
             retrieved = focused(closest(vector, about, depth), lambda s, n=character.name: names_in(s, n))
             consider("character_consistency", character.name, profile + retrieved, i, vector)
+
+    if within:
+        source = "An earlier sentence of this chapter"
+        chapter_id = chapter.pk if chapter is not None else None
+        matrix = np.stack(vectors)
+        for i in range(1, len(new)):
+            words, start = key_words(new[i][1]), max(0, i - WITHIN_WINDOW)
+            similarities = matrix[start:i] @ vectors[i]
+            for j in np.argsort(-similarities)[:depth]:
+                shared = words & key_words(new[start + j][1])
+                if shared and similarities[j] >= minimum:
+                    earlier = Statement(new[start + j][1], source, chapter_id, vectors[start + j])
+                    consider("continuity", max(shared, key=len), [earlier], i, vectors[i])
 
     for i, (_, sentence) in enumerate(new):
         words = key_words(sentence)
@@ -254,19 +273,103 @@ def judge(subject: str, earlier: Statement, new: str, *, story=None, cache=None)
     return comparisons
 
 
+BATCH_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "contradictions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "pair": {"type": "integer"},
+                    "attribute": {"type": "string"},
+                    "earlier": {"type": "string"},
+                    "new": {"type": "string"},
+                },
+                "required": ["pair", "attribute", "earlier", "new"],
+            },
+        }
+    },
+    "required": ["contradictions"],
+}
+
+
+def judge_batch(pairs: list[Pair], *, story=None) -> dict[int, list[dict]] | None:
+    """One judge call for several pairs: the confirmed contradictions by pair index, or None when the answer was
+    not the JSON asked for. As with one pair, both quoted facts must really be in their texts and differ."""
+    flat = [(" ".join(p.earlier.text.split()), " ".join(p.new.split())) for p in pairs]
+    shown = [
+        {"subject": p.subject, "source": p.earlier.source, "earlier": earlier, "new": new}
+        for p, (earlier, new) in zip(pairs, flat, strict=True)
+    ]
+    result = llm.generate(
+        [{"role": "user", "content": render("consistency_batch", pairs=shown)}],
+        story=story,
+        temperature=0,
+        max_tokens=settings.QA_JUDGE_MAX_TOKENS * 2,
+        schema=BATCH_SCHEMA,
+    )
+    found = (answer_json(result.text) or {}).get("contradictions")
+    if not isinstance(found, list):
+        return None
+    confirmed: dict[int, list[dict]] = {}
+    for c in found:
+        if not isinstance(c, dict) or not str(c.get("pair", "")).strip().isdigit():
+            continue
+        index = int(str(c["pair"]).strip()) - 1
+        if not 0 <= index < len(pairs):
+            continue
+        said = {"attribute": str(c.get("attribute", ""))[:80], "earlier": str(c.get("earlier", ""))[:300],
+                "new": str(c.get("new", ""))[:300], "contradiction": True}  # fmt: skip
+        earlier, new = flat[index]
+        if (
+            grounded(said["earlier"], earlier)
+            and grounded(said["new"], new)
+            and said["earlier"].strip().lower() != said["new"].strip().lower()
+        ):
+            confirmed.setdefault(index, []).append(said)
+    return confirmed
+
+
+def judged_in_calls(pairs: list[Pair], batch: int, story):
+    """(pair, comparisons or None) for every pair: one call per pair, or `batch` pairs a call."""
+    if batch <= 1:
+        for pair in pairs:
+            yield pair, judge(pair.subject, pair.earlier, pair.new, story=story)
+        return
+    for start in range(0, len(pairs), batch):
+        chunk = pairs[start : start + batch]
+        confirmed = judge_batch(chunk, story=story)
+        for index, pair in enumerate(chunk):
+            yield pair, None if confirmed is None else confirmed.get(index, [])
+
+
 def contradictions(
-    story, text: str, chapter=None, include_chapter=False, ignored=frozenset(), *, limit=None, progress=None, base=0
+    story,
+    text: str,
+    chapter=None,
+    include_chapter=False,
+    ignored=frozenset(),
+    *,
+    limit=None,
+    progress=None,
+    base=0,
+    batch=1,
+    within=False,
+    said_by="the draft",
 ) -> tuple[list, dict]:
     """Findings for every contradiction the judge confirms, each citing the earlier statement and where it is.
-    At most `limit` judge calls; `progress(done, total)` after each; offsets are shifted by `base` (where the
-    text starts in its chapter)."""
+    At most `limit` judge calls (QA_MAX_JUDGEMENTS by default), each judging `batch` pairs; `progress(done,
+    total)` as it goes; offsets are shifted by `base` (where the text starts in its chapter)."""
     findings, judged, unanswered = [], [], 0
-    pairs = candidate_pairs(story, text, chapter, include_chapter, limit)
-    for number, pair in enumerate(pairs, 1):
+    calls = settings.QA_MAX_JUDGEMENTS if limit is None else limit
+    pairs = candidate_pairs(story, text, chapter, include_chapter, calls * max(batch, 1), within=within)
+    judgements = judged_in_calls(pairs, batch, story)
+    for number in range(1, len(pairs) + 1):
         if progress:
             progress(number - 1, len(pairs))
         try:
-            comparisons = judge(pair.subject, pair.earlier, pair.new, story=story)
+            pair, comparisons = next(judgements)
         except llm.LLMError as exc:
             # The draft is written already: a judge that cannot be reached must not cost the writer the draft.
             note = f"Consistency was not checked: the model did not answer ({exc})."
@@ -290,7 +393,7 @@ def contradictions(
                     severity=settings.QA_CONTRADICTION_SEVERITY,
                     message=(
                         f"{pair.subject}{what}: {pair.earlier.source} says “{c['earlier'] or pair.earlier.text}”, "
-                        f"the draft says “{c['new'] or pair.new}”."
+                        f"{said_by} says “{c['new'] or pair.new}”."
                     ),
                     evidence=pair.new,
                     offset=base + pair.offset,
@@ -301,4 +404,4 @@ def contradictions(
                     fingerprint=key,
                 )
             )
-    return findings, {"judged": judged, "unanswered": unanswered}
+    return findings, {"judged": judged, "unanswered": unanswered, "calls": -(-len(judged) // max(batch, 1))}

@@ -173,14 +173,17 @@ def contradiction_findings(
     target = ctx.target
     note = CAPABLE_MODEL_NOTE if target.provider.name == "embedded" else ""
     findings, judging = consistency.contradictions(
-        ctx.story, text, chapter=ctx.chapter, ignored=ignored, limit=max(calls, 0),
-        progress=ctx.progress, base=base,
+        ctx.story, text, chapter=ctx.chapter, ignored=ignored, limit=max(calls, 0), progress=ctx.progress,
+        base=base, batch=settings.CONTINUITY_CHECK_PAIRS_PER_CALL, within=True, said_by="this text",
     )  # fmt: skip
     judged = len(judging.get("judged", []))
     if judging.get("error"):
         run = CheckRun(name="Facts and characters", ran=False, detail="the model did not answer", note=judging["error"])
         return [f for f in findings if f.severity != "info"], judging, run
-    detail = f"{judged} passage(s) judged against the profiles, earlier chapters and notes by {target.model}"
+    detail = (
+        f"{judged} passage(s) judged against the profiles, earlier chapters, their notes and the text before them, "
+        f"in {judging.get('calls', 0)} call(s) to {target.model}"
+    )
     return findings, judging, CheckRun(name="Facts and characters", detail=detail, note=note)
 
 

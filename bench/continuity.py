@@ -4,15 +4,19 @@ ContraDoc stories (23 with one human-verified contradiction, 21 clean), each spl
 earlier chapter and the chapter being checked, go through the check a writer runs (a CHECK task, in this
 process) and through its candidate pairing alone:
 - candidate recall, independent of the judge: does the labelled contradicting sentence reach the judge (as the
-  checked sentence, or as the earlier text when it lies in the earlier chapter), within 20 judge calls per 1,000
-  words, and within the product's cap (CONTINUITY_CHECK_MAX_CALLS);
+  checked sentence, or as the earlier text when it lies earlier), within 20 judge calls per 1,000 words of the
+  checked chapter (CONTINUITY_CHECK_PAIRS_PER_CALL pairs a call), and within the product's cap
+  (CONTINUITY_CHECK_MAX_CALLS), with the calls that takes;
 - flagged and cited: stories with an error where a finding quotes the labelled sentence; false alarms: clean
   stories with any contradiction finding. On the configured model (the embedded SmolLM2 unless LLM_PROVIDER /
   OLLAMA_HOST say otherwise).
 Name drift on the five long ConStory stories (four labelled drifts), with the other drifts it reports per
 10,000 words (those labels are an LLM judge's and incomplete: other drifts may be real).
 
-.venv/bin/python bench/continuity.py [--no-judge] [--stories N]
+A long story (--long-words, 100,000 by default, in chapters of 5,000 words) times one check of its last chapter
+as a writer runs it, with the judge calls it makes and the share of the time spent outside the model.
+
+.venv/bin/python bench/continuity.py [--no-judge] [--stories N] [--long-words N | --no-long]
 """
 
 import argparse
@@ -21,7 +25,7 @@ import re
 import time
 from pathlib import Path
 
-from common import ROOT, percentile, setup_django, write_result
+from common import ROOT, paragraphs, percentile, setup_django, write_result
 
 DATA = ROOT.parent / "shared" / "eval" / "continuity"
 CALLS_PER_1000_WORDS = 20
@@ -80,14 +84,17 @@ def contradoc(user, items, judge: bool) -> dict:
         row = {"id": item["id"], "has_error": item["has_error"], "new_words": words}
         if quote:
             in_earlier = quote in earlier
+            batch = settings.CONTINUITY_CHECK_PAIRS_PER_CALL
             budget = max(1, CALLS_PER_1000_WORDS * words // 1000)
-            at_budget = consistency.candidate_pairs(story, new, chapter, limit=budget)
-            at_cap = consistency.candidate_pairs(story, new, chapter, limit=settings.CONTINUITY_CHECK_MAX_CALLS)
+            at_budget = consistency.candidate_pairs(story, new, chapter, limit=budget * batch, within=True)
+            cap = settings.CONTINUITY_CHECK_MAX_CALLS * batch
+            at_cap = consistency.candidate_pairs(story, new, chapter, limit=cap, within=True)
             row |= {
                 "label_in_earlier_chapter": in_earlier,
                 "reached_judge_at_20_per_1000": reaches_judge(at_budget, quote, in_earlier),
+                "calls_at_20_per_1000": -(-len(at_budget) // batch),
                 "reached_judge_at_cap": reaches_judge(at_cap, quote, in_earlier),
-                "calls_at_cap": len(at_cap),
+                "calls_at_cap": -(-len(at_cap) // batch),
             }
         if judge:
             started = time.perf_counter()
@@ -100,6 +107,7 @@ def contradoc(user, items, judge: bool) -> dict:
                 "seconds": round(time.perf_counter() - started, 2),
                 "status": task.status,
                 "judged": len(report.consistency.get("judged", [])),
+                "calls": report.consistency.get("calls", 0),
                 "flagged": bool(facts),
                 "cited": bool(quote)
                 and any(overlaps(quote, f.evidence) or (f.earlier and overlaps(quote, f.earlier.text)) for f in facts),
@@ -117,6 +125,9 @@ def contradoc(user, items, judge: bool) -> dict:
             sum(r["reached_judge_at_20_per_1000"] for r in errors) / max(len(errors), 1), 3
         ),
         "candidate_recall_at_cap": round(sum(r["reached_judge_at_cap"] for r in errors) / max(len(errors), 1), 3),
+        "judge_calls_per_1000_words_at_20_per_1000": round(
+            1000 * sum(r["calls_at_20_per_1000"] for r in errors) / words, 1
+        ),
         "judge_calls_per_1000_words_at_cap": round(1000 * sum(r["calls_at_cap"] for r in errors) / words, 1),
     }
     if judge:
@@ -124,6 +135,9 @@ def contradoc(user, items, judge: bool) -> dict:
             "flagged_and_cited": round(sum(r["cited"] for r in errors) / max(len(errors), 1), 3),
             "flagged_any_finding_on_error_stories": round(sum(r["flagged"] for r in errors) / max(len(errors), 1), 3),
             "false_alarms_on_clean": round(sum(r["flagged"] for r in clean) / max(len(clean), 1), 3),
+            "judge_calls_per_1000_words": round(
+                1000 * sum(r["calls"] for r in rows) / sum(r["new_words"] for r in rows), 1
+            ),
             "seconds_per_check_p50": percentile([r["seconds"] for r in rows], 50),
             "seconds_per_check_p95": percentile([r["seconds"] for r in rows], 95),
             "failed_checks": sum(r["status"] != "succeeded" for r in rows),
@@ -163,10 +177,53 @@ def name_drift(items) -> dict:
     }
 
 
+def long_story(user, words: int) -> dict:
+    from agents import memory
+    from generation.dispatch import start_generation
+    from generation.models import GenerationTask
+    from generation.tasks import run_generation
+    from stories.models import Chapter, Story
+
+    per_chapter, paragraph_words = 5000, 120
+    story = Story.objects.create(owner=user, title="A long story")
+    texts = paragraphs(words // paragraph_words + 1, paragraph_words, seed=3)
+    per = per_chapter // paragraph_words
+    chapters = [
+        Chapter.objects.create(
+            story=story, order=i + 1, title=f"Part {i + 1}", content="\n\n".join(texts[at : at + per])
+        )
+        for i, at in enumerate(range(0, len(texts), per))
+    ]
+    started = time.perf_counter()
+    for chapter in chapters:
+        memory.sync_chapter(chapter)
+    synced = time.perf_counter() - started
+    started = time.perf_counter()
+    task = start_generation(user, story, GenerationTask.Mode.CHECK, {}, chapter=chapters[-1])
+    run_generation(str(task.pk))
+    seconds = time.perf_counter() - started
+    task.refresh_from_db()
+    step = task.steps.get(key="check")
+    judged = len(task.quality.consistency.get("judged", []))
+    return {
+        "story_words": sum(len(c.content.split()) for c in chapters),
+        "chapters": len(chapters),
+        "checked_chapter_words": len(chapters[-1].content.split()),
+        "memory_sync_seconds": round(synced, 1),
+        "check_seconds": round(seconds, 1),
+        "status": task.status,
+        "judge_calls": judged,
+        "model_seconds": round(step.duration_ms / 1000, 1) if step.duration_ms else None,
+        "findings": len(task.quality.findings),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-judge", action="store_true", help="candidate recall and name drift only")
     parser.add_argument("--stories", type=int, default=0, help="only the first N ContraDoc stories")
+    parser.add_argument("--long-words", type=int, default=100_000, help="words in the long story (0: skip it)")
+    parser.add_argument("--long-only", action="store_true", help="only the long story (bench/results/continuity-long)")
     args = parser.parse_args()
     setup_django()
     from agents import llm
@@ -178,17 +235,22 @@ def main():
     user = User.objects.create_user(email=f"continuity-{time.time_ns()}@bench.invalid", password=None)
     try:
         target = llm.resolve()
-        result = {
-            "model": {"provider": target.provider.name, "model": target.model},
-            "contradoc": contradoc(user, contradoc_items, judge=not args.no_judge),
-            "name_drift": name_drift(load("constory_long_silver.jsonl")),
-        }
+        result = {"model": {"provider": target.provider.name, "model": target.model}}
+        if not args.long_only:
+            result["contradoc"] = contradoc(user, contradoc_items, judge=not args.no_judge)
+            result["name_drift"] = name_drift(load("constory_long_silver.jsonl"))
+        if args.long_words:
+            result["long_story"] = long_story(user, args.long_words)
     finally:
         user.delete()
-    print(json.dumps({"model": result["model"], **result["contradoc"]["figures"]}, indent=2))
-    drift = {k: v for k, v in result["name_drift"].items() if k != "stories"}
-    print(json.dumps({"name_drift": drift}, indent=2))
+    if "contradoc" in result:
+        print(json.dumps({"model": result["model"], **result["contradoc"]["figures"]}, indent=2))
+        drift = {k: v for k, v in result["name_drift"].items() if k != "stories"}
+        print(json.dumps({"name_drift": drift}, indent=2))
+    if "long_story" in result:
+        print(json.dumps({"long_story": result["long_story"]}, indent=2))
     name = "continuity" if target.provider.name == "embedded" else f"continuity-{target.provider.name}"
+    name += "-long" if args.long_only else ""
     print(f"written to {write_result(name, result)}")
 
 

@@ -385,6 +385,8 @@ QA_RELATED_MIN_SIMILARITY = env_float("QA_RELATED_MIN_SIMILARITY", 0.3)
 QA_MAX_JUDGEMENTS = env_int("QA_MAX_JUDGEMENTS", 8)
 # A continuity check of the writer's chapter judges its closest pairs with at most this many model calls.
 CONTINUITY_CHECK_MAX_CALLS = env_int("CONTINUITY_CHECK_MAX_CALLS", 40)
+# Pairs (a sentence and the earlier statement it might contradict) judged in one call of a continuity check.
+CONTINUITY_CHECK_PAIRS_PER_CALL = env_int("CONTINUITY_CHECK_PAIRS_PER_CALL", 6)
 # The fact ledger: chapters are read for facts once they settle, a passage of about FACTS_WORDS_PER_CALL words
 # per model call, at most FACTS_MAX_CALLS_PER_CHAPTER calls. The built-in model invents facts, so it is not asked
 # unless FACTS_WITH_EMBEDDED_MODEL is on.

@@ -95,9 +95,28 @@ def consistency_reply(prompt: str) -> str:
     return json.dumps({"comparisons": comparisons})
 
 
+PAIR_RE = re.compile(r"^PAIR (\d+) \(about (.*?)\)\nEARLIER \(.*?\): (.*)\nNEW: (.*)$", re.M)
+
+
+def batch_reply(prompt: str) -> str:
+    """Several pairs in one prompt: the contradictions among them, by pair number."""
+    found = []
+    for number, subject, earlier, new in PAIR_RE.findall(prompt):
+        subject = re.sub(r"^the ", "", subject, flags=re.I)
+        before, after = facts(about(subject, earlier)), facts(about(subject, new))
+        found += [
+            {"pair": int(number), "attribute": a, "earlier": before[a][1], "new": after[a][1]}
+            for a in before
+            if a in after and before[a][0] != after[a][0]
+        ]
+    return json.dumps({"contradictions": found})
+
+
 def reply(body: dict) -> str:
     """The answer to an Ollama or OpenAI chat request: judgements for the judge's prompts, else plain prose."""
     prompt = body["messages"][-1]["content"]
+    if "Each PAIR below" in prompt:
+        return batch_reply(prompt)
     if "You check a story for continuity errors" in prompt:
         return consistency_reply(prompt)
     if "Score it from 1" in prompt:

@@ -141,7 +141,7 @@ def test_the_built_in_model_runs_and_the_report_says_it_needs_a_capable_one(user
 
     assert task.status == "succeeded"
     facts = next(c for c in task.quality.checks if c.name == "Facts and characters")
-    assert facts.ran and facts.note == CAPABLE_MODEL_NOTE and "2 passage(s) judged" in facts.detail
+    assert facts.ran and facts.note == CAPABLE_MODEL_NOTE and "in 2 call(s) to SmolLM2" in facts.detail
     ledger = next(c for c in task.quality.checks if c.name == "Fact ledger")
     assert not ledger.ran and "capable model" in ledger.note
     assert any(f.check == "name_drift" for f in task.quality.findings)
@@ -204,3 +204,21 @@ def test_a_check_needs_a_chapter_and_sane_input(user, writer_client, mill_story,
     url = reverse("api_check_continuity", args=[story.pk, checked.pk])
     assert writer_client.post(url, "[1]", "application/json").status_code in (400, 403)
     assert writer_client.post(url, "{", "application/json").status_code in (400, 403)
+
+
+def test_a_chapter_that_contradicts_itself_is_caught_with_several_pairs_a_call(user, judge_server, mill_story):
+    story, _, checked, _ = mill_story
+    checked.content = (
+        "Ilse Varga had green eyes, sharp as bottle glass. She counted the sacks at the mill door. "
+        "The miller waved from the wheel house. Later Ilse Varga rubbed her blue eyes and sighed."
+    )
+    checked.save()
+    task = check(user, story, checked)
+
+    [finding] = [f for f in task.quality.findings if "eye" in f.message.lower()]
+    assert finding.earlier.source == "An earlier sentence of this chapter" and finding.earlier.chapter == checked.pk
+    assert "this text says" in finding.message and finding.evidence.startswith("Later Ilse Varga")
+    judge_prompts = [r.json()["messages"][-1]["content"] for r in judge_server.requests if r.path == "/api/chat"]
+    batches = [p for p in judge_prompts if "Each PAIR below" in p]
+    assert batches and all(p.count("\nPAIR ") <= 6 for p in batches)
+    assert task.quality.consistency["calls"] == len(batches)
