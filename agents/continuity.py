@@ -1,10 +1,12 @@
-"""Continuity memory: after a chapter is accepted, what the next chapters must remember about it.
+"""Continuity memory: once a chapter is accepted, or settles after the writer's edits, what the next chapters
+must remember about it.
 
 The model is asked for JSON (summary, plot points, threads, character states, relationship changes), which is
 validated before it is stored on the chapter's continuation_context and embedded into story memory. Fields the
 writer corrected are never overwritten by a later extraction.
 """
 
+import hashlib
 from typing import Literal
 
 from django.db import transaction
@@ -94,6 +96,29 @@ def extract(chapter: Chapter) -> dict:
     return store(chapter, extracted, extraction_ok=continuity is not None, model=result.model)
 
 
+def paragraph_hashes(text: str) -> list[str]:
+    return [hashlib.sha1(p.strip().encode()).hexdigest()[:12] for p in text.split("\n\n") if p.strip()]
+
+
+def changed_words(chapter: Chapter) -> int | None:
+    """Words in the paragraphs that are new since the notes were last read (None if they never were): a typo fixed
+    is not worth asking the model again, a scene rewritten is."""
+    previous = (chapter.continuation_context.get("extraction") or {}).get("paragraphs")
+    if previous is None:
+        return None
+    known = set(previous)
+    paragraphs = [p for p in chapter.content.split("\n\n") if p.strip()]
+    return sum(
+        len(p.split()) for p, h in zip(paragraphs, paragraph_hashes(chapter.content), strict=True) if h not in known
+    )
+
+
+def needs_capable_model(story) -> bool:
+    """The built-in model cannot read a chapter into notes (it invents them); hand-written chapters wait for a
+    capable one."""
+    return llm.resolve(story=story).provider.name == "embedded"
+
+
 def fallback_summary(text: str) -> str:
     """The chapter's first two sentences, when the model gave nothing usable."""
     return " ".join(first_sentences(text, 2))[:500] or (text or "")[:300]
@@ -113,7 +138,7 @@ def store(chapter: Chapter, extracted: dict, *, extraction_ok: bool, model: str 
         for field in FIELDS:
             if field in extracted and field not in corrected:
                 context[field] = extracted[field]
-        context["extraction"] = {"ok": extraction_ok, "model": model}
+        context["extraction"] = {"ok": extraction_ok, "model": model, "paragraphs": paragraph_hashes(chapter.content)}
         Chapter.objects.filter(pk=chapter.pk).update(continuation_context=context)
     chapter.continuation_context = context
     remember_notes(chapter, context)

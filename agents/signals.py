@@ -1,5 +1,6 @@
 """Saving a chapter, character, cast entry or world entry re-syncs its story memory in the background (and a
-chapter's facts for the ledger). Deleting one removes its memory through the database's cascade."""
+chapter's facts for the ledger and its continuity notes). Deleting one removes its memory through the database's
+cascade."""
 
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
@@ -19,6 +20,7 @@ def chapter_saved(sender, instance, raw=False, **kwargs):
         # settle (the ledger reads a chapter again only when its text changed).
         enqueue_after_commit(tasks.sync_chapter_memory, instance.pk, delay=settings.MEMORY_SYNC_DELAY)
         enqueue_after_commit(tasks.read_chapter_facts, instance.pk, delay=settings.MEMORY_SYNC_DELAY)
+        enqueue_after_commit(tasks.read_chapter_notes, instance.pk, delay=settings.CONTINUITY_NOTES_DELAY)
 
 
 @receiver(post_save, sender=WorldEntry)

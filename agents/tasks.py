@@ -3,6 +3,8 @@
 Each takes an id, reads the current row, and is safe to run twice or after the row is gone.
 """
 
+from django.conf import settings
+
 from characters.models import Character
 from stories.models import Chapter, Story, WorldEntry
 
@@ -42,3 +44,17 @@ def read_chapter_facts(chapter_id: int):
         return "nothing to read"
     reading = facts.extract(chapter)
     return {"facts": reading.facts_found, "note": reading.note}
+
+
+def read_chapter_notes(chapter_id: int):
+    """Continuity notes for a chapter the writer edited, once it settles: only when enough of it changed since
+    the last reading, and only with a capable model (the writer's corrections still win, see continuity.store)."""
+    chapter = Chapter.objects.select_related("story").filter(pk=chapter_id).first()
+    if chapter is None or not chapter.content.strip():
+        return "nothing to read"
+    if continuity.needs_capable_model(chapter.story):
+        return "needs a capable model"
+    changed = continuity.changed_words(chapter)
+    if changed is not None and changed < settings.CONTINUITY_NOTES_MIN_CHANGED_WORDS:
+        return f"{changed} words changed: the notes stand"
+    return continuity.extract(chapter)

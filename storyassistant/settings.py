@@ -385,6 +385,10 @@ QA_RELATED_MIN_SIMILARITY = env_float("QA_RELATED_MIN_SIMILARITY", 0.3)
 QA_MAX_JUDGEMENTS = env_int("QA_MAX_JUDGEMENTS", 8)
 # A continuity check of the writer's chapter judges its closest pairs with at most this many model calls.
 CONTINUITY_CHECK_MAX_CALLS = env_int("CONTINUITY_CHECK_MAX_CALLS", 40)
+# A chapter the writer edited is read for continuity notes at most once per CONTINUITY_NOTES_DELAY seconds, and
+# only when at least CONTINUITY_NOTES_MIN_CHANGED_WORDS words are in paragraphs new since the last reading.
+CONTINUITY_NOTES_DELAY = env_int("CONTINUITY_NOTES_DELAY", 60)
+CONTINUITY_NOTES_MIN_CHANGED_WORDS = env_int("CONTINUITY_NOTES_MIN_CHANGED_WORDS", 40)
 # Pairs (a sentence and the earlier statement it might contradict) judged in one call of a continuity check.
 CONTINUITY_CHECK_PAIRS_PER_CALL = env_int("CONTINUITY_CHECK_PAIRS_PER_CALL", 6)
 # The fact ledger: chapters are read for facts once they settle, a passage of about FACTS_WORDS_PER_CALL words

@@ -135,3 +135,38 @@ def test_a_characters_state_corrected_by_the_writer_stays(writer_client, model, 
     assert remembered.text == "Mara at the end of “The Lamp”: Calm, back in the cottage."
     bible = writer_client.get(reverse("story_bible", args=[chapter.story_id])).content.decode()
     assert "Calm, back in the cottage." in bible and "Exhilarated" not in bible
+
+
+def test_a_hand_written_chapter_gets_notes_once_it_settles_and_changed_enough(
+    model, chapter, redis_conn, django_capture_on_commit_callbacks
+):
+    from agents import tasks
+    from storyassistant.queues import get_queue
+
+    chapter.content = "Mara rowed out alone. " * 30
+    with django_capture_on_commit_callbacks(execute=True):
+        chapter.save()
+    scheduled = get_queue("background").scheduled_job_registry.get_job_ids()
+    assert f"read_chapter_notes-{chapter.pk}" in scheduled  # waits CONTINUITY_NOTES_DELAY for the writer to pause
+
+    tasks.read_chapter_notes(chapter.pk)
+    chapter.refresh_from_db()
+    assert chapter.continuation_context["summary"] == NOTES["summary"]
+    asked = len([r for r in model.requests if r.path == "/api/chat"])
+
+    chapter.content += "\n\nShe waved."  # a few words: the notes stand
+    chapter.save()
+    assert "words changed" in tasks.read_chapter_notes(chapter.pk)
+    chapter.content += "\n\n" + "The storm broke over the point and the boat turned back toward the light. " * 4
+    chapter.save()
+    tasks.read_chapter_notes(chapter.pk)
+    assert len([r for r in model.requests if r.path == "/api/chat"]) == asked + 1
+
+
+def test_with_the_built_in_model_hand_written_chapters_are_not_read(chapter, settings, redis_conn):
+    from agents import tasks
+
+    settings.LLM_PROVIDER = "embedded"
+    assert tasks.read_chapter_notes(chapter.pk) == "needs a capable model"
+    chapter.refresh_from_db()
+    assert "summary" not in chapter.continuation_context
