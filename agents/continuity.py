@@ -12,6 +12,7 @@ from typing import Literal
 from django.db import transaction
 from pydantic import BaseModel, Field, ValidationError
 
+from characters.models import CharacterRelationship
 from stories.models import Chapter
 
 from . import llm, memory
@@ -39,6 +40,7 @@ class RelationshipChange(BaseModel):
     kind: str = ""
     strength: int | None = Field(None, ge=1, le=10)
     change: str = ""
+    applied: bool = False  # the writer applied it to the relationship
 
 
 class Continuity(BaseModel):
@@ -195,3 +197,24 @@ def set_character_state(chapter: Chapter, name: str, state: str) -> dict:
     chapter.refresh_from_db(fields=["continuation_context"])
     states = {**chapter.continuation_context.get("character_states", {}), name: state}
     return correct(chapter, "character_states", states)
+
+
+def apply_relationship_change(chapter: Chapter, index: int):
+    """The writer accepts a relationship change the chapter told: the relationship between the two cast members
+    takes it (with its history), and the change is marked applied in the notes."""
+    chapter.refresh_from_db(fields=["continuation_context"])
+    changes = [dict(c) for c in chapter.continuation_context.get("relationships", [])]
+    if not 0 <= index < len(changes):
+        raise ValueError("That change is not in this chapter's notes any more.")
+    change = changes[index]
+    cast = {c.name.lower(): c for c in chapter.story.characters.all()}
+    source, target = cast.get(str(change.get("source", "")).lower()), cast.get(str(change.get("target", "")).lower())
+    if source is None or target is None or source == target:
+        raise ValueError(f"“{change.get('source')}” and “{change.get('target')}” are not two members of the cast.")
+    relationship = CharacterRelationship.apply_change(
+        source, target, kind=str(change.get("kind", "")).lower(), strength=change.get("strength"),
+        change=change.get("change", ""), where=chapter.title,
+    )  # fmt: skip
+    change["applied"] = True
+    correct(chapter, "relationships", changes)
+    return relationship

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 
@@ -107,6 +107,29 @@ class CharacterRelationship(models.Model):
             # The relationship graph loads every edge touching a story's cast, from either end.
             models.Index(fields=["target"], name="relationship_target_idx"),
         ]
+
+    @classmethod
+    def apply_change(cls, source, target, *, kind: str = "", strength: int | None = None, change: str = "", where=""):
+        """A change the story told ("she defied him"), accepted by the writer: the pair's relationship of that type
+        (or their strongest one, or a new one) takes the new type and strength, and keeps the change in its
+        history."""
+        kind = kind if kind in cls.Kind.values else ""
+        with transaction.atomic():
+            pair = cls.objects.select_for_update().filter(source=source, target=target)
+            relationship = (pair.filter(kind=kind).first() if kind else None) or pair.order_by("-strength").first()
+            if relationship is None:
+                relationship = cls(source=source, target=target, kind=kind or cls.Kind.OTHER)
+            before = {"kind": relationship.kind, "strength": relationship.strength}
+            if kind and not pair.filter(kind=kind).exclude(pk=relationship.pk).exists():
+                relationship.kind = kind
+            if strength is not None:
+                relationship.strength = min(max(int(strength), 1), 10)
+            history = list((relationship.metadata or {}).get("history", []))
+            history.append({"where": where, "change": change, "before": before,
+                            "after": {"kind": relationship.kind, "strength": relationship.strength}})  # fmt: skip
+            relationship.metadata = {**(relationship.metadata or {}), "history": history[-50:]}
+            relationship.save()
+        return relationship
 
     def __str__(self):
         return f"{self.source} → {self.target} ({self.get_kind_display()}, {self.strength})"

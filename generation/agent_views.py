@@ -16,7 +16,7 @@ from agents.models import Fact
 from agents.tasks import extract_continuity
 from stories.access import get_chapter_for_user, get_story_for_user
 from stories.models import CHAPTER_MAX_CHARS
-from storyassistant.http import text_param
+from storyassistant.http import parse_id, text_param
 from storyassistant.queues import enqueue_after_commit
 from storyassistant.ratelimit import limit
 
@@ -105,3 +105,22 @@ def fact_edit(request, story_pk, pk):
     else:
         raise BadRequest("Correct, pin, unpin or delete.")
     return redirect(reverse("story_bible", args=[story.pk]) + "#fact-ledger")
+
+
+@login_required
+@require_POST
+def relationship_change_apply(request, pk, chapter_pk):
+    """Apply a relationship change a chapter told to the relationship itself (its history keeps the change)."""
+    chapter = get_chapter_for_user(request, pk, chapter_pk)
+    index = parse_id(request.POST.get("change"), "change") - 1  # changes are numbered from 1 in the page
+    try:
+        relationship = continuity.apply_relationship_change(chapter, index)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"{relationship.source.name} → {relationship.target.name}: now {relationship.get_kind_display().lower()}, "
+            f"{relationship.strength}/10.",
+        )
+    return redirect(reverse("story_bible", args=[chapter.story_id]) + "#relationship-changes")

@@ -10,6 +10,11 @@ urlpatterns = [
         "stories/<int:pk>/bible/chapters/<int:chapter_pk>/", agent_views.chapter_continuity, name="chapter_continuity"
     ),
     path("stories/<int:story_pk>/bible/facts/<int:pk>/", agent_views.fact_edit, name="fact_edit"),
+    path(
+        "stories/<int:pk>/bible/chapters/<int:chapter_pk>/relationship/",
+        agent_views.relationship_change_apply,
+        name="relationship_change_apply",
+    ),
     path("stories/<int:story_pk>/generate/", views.generate, name="generate"),
     path("tasks/<uuid:pk>/", views.task_detail, name="task_detail"),
     path("tasks/<uuid:pk>/cancel/", views.task_cancel, name="task_cancel"),

@@ -154,7 +154,10 @@ def continuity_overview(chapters) -> dict:
             threads[thread["summary"]] = {**thread, "chapter": chapter.title, "chapter_pk": chapter.pk}
         for name, state in context.get("character_states", {}).items():
             timelines.setdefault(name, []).append({"chapter": chapter.title, "chapter_pk": chapter.pk, "state": state})
-        relationships += [{**r, "chapter": chapter.title} for r in context.get("relationships", [])]
+        relationships += [
+            {**r, "chapter": chapter.title, "chapter_pk": chapter.pk, "index": i}
+            for i, r in enumerate(context.get("relationships", []))
+        ]
     ordered = sorted(threads.values(), key=lambda t: (t.get("status") != "open", -t.get("importance", 5)))
     return {"threads": ordered, "timelines": timelines, "relationship_changes": relationships}
 

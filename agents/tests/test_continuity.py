@@ -170,3 +170,34 @@ def test_with_the_built_in_model_hand_written_chapters_are_not_read(chapter, set
     assert tasks.read_chapter_notes(chapter.pk) == "needs a capable model"
     chapter.refresh_from_db()
     assert "summary" not in chapter.continuation_context
+
+
+def test_a_relationship_change_applied_from_the_bible_updates_the_relationship_with_history(
+    writer_client, other_client, model, chapter, user
+):
+    from characters.models import CharacterRelationship
+    from tests.factories import cast, make_character, relate
+
+    mara, tomas = make_character(user, name="Mara"), make_character(user, name="Tomas")
+    cast(chapter.story, mara)
+    cast(chapter.story, tomas)
+    relate(mara, tomas, kind="friend", strength=8)
+    continuity.extract(chapter)  # NOTES: Mara → Tomas, rival 6, "She defied him."
+    url = reverse("relationship_change_apply", args=[chapter.story.pk, chapter.pk])
+    assert other_client.post(url, {"change": 1}).status_code == 404
+
+    html = writer_client.get(reverse("story_bible", args=[chapter.story.pk])).content.decode()
+    assert "Apply to the relationship" in html
+    writer_client.post(url, {"change": 1})
+    [relationship] = CharacterRelationship.objects.filter(source=mara, target=tomas)
+    assert (relationship.kind, relationship.strength) == ("rival", 6)
+    [entry] = relationship.metadata["history"]
+    assert entry["change"] == "She defied him." and entry["before"] == {"kind": "friend", "strength": 8}
+    chapter.refresh_from_db()
+    assert chapter.continuation_context["relationships"][0]["applied"] is True
+    assert "applied" in writer_client.get(reverse("story_bible", args=[chapter.story.pk])).content.decode()
+    page = writer_client.get(reverse("story_relationships", args=[chapter.story.pk])).content.decode()
+    assert "She defied him." in page
+    assert writer_client.post(url, {"change": "x"}).status_code == 400
+    response = writer_client.post(url, {"change": 9}, follow=True)
+    assert "not in this chapter" in response.content.decode()
