@@ -203,8 +203,7 @@ def long_story(user, words: int) -> dict:
     run_generation(str(task.pk))
     seconds = time.perf_counter() - started
     task.refresh_from_db()
-    step = task.steps.get(key="check")
-    judged = len(task.quality.consistency.get("judged", []))
+    judging = task.quality.consistency
     return {
         "story_words": sum(len(c.content.split()) for c in chapters),
         "chapters": len(chapters),
@@ -212,8 +211,9 @@ def long_story(user, words: int) -> dict:
         "memory_sync_seconds": round(synced, 1),
         "check_seconds": round(seconds, 1),
         "status": task.status,
-        "judge_calls": judged,
-        "model_seconds": round(step.duration_ms / 1000, 1) if step.duration_ms else None,
+        "pairs_judged": len(judging.get("judged", [])),
+        "judge_calls": judging.get("calls", 0),
+        "checks": [f"{c.name}: {c.detail}" for c in task.quality.checks],
         "findings": len(task.quality.findings),
     }
 
