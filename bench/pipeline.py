@@ -25,12 +25,13 @@ from pathlib import Path
 from common import ROOT, percentile, setup_django, write_result
 
 TOKEN_RE = re.compile(r'<span id="draft-[^"]+" hx-swap-oob="beforeend">(.*?)</span>', re.S)
-WORD_RE = re.compile(r"w(\d{5})")
+WORD_RE = re.compile(r"\b(1\d{4})\b")
 
 
 def words(count: int) -> str:
-    """Numbered words, so each token's send and receive times can be matched; sentences keep QA content."""
-    return " ".join(f"w{i:05d}" + ("." if i % 12 == 11 else "") for i in range(count))
+    """Numbered words, so each token's send and receive times can be matched; sentences keep QA content. Plain
+    numbers pass the grammar check, so the draft passes the quality gate at the first try, as real prose would."""
+    return " ".join(f"{10000 + i}" + ("." if i % 12 == 11 else "") for i in range(count))
 
 
 class TimedOllama:
