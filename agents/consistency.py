@@ -50,6 +50,7 @@ class Statement:
     source: str  # "Mara's profile: appearance" or "Chapter 1 “The Mill”"
     chapter_id: int | None = None
     vector: np.ndarray | None = field(default=None, repr=False)
+    character_id: int | None = None  # a profile statement: whose
 
 
 @dataclass
@@ -111,12 +112,12 @@ def statement_from_item(item: MemoryItem) -> Statement:
 
 def profile_statements(character) -> list[Statement]:
     statements = [
-        Statement(value.strip(), f"{character.name}'s profile: {label}")
+        Statement(value.strip(), f"{character.name}'s profile: {label}", character_id=character.pk)
         for attr, label in PROFILE_FIELDS
         if (value := getattr(character, attr, "")).strip()
     ]
     statements += [
-        Statement(f"{key}: {value}", f"{character.name}'s profile: {key}")
+        Statement(f"{key}: {value}", f"{character.name}'s profile: {key}", character_id=character.pk)
         for key, value in (character.attributes or {}).items()
         if isinstance(value, str | int | float) and str(value).strip()
     ]
@@ -398,7 +399,10 @@ def contradictions(
                     evidence=pair.new,
                     offset=base + pair.offset,
                     earlier=Earlier(
-                        text=pair.earlier.text, source=pair.earlier.source, chapter=pair.earlier.chapter_id
+                        text=pair.earlier.text,
+                        source=pair.earlier.source,
+                        chapter=pair.earlier.chapter_id,
+                        character=pair.earlier.character_id,
                     ),
                     similarity=round(pair.similarity, 3),
                     fingerprint=key,

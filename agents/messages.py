@@ -114,6 +114,7 @@ class Earlier(BaseModel):
     text: str
     source: str
     chapter: int | None = None
+    character: int | None = None  # a character's profile
 
 
 class Finding(BaseModel):

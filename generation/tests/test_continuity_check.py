@@ -77,6 +77,8 @@ def test_a_hand_written_chapter_is_checked_against_what_came_before(user, judge_
     assert CHECKED[drift.offset : drift.offset + drift.length] == "Marra"
     eyes = [f for f in report.findings if "eye" in f.message.lower()]
     assert eyes and all(CHECKED[f.offset : f.offset + len(f.evidence)] == f.evidence for f in eyes)
+    mara = story.characters.get(name="Mara")
+    assert any(f.earlier.character == mara.pk and "profile" in f.earlier.source for f in eyes)  # links the profile
     swim = [f for f in report.findings if "swim" in f.message.lower()]
     assert swim and swim[0].earlier.chapter == first.pk
     # Never compared with a later chapter.
@@ -163,6 +165,8 @@ def test_the_editor_asks_for_a_check_and_shows_its_findings_beside_the_text(
     assert f'data-grammar-match data-offset="{offset}" data-length="5" data-original="Marra"' in html
     assert "Continuity check of the whole chapter" in html and "Show in the text" in html
     assert reverse("chapter_edit", args=[story.pk, mill_story[1].pk]) in html  # the cited earlier chapter
+    mara = story.characters.get(name="Mara")
+    assert f'href="{reverse("character_detail", args=[mara.pk])}"' in html  # the cited profile
 
 
 def test_the_api_starts_a_check_and_reports_its_findings(user, writer_client, judge_server, mill_story):
