@@ -1,14 +1,9 @@
 from django import forms
 from django.conf import settings
 
-from .models import CHAPTER_MAX_CHARS, DIALECTS, GenerationSettings, Story, WorldEntry
+from .models import CHAPTER_MAX_CHARS, DIALECTS, POINTS_OF_VIEW, GenerationSettings, Story, WorldEntry
 
-POV_CHOICES = [
-    ("first", "First person"),
-    ("second", "Second person"),
-    ("third_limited", "Third person limited"),
-    ("third_omniscient", "Third person omniscient"),
-]
+POV_CHOICES = list(POINTS_OF_VIEW.items())
 TENSE_CHOICES = [("past", "Past"), ("present", "Present")]
 DIALECT_CHOICES = list(DIALECTS.items())
 

@@ -31,6 +31,14 @@ DIALECTS = {
 }
 
 
+POINTS_OF_VIEW = {
+    "first": "First person",
+    "second": "Second person",
+    "third_limited": "Third person limited",
+    "third_omniscient": "Third person omniscient",
+}
+
+
 class GenerationSettings(BaseModel):
     """What the agents need to know to write in this story's voice; stored in Story.generation_settings."""
 
@@ -44,6 +52,10 @@ class GenerationSettings(BaseModel):
     model: str = Field("", max_length=200)
     # Spelling and grammar are checked in this English (British "harbour" is no misspelling in a British story).
     dialect: Literal["en-US", "en-GB", "en-AU", "en-CA", "en-IN"] = "en-US"
+
+    @property
+    def pov_label(self) -> str:
+        return POINTS_OF_VIEW[self.pov]
 
 
 def validate_generation_settings(value) -> dict:

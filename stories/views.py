@@ -107,7 +107,8 @@ def story_detail(request, pk):
     first = story.chapters.only("pk").first()
     if first:
         return redirect("chapter_edit", story.pk, first.pk)
-    return render(request, "stories/workspace_empty.html", {"story": story, "chapters": [], "section": "write"})
+    context = {"story": story, "chapters": [], "story_words": 0, "section": "write"}
+    return render(request, "stories/workspace_empty.html", context)
 
 
 @login_required

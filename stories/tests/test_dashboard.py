@@ -169,3 +169,11 @@ def test_no_template_comment_reaches_the_page(writer_client, user):
     # Django's {# #} comments end at the line; a longer one would be printed into every page.
     html = writer_client.get(reverse("dashboard")).content.decode()
     assert "{#" not in html and "#}" not in html and "{%" not in html
+
+
+def test_an_empty_story_counts_no_words_and_the_bible_names_the_point_of_view(writer_client, user):
+    story = make_story(user, generation_settings={"pov": "third_limited"})
+    html = writer_client.get(reverse("story_detail", args=[story.pk])).content.decode()
+    assert '<span id="story-words">0</span> words in 0 chapters' in html
+    bible = writer_client.get(reverse("story_bible", args=[story.pk])).content.decode()
+    assert "Third person limited" in bible and "Thirdlimited" not in bible

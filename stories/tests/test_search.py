@@ -45,6 +45,7 @@ def test_the_search_page_finds_by_meaning_and_links_into_the_editor(writer_clien
     assert "The brave knight fought the dragon." in results[0].text
     start = chapter.content.index("The brave knight")
     assert f"?at={start}&amp;end={len(chapter.content)}" in html
+    assert "score" not in html.split('id="search-results"', 1)[1]  # a ranking number means nothing to a writer
     editor = writer_client.get(f"{chapter.get_absolute_url()}?at={start}&end={len(chapter.content)}")
     assert f'data-select-start="{start}"' in editor.content.decode()
 
