@@ -15,7 +15,7 @@ from . import memory
 from .base import AgentContext
 from .kinds import Mode
 from .messages import AgentMessage, LeftOut, Section, StepResult, StoryContext
-from .models import MemoryKind
+from .models import MemoryItem, MemoryKind
 
 WINDOW_CHAPTERS = 2
 RETRIEVED_PASSAGES = 6
@@ -165,6 +165,23 @@ def retrieved_passages(ctx: AgentContext, previous, query) -> list[Candidate]:
     return [Candidate("Earlier passages", text, why, flex=True, max_share=0.3)]
 
 
+STYLE_EXAMPLES = 3
+
+
+def liked_style(ctx: AgentContext, previous, query) -> list[Candidate]:
+    """Passages of earlier drafts the writer rated 4 or 5 in this story, best and newest first (they can switch
+    this off in the story's settings)."""
+    if not ctx.story.settings.learn_from_ratings:
+        return []
+    items = MemoryItem.objects.filter(story=ctx.story, kind=MemoryKind.STYLE).order_by("-metadata__rating", "-pk")
+    examples = [item.text for item in items[:STYLE_EXAMPLES]]
+    if not examples:
+        return []
+    text = "\n\n".join(f"[example {i}] {example}" for i, example in enumerate(examples, 1))
+    why = "drafts the writer rated highly: the style they like (not events to repeat)"
+    return [Candidate("Style the writer liked", text, why, flex=True, max_share=0.15)]
+
+
 def older_summaries(ctx: AgentContext, previous, query) -> list[Candidate]:
     in_window = {c.pk for c in window(previous)}
     older = [c for c in previous if c.pk not in in_window and c.continuation_context.get("summary")]
@@ -175,7 +192,9 @@ def older_summaries(ctx: AgentContext, previous, query) -> list[Candidate]:
 
 
 # In priority order: what comes first gets its room first.
-BUILDERS = [premise, open_threads, characters, relationships, recent_text, retrieved_passages, older_summaries]
+BUILDERS = [
+    premise, open_threads, characters, relationships, recent_text, retrieved_passages, liked_style, older_summaries,
+]  # fmt: skip
 
 
 def candidate_sections(ctx: AgentContext, previous: list[Chapter], query: str) -> list[Candidate]:

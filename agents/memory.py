@@ -202,11 +202,27 @@ def remember(story: Story, kind: str, text: str, *, chapter=None, character=None
     return item
 
 
+STYLE_EXCERPT_WORDS = 150
+
+
+def remember_style(story: Story, source: str, text: str, rating: int) -> MemoryItem | None:
+    """Keep the start of a generation the writer rated highly (4 or 5) as a style example for the story; a lower
+    rating forgets it. `source` names the generation, so rating it again replaces its example."""
+    MemoryItem.objects.filter(story=story, kind=MemoryKind.STYLE, metadata__source=source).delete()
+    words = text.split()
+    if rating < 4 or not words:
+        return None
+    excerpt = " ".join(words[:STYLE_EXCERPT_WORDS]) + (" …" if len(words) > STYLE_EXCERPT_WORDS else "")
+    return remember(story, MemoryKind.STYLE, excerpt, metadata={"source": source, "rating": rating})
+
+
 def search(user, query: str, *, story=None, kinds=(), k=10, hybrid=True) -> list[MemoryItem]:
-    """The user's memory closest to the query, in one story or across all of theirs (never anyone else's)."""
+    """The user's memory closest to the query, in one story or across all of theirs (never anyone else's). Style
+    examples are the writer's ratings, not the story: only found when asked for by kind."""
     items = MemoryItem.objects.for_user(user).filter(story__deleted_at__isnull=True, story__is_flagged=False)
     if story is not None:
         items = items.for_story(story)
-    items = items.of_kind(*kinds).select_related("story", "chapter")
+    items = items.of_kind(*kinds) if kinds else items.exclude(kind=MemoryKind.STYLE)
+    items = items.select_related("story", "chapter")
     vector = embed(query)
     return items.hybrid(query, vector, k) if hybrid else items.similar_to(vector, k)

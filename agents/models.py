@@ -16,6 +16,8 @@ class MemoryKind(models.TextChoices):
     WORLD = "world", "World building"
     DIALOGUE = "dialogue", "Dialogue pattern"
     PASSAGE = "passage", "Chapter passage"
+    # A passage of a generation the writer rated highly: a style example for their next requests in the story.
+    STYLE = "style", "Style the writer liked"
 
 
 class MemoryItemQuerySet(models.QuerySet):

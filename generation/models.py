@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from agents import memory
 from agents.kinds import AgentType, Mode
 from agents.messages import ContextReport, QualityReport
 from agents.models import IgnoredFinding
@@ -147,8 +148,12 @@ class GenerationTask(models.Model):
         return True
 
     def rate(self, rating: int):
+        """The writer's rating; a draft rated 4 or 5 becomes a style example for their next requests in the story
+        (unless they switched that off), and a lower rating withdraws it."""
         GenerationTask.objects.filter(pk=self.pk).update(user_rating=rating)
         self.user_rating = rating
+        if self.mode not in (self.Mode.BRAINSTORM, self.Mode.CHECK):
+            memory.remember_style(self.story, f"task-{self.pk}", self.result_content, rating)
 
     def accept_proposal(self, user, text: str | None = None) -> Chapter:
         """Put the (possibly edited) proposal into the story as a new revision; returns the chapter it went into.

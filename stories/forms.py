@@ -25,7 +25,15 @@ class StoryForm(forms.ModelForm):
         help_text="Grammar and spelling checks follow it.",
     )
 
-    setting_fields = ["tone", "pov", "tense", "target_words", "images_enabled", "model", "dialect"]
+    learn_from_ratings = forms.BooleanField(
+        label="Learn from my ratings",
+        required=False,
+        help_text="Drafts you rate 4 or 5 stars show the team the style you like in this story.",
+    )
+
+    setting_fields = [
+        "tone", "pov", "tense", "target_words", "images_enabled", "model", "dialect", "learn_from_ratings",
+    ]  # fmt: skip
 
     class Meta:
         model = Story

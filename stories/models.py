@@ -52,6 +52,8 @@ class GenerationSettings(BaseModel):
     model: str = Field("", max_length=200)
     # Spelling and grammar are checked in this English (British "harbour" is no misspelling in a British story).
     dialect: Literal["en-US", "en-GB", "en-AU", "en-CA", "en-IN"] = "en-US"
+    # Passages of generations the writer rated 4 or 5 go into the context as examples of the style they like.
+    learn_from_ratings: bool = True
 
     @property
     def pov_label(self) -> str:

@@ -288,3 +288,25 @@ def test_relationships_among_the_characters_in_play_reach_the_writer(user, fake_
     )
     assert "Ilse" not in prompt.split("Relationships", 1)[1].split("\n\n", 1)[0]
     assert "Relationships" in [s["title"] for s in task.context_report["sections"]]
+
+
+def test_drafts_rated_highly_become_style_examples_the_writer_can_switch_off(user, fake_ollama, story_with_cast):
+    from agents.models import MemoryItem
+
+    story, chapter = story_with_cast
+    first = run(user, story, chapter)
+    first.rate(5)
+    assert MemoryItem.objects.get(story=story, kind="style").text.startswith(first.result_content.split()[0])
+
+    second = run(user, story, chapter)
+    prompt = writer_bodies(fake_ollama)[-1]["messages"][1]["content"]
+    assert "Style the writer liked" in prompt and first.result_content[:60] in prompt
+    assert "Style the writer liked" in [s["title"] for s in second.context_report["sections"]]
+
+    first.rate(2)  # changed their mind: the example goes
+    assert not MemoryItem.objects.filter(story=story, kind="style").exists()
+    first.rate(4)
+    story.generation_settings = {**story.generation_settings, "learn_from_ratings": False}
+    story.save()
+    run(user, story, chapter)
+    assert "Style the writer liked" not in writer_bodies(fake_ollama)[-1]["messages"][1]["content"]

@@ -38,7 +38,7 @@ def test_creating_a_story_with_generation_settings(writer_client, user):
         {
             "title": "Salt and Iron", "genre": "Fantasy", "premise": "A smith forges a sword that remembers.",
             "tone": "grim but hopeful", "pov": "first", "tense": "present", "target_words": 3000,
-            "images_enabled": "on", "model": "", "dialect": "en-GB",
+            "images_enabled": "on", "model": "", "dialect": "en-GB", "learn_from_ratings": "on",
         },
     )  # fmt: skip
     story = Story.objects.get(title="Salt and Iron")
@@ -46,7 +46,7 @@ def test_creating_a_story_with_generation_settings(writer_client, user):
     assert story.owner == user
     assert story.generation_settings == {
         "tone": "grim but hopeful", "pov": "first", "tense": "present",
-        "target_words": 3000, "images_enabled": True, "model": "", "dialect": "en-GB",
+        "target_words": 3000, "images_enabled": True, "model": "", "dialect": "en-GB", "learn_from_ratings": True,
     }  # fmt: skip
 
 
