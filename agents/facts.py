@@ -166,13 +166,17 @@ def extract(chapter: Chapter, *, force: bool = False) -> FactReading:
         return reading
     cast = list(chapter.story.characters.values_list("name", flat=True))
     found, model = [], ""
-    parts = windows(chapter.content, settings.FACTS_WORDS_PER_CALL)[: settings.FACTS_MAX_CALLS_PER_CHAPTER]
+    passages = windows(chapter.content, settings.FACTS_WORDS_PER_CALL)
+    parts = passages[: settings.FACTS_MAX_CALLS_PER_CHAPTER]  # a bound on model calls per chapter
     for offset, passage in parts:
         facts, model = read_passage(chapter, offset, passage, cast)
         found += facts
     note = ""
-    if len(parts) < len(windows(chapter.content, settings.FACTS_WORDS_PER_CALL)):
-        note = f"Only the first {len(parts)} passages were read (FACTS_MAX_CALLS_PER_CHAPTER)."
+    if len(parts) < len(passages):  # said to the writer in the bible
+        note = (
+            f"This long chapter was read as far as passage {len(parts)} of {len(passages)}; "
+            "later facts are not in the ledger."
+        )
     store(chapter, found)
     reading, _ = FactReading.objects.update_or_create(
         chapter=chapter, defaults={"text_hash": digest, "model": model, "facts_found": len(found), "note": note}

@@ -201,3 +201,12 @@ def test_the_bible_shows_timelines_and_the_writer_edits_facts(writer_client, oth
     assert dead.status == "rejected"
     assert writer_client.post(url, {"action": "correct", "value": ""}).status_code == 400
     assert writer_client.post(url, {"action": "explode"}).status_code == 400
+
+
+def test_a_long_chapter_costs_a_bounded_number_of_calls_and_says_so(ledger_model, mill, settings):
+    settings.FACTS_WORDS_PER_CALL, settings.FACTS_MAX_CALLS_PER_CHAPTER = 5, 1
+    _, (rain, _, _) = mill
+    reading = facts.extract(rain)
+    assert len(fact_requests(ledger_model)) == 1
+    assert reading.note.startswith("This long chapter was read as far as passage 1 of ")
+    assert {f.subject for f in Fact.objects.filter(chapter=rain)} == {"Mara"}  # only the first passage's facts
