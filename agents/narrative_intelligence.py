@@ -2,9 +2,11 @@
 
 import re
 
+import numpy as np
+
 from stories.models import count_words
 
-from . import llm
+from . import embeddings, llm
 from .base import AgentContext
 from .messages import AgentMessage, Draft, StepResult
 from .prompting import render
@@ -20,25 +22,47 @@ TOKENS_PER_WORD = 1.4
 HEADING_RE = re.compile(r"\A\s*(?:#+\s*)?(?:chapter\s+\w+[^\n]*)\n+", re.I)
 
 
+VOICE_EXAMPLES = 3
+LINES_SCANNED = 200  # the most recent lines of each character considered: bounded work on a long story
+
+
+def spoken_lines(chapters, name: str, others: list[str]) -> list[str]:
+    """Lines in quotation marks from paragraphs that name this character and no one else of the cast, newest
+    first."""
+    lines = []
+    for chapter in chapters:  # newest first
+        for paragraph in reversed(chapter.content.split("\n")):
+            if name in paragraph and not any(other in paragraph for other in others):
+                lines += reversed(QUOTE_RE.findall(paragraph))
+        if len(lines) >= LINES_SCANNED:
+            break
+    return list(dict.fromkeys(lines))[:LINES_SCANNED]
+
+
+def closest_lines(lines: list[str], query: str, k: int) -> list[str]:
+    """The lines closest in meaning to what is being written, so the examples fit the scene."""
+    if len(lines) <= k or not query.strip():
+        return lines[:k]
+    vectors = np.stack(embeddings.embed_many(lines))
+    order = np.argsort(-(vectors @ embeddings.embed(query)))[:k]
+    return [lines[i] for i in order]
+
+
 def voices(ctx: AgentContext) -> list[dict]:
-    """Each cast member's speech pattern, with up to two lines they said in earlier chapters."""
+    """Each cast member's speech pattern, with a few lines they said in earlier chapters, picked by how close they
+    are in meaning to the request (the note, the selection, or the text before the cursor)."""
     cast = ctx.story.cast.select_related("character").order_by("-importance")
     names = [m.character.name for m in cast]
-    chapters = list(ctx.story.chapters.only("content").order_by("-order")[:5]) if names else []
+    chapters = list(ctx.story.chapters.only("content").order_by("-order")) if names else []
+    selection = (ctx.request.get("selection") or {}).get("text", "")
+    query = ctx.request.get("note") or selection or ctx.request.get("before_cursor", "")
     result = []
     for member in cast:
         character = member.character
-        examples = []
-        for chapter in chapters:
-            for paragraph in chapter.content.split("\n"):
-                if character.name in paragraph and not any(n in paragraph for n in names if n != character.name):
-                    examples += QUOTE_RE.findall(paragraph)
-            if len(examples) >= 2:
-                break
+        lines = spoken_lines(chapters, character.name, [n for n in names if n != character.name])
+        examples = closest_lines(lines, query, VOICE_EXAMPLES)
         if character.speech_pattern.strip() or examples:
-            result.append(
-                {"name": character.name, "speech": character.speech_pattern.strip(), "examples": examples[:2]}
-            )
+            result.append({"name": character.name, "speech": character.speech_pattern.strip(), "examples": examples})
     return result
 
 

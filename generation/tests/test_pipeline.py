@@ -310,3 +310,24 @@ def test_drafts_rated_highly_become_style_examples_the_writer_can_switch_off(use
     story.save()
     run(user, story, chapter)
     assert "Style the writer liked" not in writer_bodies(fake_ollama)[-1]["messages"][1]["content"]
+
+
+def test_the_writer_gets_a_characters_earlier_lines_closest_to_the_scene(user, fake_ollama, story_with_cast):
+    from tests.factories import make_chapter
+
+    story, chapter = story_with_cast
+    lines = [
+        "The waves were taller than the chapel tonight.",
+        "Bread again? We had bread yesterday.",
+        "The storm will turn the boats before dawn.",
+        "My boots need mending, and so does the roof.",
+        "Salt in the wind means a gale by evening.",
+        "Nobody reads the parish ledger but me.",
+    ]
+    make_chapter(story, title="Earlier", content="\n".join(f"“{line}” Mara said." for line in lines))
+    run(user, story, chapter, note="Mara watches the gale at sea from the lighthouse.")
+
+    system = writer_bodies(fake_ollama)[0]["messages"][0]["content"]
+    voice = system.split("Mara: Short, dry.", 1)[1].split("\n", 1)[0]
+    assert "storm will turn the boats" in voice and "Salt in the wind" in voice and "taller than the chapel" in voice
+    assert "Bread again" not in voice and "boots need mending" not in voice
