@@ -105,8 +105,13 @@ def earlier_items(story, chapter=None, include_chapter=False):
     return list(items)
 
 
+def chapter_source(chapter) -> str:
+    """How a finding names the chapter it cites: Chapter 1 “The Mill”."""
+    return f"Chapter {chapter.order} “{chapter.title}”"
+
+
 def statement_from_item(item: MemoryItem) -> Statement:
-    source = f"Chapter {item.chapter.order} “{item.chapter.title}”" if item.chapter_id else "World notes"
+    source = chapter_source(item.chapter) if item.chapter_id else "World notes"
     return Statement(item.text, source, item.chapter_id, np.asarray(item.embedding, dtype=np.float32))
 
 

@@ -98,8 +98,16 @@ def extract(chapter: Chapter) -> dict:
     return store(chapter, extracted, extraction_ok=continuity is not None, model=result.model)
 
 
+def paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in text.split("\n\n") if p.strip()]
+
+
+def paragraph_hash(paragraph: str) -> str:
+    return hashlib.sha1(paragraph.encode()).hexdigest()[:12]
+
+
 def paragraph_hashes(text: str) -> list[str]:
-    return [hashlib.sha1(p.strip().encode()).hexdigest()[:12] for p in text.split("\n\n") if p.strip()]
+    return [paragraph_hash(p) for p in paragraphs(text)]
 
 
 def changed_words(chapter: Chapter) -> int | None:
@@ -109,16 +117,13 @@ def changed_words(chapter: Chapter) -> int | None:
     if previous is None:
         return None
     known = set(previous)
-    paragraphs = [p for p in chapter.content.split("\n\n") if p.strip()]
-    return sum(
-        len(p.split()) for p, h in zip(paragraphs, paragraph_hashes(chapter.content), strict=True) if h not in known
-    )
+    return sum(len(p.split()) for p in paragraphs(chapter.content) if paragraph_hash(p) not in known)
 
 
 def needs_capable_model(story) -> bool:
     """The built-in model cannot read a chapter into notes (it invents them); hand-written chapters wait for a
     capable one."""
-    return llm.resolve(story=story).provider.name == "embedded"
+    return llm.resolve(story=story).built_in
 
 
 def fallback_summary(text: str) -> str:

@@ -58,7 +58,7 @@ def name_drift_findings(ctx: AgentContext, text: str, base: int, ignored) -> tup
     # The chapter's own text outside the selection counts as established too.
     own = ctx.chapter.content[:base] + "\n" + ctx.chapter.content[base + len(text) :]
     sources = [own] + [c.content for c in chapters]
-    labels = [f"this chapter, “{ctx.chapter.title}”"] + [f"Chapter {c.order} “{c.title}”" for c in chapters]
+    labels = [f"this chapter, “{ctx.chapter.title}”"] + [consistency.chapter_source(c) for c in chapters]
     ids = [ctx.chapter.pk] + [c.pk for c in chapters]
     findings = []
     for drift in name_drifts(text, sources, story_names(ctx.story)):
@@ -117,10 +117,6 @@ def grammar_findings(ctx: AgentContext, text: str, base: int) -> tuple[list[Find
     return findings, report, run
 
 
-def chapter_label(chapter) -> str:
-    return f"Chapter {chapter.order} “{chapter.title}”"
-
-
 def ledger_findings(ctx: AgentContext, text: str, base: int, ignored) -> tuple[list[Finding], int, CheckRun]:
     """Facts the checked passage states against the facts in force before its chapter; returns the judge calls
     it made."""
@@ -136,7 +132,7 @@ def ledger_findings(ctx: AgentContext, text: str, base: int, ignored) -> tuple[l
     for number, pair in enumerate(pairs, 1):
         ctx.progress(number - 1, len(pairs) + settings.CONTINUITY_CHECK_MAX_CALLS)
         earlier, new = pair.earlier, pair.new
-        source = chapter_label(earlier.chapter)
+        source = consistency.chapter_source(earlier.chapter)
         statement = consistency.Statement(earlier.quote or earlier.value, source, earlier.chapter_id)
         comparisons = consistency.judge(new.subject, statement, new.quote or new.value, story=ctx.story)
         if not any(c["contradiction"] for c in comparisons or []):
@@ -171,7 +167,7 @@ def contradiction_findings(
     ctx: AgentContext, text: str, base: int, ignored, calls: int
 ) -> tuple[list[Finding], dict, CheckRun]:
     target = ctx.target
-    note = CAPABLE_MODEL_NOTE if target.provider.name == "embedded" else ""
+    note = CAPABLE_MODEL_NOTE if target.built_in else ""
     findings, judging = consistency.contradictions(
         ctx.story, text, chapter=ctx.chapter, ignored=ignored, limit=max(calls, 0), progress=ctx.progress,
         base=base, batch=settings.CONTINUITY_CHECK_PAIRS_PER_CALL, within=True, said_by="this text",

@@ -76,7 +76,7 @@ def text_hash(text: str) -> str:
 
 
 def needs_capable_model(story) -> bool:
-    return llm.resolve(story=story).provider.name == "embedded" and not settings.FACTS_WITH_EMBEDDED_MODEL
+    return llm.resolve(story=story).built_in and not settings.FACTS_WITH_EMBEDDED_MODEL
 
 
 def windows(text: str, words: int) -> list[tuple[int, str]]:

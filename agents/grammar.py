@@ -7,7 +7,6 @@ the names the story already uses (a character's name is not a misspelling). When
 not answer, Harper checks instead and the report says so.
 """
 
-import re
 import threading
 from functools import cache
 
@@ -17,6 +16,8 @@ from django.conf import settings
 from language_tool_python.exceptions import LanguageToolError
 
 from stories.models import DIALECTS as DIALECT_NAMES
+
+from .names import WORD_RE as NAME_WORD_RE
 
 MAX_REPLACEMENTS = 5
 DIALECTS = {
@@ -107,7 +108,7 @@ def _languagetool(url: str, text: str, dialect: str) -> list[dict]:
 def _without_names(matches: list[dict], names: list[str]) -> list[dict]:
     """Drop matches on the story's own names ("Varyn" is no misspelling). Filtered afterwards rather than hidden
     from the checker, which would then see a sentence starting with the word after the name."""
-    known = {w.lower() for name in names for w in re.findall(r"[^\W\d_][\w'’-]*", name)}
+    known = {w.lower() for name in names for w in NAME_WORD_RE.findall(name)}
     return [m for m in matches if m["excerpt"].lower() not in known]
 
 

@@ -63,6 +63,11 @@ class Target:
     provider: Provider
     model: str
 
+    @property
+    def built_in(self) -> bool:
+        """The small embedded model: it writes, but cannot judge or extract facts."""
+        return isinstance(self.provider, EmbeddedProvider)
+
 
 class EndpointPool:
     """Round-robin over a provider's endpoints; one that failed is tried last until its cooldown passes."""

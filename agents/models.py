@@ -187,7 +187,8 @@ class FactQuerySet(models.QuerySet):
         before it (a pinned fact or the writer's own wins within its chapter)."""
         valid: dict[str, Fact] = {}
         # Within a chapter: pinned after active, the writer's after extracted, and the later statement last.
-        for fact in self.in_force().before(chapter).order_by("chapter__order", "status", "origin", "offset"):
+        ordered = self.in_force().before(chapter).select_related("chapter")
+        for fact in ordered.order_by("chapter__order", "status", "origin", "offset"):
             valid[fact.key] = fact
         return valid
 

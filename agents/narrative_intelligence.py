@@ -26,12 +26,12 @@ VOICE_EXAMPLES = 3
 LINES_SCANNED = 200  # the most recent lines of each character considered: bounded work on a long story
 
 
-def spoken_lines(chapters, name: str, others: list[str]) -> list[str]:
+def spoken_lines(chapters: list[list[str]], name: str, others: list[str]) -> list[str]:
     """Lines in quotation marks from paragraphs that name this character and no one else of the cast, newest
-    first."""
+    first. `chapters` holds each chapter's paragraphs, newest chapter and paragraph first."""
     lines = []
-    for chapter in chapters:  # newest first
-        for paragraph in reversed(chapter.content.split("\n")):
+    for paragraphs in chapters:
+        for paragraph in paragraphs:
             if name in paragraph and not any(other in paragraph for other in others):
                 lines += reversed(QUOTE_RE.findall(paragraph))
         if len(lines) >= LINES_SCANNED:
@@ -53,7 +53,10 @@ def voices(ctx: AgentContext) -> list[dict]:
     are in meaning to the request (the note, the selection, or the text before the cursor)."""
     cast = ctx.story.cast.select_related("character").order_by("-importance")
     names = [m.character.name for m in cast]
-    chapters = list(ctx.story.chapters.only("content").order_by("-order")) if names else []
+    chapters = [
+        list(reversed(chapter.content.split("\n")))
+        for chapter in (ctx.story.chapters.only("content").order_by("-order") if names else [])
+    ]
     selection = (ctx.request.get("selection") or {}).get("text", "")
     query = ctx.request.get("note") or selection or ctx.request.get("before_cursor", "")
     result = []

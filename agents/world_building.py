@@ -66,7 +66,6 @@ def propose(ctx: AgentContext, message: AgentMessage) -> StepResult:
         name = match.group(1)
         if name in COMMON or name.lower() in known or name.lower() in known_words:
             continue
-
         counts[name] += 1
         if PLACE_BEFORE_RE.search(text[max(0, match.start() - 20) : match.start()]):
             places[name] += 1

@@ -60,7 +60,8 @@ class Pipeline:
         self._progress_sent = now
         if self.cancelled():
             raise self.stop_reason()
-        self.claim.update(progress=min(99, int(100 * done / max(total, 1))))
+        # Never backwards: a step may count its parts in phases (the ledger's pairs, then the sentence pairs).
+        self.claim.update(progress=max(self.task.progress, min(99, int(100 * done / max(total, 1)))))
         self.live.state()
 
     def stop_reason(self) -> Exception:
