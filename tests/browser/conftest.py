@@ -64,6 +64,29 @@ def new_page(browser, live_server):
 
 
 @pytest.fixture
+def web_page(browser, web_server):
+    """web_page(user) -> a page signed in as user on daphne (web_server), where workers' live updates arrive over
+    websockets; timeouts allow for workers loading their models."""
+    from django.conf import settings
+
+    from tests.test_live_generation import session_cookie
+
+    contexts = []
+
+    def make(user):
+        context = browser.new_context(base_url=f"http://{web_server}", viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(30_000)
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie(user),
+                              "domain": "127.0.0.1", "path": "/"}])  # fmt: skip
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
 def screenshot():
     ARTIFACTS.mkdir(exist_ok=True)
 

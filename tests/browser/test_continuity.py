@@ -2,14 +2,12 @@
 websocket, and a finding selects its passage in the text."""
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
 from tests import judge
 from tests.factories import cast, make_chapter, make_character, make_story, make_user
 from tests.httpserver import LocalServer
 from tests.llm_servers import serve_ollama
-from tests.test_live_generation import session_cookie
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,17 +27,13 @@ def worker_env(judge_ollama):
     return {"LLM_PROVIDER": "ollama", "OLLAMA_HOST": judge_ollama.url, "GENERATION_SLOTS": "1", "LLM_RETRIES": "0"}
 
 
-def test_a_writer_checks_a_chapter_and_a_finding_selects_its_passage(browser, web_server, start_worker, screenshot):
+def test_a_writer_checks_a_chapter_and_a_finding_selects_its_passage(web_page, start_worker, screenshot):
     writer = make_user()
     story = make_story(writer, title="The Mill")
     make_chapter(story, title="The Ledger", content=FIRST)
     chapter = make_chapter(story, title="The Flood", content=SECOND)
     cast(story, make_character(writer, name="Mara"), role="protagonist", importance=9)
-    context = browser.new_context(base_url=f"http://{web_server}", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(30_000)
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie(writer),
-                          "domain": "127.0.0.1", "path": "/"}])  # fmt: skip
-    page = context.new_page()
+    page = web_page(writer)
     page.goto(chapter.get_absolute_url())
 
     page.click("text=Write with the AI team")
@@ -60,4 +54,3 @@ def test_a_writer_checks_a_chapter_and_a_finding_selects_its_passage(browser, we
     )
     assert selected == "Marra"
     expect(finding.locator("a", has_text="The Ledger")).to_have_count(1)  # the cited earlier chapter
-    context.close()

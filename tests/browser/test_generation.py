@@ -1,29 +1,17 @@
 """Asking the AI team for a chapter in the workspace: it streams in live, then the writer accepts it."""
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
 from generation.models import GenerationTask
 from tests.conftest import PROSE
-from tests.test_live_generation import session_cookie
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_chapter_streams_into_the_workspace_and_is_accepted(
-    browser,
-    web_server,
-    start_worker,
-    writer_story,
-    screenshot,
-):
+def test_a_chapter_streams_into_the_workspace_and_is_accepted(web_page, start_worker, writer_story, screenshot):
     writer, story, chapter = writer_story
-    context = browser.new_context(base_url=f"http://{web_server}", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(30_000)
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie(writer),
-                          "domain": "127.0.0.1", "path": "/"}])  # fmt: skip
-    page = context.new_page()
+    page = web_page(writer)
     page.goto(chapter.get_absolute_url())
 
     page.click("text=Write with the AI team")
@@ -46,4 +34,3 @@ def test_a_chapter_streams_into_the_workspace_and_is_accepted(
     expect(page.locator(".chapter-item .chapter-title-text")).to_have_count(2)
     task = GenerationTask.objects.get()
     assert task.proposal_status == "accepted" and task.request["note"] == "Mara relights the lamp."
-    context.close()
