@@ -22,6 +22,12 @@ def memory_syncs_at_once(settings):
     settings.MEMORY_SYNC_DELAY = 0
 
 
+@pytest.fixture(autouse=True)
+def media_in_tmp(settings, tmp_path):
+    """Pictures a test stores go to its own folder, never into the site's media."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 @pytest.fixture
 def user(db):
     return factories.make_user("writer@example.com")
@@ -64,6 +70,7 @@ def child_env() -> dict:
     env["REDIS_DB"] = str(settings.REDIS_DB)
     env["EMBEDDINGS_PRELOAD"] = "false"  # each test's daphne starts in a second; a search loads the model itself
     env["MEMORY_SYNC_DELAY"] = "0"  # tests that wait for memory need not wait for autosaves to settle
+    env["MEDIA_ROOT"] = str(settings.MEDIA_ROOT)  # the worker stores pictures where the web process serves them
     return env
 
 
@@ -162,6 +169,26 @@ def local_server():
     server = LocalServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def image_services(settings):
+    """Local ComfyUI, Images API and Automatic1111 servers; none configured until a test picks them."""
+    from agents import images
+    from tests.httpserver import LocalServer
+    from tests.image_servers import serve_a1111, serve_comfyui, serve_openai_images
+
+    servers = {"comfyui": LocalServer(), "openai": LocalServer(), "a1111": LocalServer()}
+    serve_comfyui(servers["comfyui"])
+    serve_openai_images(servers["openai"])
+    serve_a1111(servers["a1111"])
+    settings.COMFYUI_URLS, settings.OPENAI_IMAGES_BASE_URL, settings.A1111_URLS = [], "", []
+    settings.IMAGE_RETRIES = 0
+    images._down_until.clear()
+    yield servers
+    images._down_until.clear()
+    for server in servers.values():
+        server.close()
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 quality, and sends it back with the critique when it fails (up to MAX_REWRITES times). Each decision carries
 its reason, recorded with the step, so the writer can see why the team did what it did."""
 
-from django.conf import settings
-
 from stories.models import count_words
 
 from . import (
@@ -45,7 +43,28 @@ AGENTS = {
     (QA, "check"): (quality_assurance.check, QualityReport),
     (QA, "check_chapter"): (continuity_check.check, QualityReport),
     (VISUAL, "illustrate"): (visual_storytelling.illustrate, Illustration),
+    (VISUAL, "portrait"): (visual_storytelling.portrait, Illustration),
 }
+
+
+# Requests that are one step, not a draft: (key, agent, task type, why the step, why the plan).
+ONE_STEP = {
+    Mode.CHECK: (
+        "check", QA, "check_chapter",
+        "Check the writer's text against the profiles, the earlier chapters and their notes.",
+        "Check continuity: name spellings, facts and characters, grammar; nothing is written.",
+    ),
+    Mode.PORTRAIT: (
+        "portrait", VISUAL, "portrait",
+        "Draw the character from their profile and the ledger, with their own seed.",
+        "Draw a portrait: the character's appearance in the story's picture style.",
+    ),
+    Mode.ILLUSTRATE: (
+        "illustrate", VISUAL, "illustrate",
+        "Find the chapter's most striking moment and who is in it, as they look at this point.",
+        "Illustrate the chapter: one scene, the people in it as the story describes them.",
+    ),
+}  # fmt: skip
 
 
 def run(ctx: AgentContext, message: AgentMessage):
@@ -75,13 +94,9 @@ def target_words(ctx: AgentContext) -> int:
 
 def plan(ctx: AgentContext) -> tuple[list[AgentMessage], str]:
     """The steps for this request and the reason for the plan as a whole."""
-    if ctx.mode == Mode.CHECK:
-        return [
-            AgentMessage(
-                "check", QA, "check_chapter", {},
-                reason="Check the writer's text against the profiles, the earlier chapters and their notes.",
-            )
-        ], "Check continuity: name spellings, facts and characters, grammar; nothing is written."  # fmt: skip
+    if ctx.mode in ONE_STEP:
+        key, agent, task_type, reason, why = ONE_STEP[ctx.mode]
+        return [AgentMessage(key, agent, task_type, {}, reason=reason)], why
     window = ctx.target.provider.context_window(ctx.target.model)
     words = target_words(ctx)
     # Leave at least half the window for the prompt; a long chapter is written in one go up to that limit.
@@ -110,8 +125,6 @@ def plan(ctx: AgentContext) -> tuple[list[AgentMessage], str]:
         steps += check_steps("write", "check", words)
     why = f"{ctx.mode_label}: world and context in parallel, then the writer"
     why += ", then a quality check" if ctx.mode != Mode.BRAINSTORM else " (options are not checked as prose)"
-    if ctx.story.settings.images_enabled and not settings.IMAGE_BACKEND_URL:
-        why += "; images are on but no image backend is configured, so none is planned"
     return steps, why + "."
 
 
@@ -123,13 +136,6 @@ def follow_up(ctx: AgentContext, draft_key: str) -> list[AgentMessage]:
             reason="Spot new places and things the draft introduces, for the writer to accept or reject.",
         )
     ]  # fmt: skip
-    if ctx.story.settings.images_enabled and settings.IMAGE_BACKEND_URL:
-        steps.append(
-            AgentMessage(
-                "illustrate", VISUAL, "illustrate", {"draft": draft_key}, dependencies=[draft_key],
-                reason="Images are on for this story: describe the scene to illustrate.",
-            )
-        )  # fmt: skip
     return steps
 
 

@@ -23,3 +23,9 @@ class Mode(models.TextChoices):
     BRAINSTORM = "brainstorm", "Brainstorm options"
     # Not writing: the writer's own chapter (or a selection) checked against everything before it.
     CHECK = "check", "Check continuity"
+    # Pictures: a character's portrait, or an illustration of a chapter.
+    PORTRAIT = "portrait", "Draw a portrait"
+    ILLUSTRATE = "illustrate", "Illustrate the chapter"
+
+
+IMAGE_MODES = (Mode.PORTRAIT, Mode.ILLUSTRATE)

@@ -171,8 +171,12 @@ class QualityReport(Output):
 
 
 class Illustration(Output):
-    scene_prompt: str
-    characters: int = 0
+    """A picture made for the writer to accept: a portrait or a scene (stored as a pictures.Picture)."""
+
+    picture_id: str = ""
+    prompt: str = ""
+    characters: list[str] = []  # who is in it
+    cancelled: bool = False
 
 
 class GateDecision(Output):

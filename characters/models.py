@@ -1,3 +1,5 @@
+import secrets
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -5,6 +7,11 @@ from django.db.models import F, Q
 from django.urls import reverse
 
 from stories.models import validate_json_object
+
+
+def new_seed() -> int:
+    """A portrait seed: below 2**31 so every image service takes it (Automatic1111 keeps seeds in 32 bits)."""
+    return secrets.randbelow(2**31 - 1)
 
 
 class CharacterQuerySet(models.QuerySet):
@@ -23,6 +30,8 @@ class Character(models.Model):
     speech_pattern = models.TextField("speech pattern / voice", blank=True, max_length=5000)
     goals = models.TextField(blank=True, max_length=5000)
     attributes = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
+    # Portraits are made with this seed, so a new portrait is the same person; a new look draws a new one.
+    portrait_seed = models.BigIntegerField(default=new_seed, editable=False)
     stories = models.ManyToManyField("stories.Story", through="StoryCharacter", related_name="characters")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

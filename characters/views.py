@@ -5,6 +5,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from pictures.models import Picture
 from stories.access import get_story_for_user
 from storyassistant.http import optional_id, paginate
 
@@ -15,6 +16,15 @@ from .models import Character, CharacterRelationship, StoryCharacter
 
 def get_character_for_user(request, pk) -> Character:
     return get_object_or_404(Character.objects.for_user(request.user), pk=pk)
+
+
+def with_portraits(characters):
+    """Each character with its current portrait (or None) as `.portrait`, in one query for them all."""
+    characters = list(characters)
+    portraits = Picture.objects.current_portraits(characters)
+    for character in characters:
+        character.portrait = portraits.get(character.pk)
+    return characters
 
 
 @login_required
@@ -56,9 +66,10 @@ def character_detail(request, pk):
         messages.success(request, f"Saved {character.name}.")
         return redirect(character)
     appearances = character.appearances.select_related("story").filter(story__deleted_at__isnull=True)
-    return render(
-        request, "characters/character_detail.html", {"character": character, "form": form, "appearances": appearances}
-    )
+    with_portraits([character])
+    earlier = character.pictures.portraits().accepted().order_by("-accepted_at")[1:7]
+    context = {"character": character, "form": form, "appearances": appearances, "earlier_portraits": earlier}
+    return render(request, "characters/character_detail.html", context)
 
 
 @login_required
@@ -81,7 +92,8 @@ def story_cast(request, story_pk):
         member = form.save()
         messages.success(request, f"{member.character.name} joined the cast.")
         return redirect("story_cast", story.pk)
-    cast = StoryCharacter.objects.filter(story=story).select_related("character")
+    cast = list(StoryCharacter.objects.filter(story=story).select_related("character"))
+    with_portraits(member.character for member in cast)
     context = {
         "story": story,
         "section": "cast",
@@ -125,6 +137,7 @@ def cast_remove(request, story_pk, pk):
 
 def _story_graph(story):
     cast = list(StoryCharacter.objects.filter(story=story).select_related("character"))
+    with_portraits(member.character for member in cast)
     ids = [member.character_id for member in cast]
     relationships = list(
         CharacterRelationship.objects.filter(source_id__in=ids, target_id__in=ids).select_related("source", "target")
@@ -142,6 +155,9 @@ def story_relationships(request, story_pk):
         messages.success(request, f"Added: {relationship}.")
         return redirect("story_relationships", story.pk)
     cast, relationships = _story_graph(story)
+    people = {member.character_id: member.character for member in cast}
+    for relationship in relationships:  # the cast's copies carry the portraits
+        relationship.source, relationship.target = people[relationship.source_id], people[relationship.target_id]
     context = {
         "story": story,
         "section": "relationships",

@@ -71,7 +71,22 @@ def task_status(task: GenerationTask) -> dict:
         "proposal_status": task.proposal_status or None,
         "quality": task.quality.verdict if task.quality else None,
         **(check_result(task) if task.mode == GenerationTask.Mode.CHECK else {}),
+        **(picture_result(task) if task.makes_picture else {}),
     }
+
+
+def picture_result(task: GenerationTask) -> dict:
+    """A portrait's or illustration's picture, once made: where a signed-in browser sees it, and how it was made."""
+    picture = task.picture
+    if picture is None:
+        return {"picture": None}
+    return {
+        "picture": {
+            "id": str(picture.pk), "url": picture.get_absolute_url(), "thumbnail_url": picture.thumbnail_url,
+            "width": picture.width, "height": picture.height, "seed": picture.seed, "service": picture.service,
+            "prompt": picture.prompt, "status": picture.status,
+        }
+    }  # fmt: skip
 
 
 def check_result(task: GenerationTask) -> dict:

@@ -15,6 +15,8 @@ from redis.exceptions import RedisError
 from rq import Worker
 from rq.job import JobStatus
 
+from agents import images
+from agents.kinds import IMAGE_MODES
 from storyassistant.queues import get_queue
 
 from .models import GenerationTask
@@ -33,23 +35,46 @@ ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHE
 
 
 class QueueFull(Exception):
-    """The writer already has GENERATION_QUEUE_PER_USER requests waiting or running."""
+    """The writer already has GENERATION_QUEUE_PER_USER requests waiting or running (or, for pictures, made
+    IMAGES_PER_USER_PER_DAY today)."""
 
-    def __init__(self, retry_after: int):
+    def __init__(self, retry_after: int, message: str = ""):
         super().__init__(
-            f"You already have {settings.GENERATION_QUEUE_PER_USER} requests waiting or running. Wait for one to "
-            "finish, or cancel one, before asking for more."
+            message
+            or f"You already have {settings.GENERATION_QUEUE_PER_USER} requests waiting or running. Wait for one "
+            "to finish, or cancel one, before asking for more."
         )
         self.retry_after = retry_after
 
 
+class ImagesOff(Exception):
+    """No image service is configured; the message says how to set one up."""
+
+
+def check_picture_allowance(user):
+    if not images.available():
+        raise ImagesOff(images.how_to_enable())
+    limit = settings.IMAGES_PER_USER_PER_DAY
+    since = timezone.now() - timedelta(days=1)
+    made = GenerationTask.objects.filter(user=user, mode__in=IMAGE_MODES, created_at__gte=since).exclude(
+        status__in=[GenerationTask.Status.FAILED, GenerationTask.Status.CANCELLED]
+    )
+    if limit and made.count() >= limit:
+        raise QueueFull(
+            retry_after=3600, message=f"You have asked for {limit} pictures today, this site's daily limit."
+        )
+
+
 def start_generation(user, story, mode: str, request: dict, chapter=None) -> GenerationTask:
-    """Queue a request; the dispatcher starts it when a slot is free and it is this writer's turn."""
+    """Queue a request; the dispatcher starts it when a slot is free and it is this writer's turn. Raises
+    QueueFull past the writer's limits, ImagesOff for a picture when no image service is set up."""
     with transaction.atomic():
         with connection.cursor() as cursor:  # two requests at once must not both pass the check
             cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [WRITER_QUEUE_LOCK, str(user.pk)])
         if GenerationTask.objects.filter(user=user).active().count() >= settings.GENERATION_QUEUE_PER_USER:
             raise QueueFull(retry_after=estimate_seconds(1) or 30)
+        if mode in IMAGE_MODES:
+            check_picture_allowance(user)
         task = GenerationTask.objects.create(user=user, story=story, chapter=chapter, mode=mode, request=request)
         transaction.on_commit(dispatch)
     return task

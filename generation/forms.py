@@ -1,12 +1,17 @@
 from django import forms
 
+from agents.kinds import IMAGE_MODES
+
 from .models import GenerationTask
+
+# Pictures are asked for from the cast, the character's page and the gallery, with their own controls.
+WRITING_MODES = [(value, label) for value, label in GenerationTask.Mode.choices if value not in IMAGE_MODES]
 
 
 class GenerateForm(forms.Form):
     """A request to the agents from the editor. Offsets are character positions in the chapter as saved."""
 
-    mode = forms.ChoiceField(choices=GenerationTask.Mode.choices, initial=GenerationTask.Mode.NEXT_CHAPTER)
+    mode = forms.ChoiceField(choices=WRITING_MODES, initial=GenerationTask.Mode.NEXT_CHAPTER)
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     chapter_title = forms.CharField(required=False, max_length=200)
     cursor = forms.IntegerField(required=False, min_value=0)
@@ -62,3 +67,10 @@ class AcceptForm(forms.Form):
 
 class RatingForm(forms.Form):
     rating = forms.IntegerField(min_value=1, max_value=5)
+
+
+class PictureRequestForm(forms.Form):
+    """A portrait or an illustration: an optional note on what to show, and for a portrait, a new look."""
+
+    note = forms.CharField(required=False, max_length=500)
+    new_look = forms.BooleanField(required=False)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from agents import memory
-from agents.kinds import AgentType, Mode
+from agents.kinds import IMAGE_MODES, AgentType, Mode
 from agents.messages import ContextReport, QualityReport
 from agents.models import IgnoredFinding
 from agents.tasks import extract_continuity
@@ -66,6 +66,10 @@ class GenerationTask(models.Model):
     result_content = models.TextField(blank=True)
     quality_report = models.JSONField(default=dict, blank=True)
     proposal_status = models.CharField(max_length=10, choices=Proposal.choices, blank=True, default="")
+    # What a portrait or illustration task made, for the writer to accept.
+    picture = models.ForeignKey(
+        "pictures.Picture", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
     error = models.TextField(blank=True)
     # The model that wrote the draft, and how the writer rated it (1-5): staff compare models on it.
     model_name = models.CharField(max_length=200, blank=True)
@@ -107,6 +111,10 @@ class GenerationTask(models.Model):
 
     def get_absolute_url(self):
         return reverse("task_detail", args=[self.pk])
+
+    @property
+    def makes_picture(self) -> bool:
+        return self.mode in IMAGE_MODES
 
     @property
     def is_finished(self):
@@ -152,8 +160,27 @@ class GenerationTask(models.Model):
         (unless they switched that off), and a lower rating withdraws it."""
         GenerationTask.objects.filter(pk=self.pk).update(user_rating=rating)
         self.user_rating = rating
-        if self.mode not in (self.Mode.BRAINSTORM, self.Mode.CHECK):
+        if self.mode not in (self.Mode.BRAINSTORM, self.Mode.CHECK, *IMAGE_MODES):
             memory.remember_style(self.story, f"task-{self.pk}", self.result_content, rating)
+
+    def accept_picture(self):
+        """Keep the portrait or illustration this task made; a second accept of the same proposal is refused."""
+        with transaction.atomic():
+            locked = GenerationTask.objects.select_for_update().get(pk=self.pk)
+            if locked.proposal_status != self.Proposal.PENDING or locked.picture_id is None:
+                raise ProposalConflict("This picture was already accepted or discarded.")
+            locked.picture.accept()
+            GenerationTask.objects.filter(pk=self.pk).update(proposal_status=self.Proposal.ACCEPTED)
+            self.proposal_status = self.Proposal.ACCEPTED
+        return locked.picture
+
+    def discard_proposal(self):
+        """Set the proposal aside; a discarded picture stays in the story's gallery under Discarded, for a while."""
+        updated = GenerationTask.objects.filter(pk=self.pk, proposal_status=self.Proposal.PENDING).update(
+            proposal_status=self.Proposal.DISCARDED
+        )
+        if updated and self.picture_id:
+            self.picture.discard()
 
     def accept_proposal(self, user, text: str | None = None) -> Chapter:
         """Put the (possibly edited) proposal into the story as a new revision; returns the chapter it went into.
@@ -162,6 +189,8 @@ class GenerationTask(models.Model):
         accepting the same proposal is refused instead of inserting the text twice."""
         if self.mode == self.Mode.BRAINSTORM:
             raise ProposalConflict("Brainstormed options are ideas to pick from, not text to insert.")
+        if self.makes_picture:
+            raise ProposalConflict("A picture is accepted into the gallery, not inserted into the text.")
         with transaction.atomic():
             locked = GenerationTask.objects.select_for_update().get(pk=self.pk)
             if locked.proposal_status != self.Proposal.PENDING:

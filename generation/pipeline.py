@@ -135,7 +135,7 @@ class Pipeline:
             for message in batch:
                 if message.agent == AgentType.QUALITY_ASSURANCE and message.task_type == "check":  # a draft's check
                     plan += self.decide(message, plan, outputs[message.key])
-                if message.agent == AgentType.NARRATIVE_INTELLIGENCE and outputs[message.key].cancelled:
+                if getattr(outputs[message.key], "cancelled", False):  # a draft or a picture stopped midway
                     raise self.stop_reason()
             if self.task.mode == Mode.BRAINSTORM and "write" in outputs and not any(m.key == "done" for m in plan):
                 plan.append(AgentMessage("done", AgentType.CREATIVE_DIRECTOR, "assemble", dependencies=["write"]))
@@ -156,6 +156,14 @@ class Pipeline:
         ]
 
     def finish(self, plan, outputs):
+        if self.task.makes_picture:
+            picture = outputs[plan[0].key]
+            self.claim.update(
+                status=GenerationTask.Status.SUCCEEDED, progress=100, current_agent="", picture_id=picture.picture_id,
+                result_content=picture.prompt, proposal_status=GenerationTask.Proposal.PENDING,
+                finished_at=timezone.now(),
+            )  # fmt: skip
+            return
         result = outcome(plan, outputs)
         writer = GenerationStep.objects.filter(task=self.task, key=result.draft_key).first()
         # A check proposes nothing: its findings are the result.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import agent_views, api, views
+from . import agent_views, api, picture_views, views
 
 urlpatterns = [
     path("search/", agent_views.search, name="search"),
@@ -16,6 +16,18 @@ urlpatterns = [
         name="relationship_change_apply",
     ),
     path("stories/<int:story_pk>/generate/", views.generate, name="generate"),
+    path("stories/<int:story_pk>/pictures/", picture_views.story_gallery, name="story_gallery"),
+    path("stories/<int:story_pk>/pictures/illustrate/", picture_views.chapter_illustrate, name="story_illustrate"),
+    path(
+        "stories/<int:story_pk>/cast/<int:character_pk>/portrait/",
+        picture_views.portrait_request,
+        name="portrait_request",
+    ),
+    path(
+        "stories/<int:story_pk>/chapters/<int:chapter_pk>/illustrate/",
+        picture_views.chapter_illustrate,
+        name="chapter_illustrate",
+    ),
     path("tasks/<uuid:pk>/", views.task_detail, name="task_detail"),
     path("tasks/<uuid:pk>/cancel/", views.task_cancel, name="task_cancel"),
     path("tasks/<uuid:pk>/accept/", views.proposal_accept, name="proposal_accept"),

@@ -12,7 +12,7 @@ from stories.models import WorldEntry
 from storyassistant.http import optional_id, parse_id, text_param
 from storyassistant.ratelimit import too_many
 
-from .dispatch import QueueFull, start_generation
+from .dispatch import ImagesOff, QueueFull, start_generation
 from .forms import AcceptForm, GenerateForm, RatingForm
 from .live import panel_context
 from .models import ApiToken, GenerationStep, GenerationTask, ProposalConflict
@@ -76,6 +76,8 @@ def task_cancel(request, pk):
 @require_POST
 def proposal_accept(request, pk):
     task = get_task_for_user(request, pk)
+    if task.makes_picture:
+        return picture_accept(request, task)
     form = AcceptForm(request.POST)
     form.is_valid()
     edited = form.cleaned_data.get("text") or None
@@ -85,17 +87,43 @@ def proposal_accept(request, pk):
         messages.error(request, str(exc))
         return redirect(task)
     messages.success(request, "Added to your story. The previous text is in the chapter's history.")
+    if task.story.settings.images_enabled and task.mode == GenerationTask.Mode.NEXT_CHAPTER:
+        propose_illustration(request, task.story, chapter)
     return redirect(chapter)
+
+
+def propose_illustration(request, story, chapter):
+    """The story has pictures on: an accepted chapter gets an illustration proposed (the writer is told when it
+    cannot be, and the chapter is in the story either way)."""
+    try:
+        start_generation(request.user, story, GenerationTask.Mode.ILLUSTRATE, {}, chapter=chapter)
+    except (ImagesOff, QueueFull) as exc:
+        messages.info(request, f"No illustration was started: {exc}")
+    else:
+        messages.info(request, "An illustration of the chapter is being made; it will wait in the story's pictures.")
+
+
+def picture_accept(request, task):
+    try:
+        picture = task.accept_picture()
+    except ProposalConflict as exc:
+        messages.error(request, str(exc))
+        return redirect(task)
+    if picture.kind == picture.Kind.PORTRAIT:
+        messages.success(request, f"This is now {picture.character.name}'s portrait.")
+        return redirect("story_cast", task.story_id)
+    messages.success(request, "Added to the story's pictures and to the book.")
+    return redirect("story_gallery", task.story_id)
 
 
 @login_required
 @require_POST
 def proposal_discard(request, pk):
     task = get_task_for_user(request, pk)
-    GenerationTask.objects.filter(pk=task.pk, proposal_status=GenerationTask.Proposal.PENDING).update(
-        proposal_status=GenerationTask.Proposal.DISCARDED
-    )
+    task.discard_proposal()
     messages.success(request, "Discarded. It stays in the generation history.")
+    if task.makes_picture:
+        return redirect("story_gallery", task.story_id)
     return redirect(task.chapter or task.story)
 
 
@@ -106,17 +134,19 @@ def task_regenerate(request, pk):
     task = get_task_for_user(request, pk)
     note = text_param(request.POST.get("note"), 2000)
     new_request = {**task.request, "note": "; ".join(filter(None, [task.request.get("note", ""), note]))}
-    if task.chapter_id and task.chapter.version != task.request.get("base_version"):
+    if task.chapter_id and not task.makes_picture and task.chapter.version != task.request.get("base_version"):
         new_request["base_version"] = task.chapter.version
         new_request["before_cursor"] = task.chapter.content[
             max(0, new_request.get("cursor", 0) - 200) : new_request.get("cursor", 0)
         ]
-    if task.proposal_status == GenerationTask.Proposal.PENDING:
-        GenerationTask.objects.filter(pk=task.pk).update(proposal_status=GenerationTask.Proposal.DISCARDED)
     try:
         new_task = start_generation(request.user, task.story, task.mode, new_request, chapter=task.chapter)
     except QueueFull as full:
         return too_many(request, full.retry_after, str(full))
+    except ImagesOff as off:
+        messages.error(request, str(off))
+        return redirect(task)
+    task.discard_proposal()  # the new one replaces it
     return redirect(new_task)
 
 

@@ -1,4 +1,5 @@
-"""Export a story as Markdown or as an EPUB 3 book (with an EPUB 2 table of contents for older readers)."""
+"""Export a story as Markdown or as an EPUB 3 book (with an EPUB 2 table of contents for older readers), with the
+accepted illustrations at the head of their chapters and the cast's portraits on a page of their own."""
 
 import re
 import uuid
@@ -35,22 +36,73 @@ def each_chapter(chapters, *fields):
             yield chapter
 
 
-def story_markdown(story, chapters, out) -> None:
-    """Write the book as Markdown (UTF-8) to the binary file `out`."""
+class BookPictures:
+    """The pictures that go into a book: accepted illustrations by chapter, and the cast's current portraits as
+    (name, picture) pairs. Each has a file name inside the book."""
+
+    def __init__(self, scenes: dict | None = None, portraits: list | None = None):
+        self.scenes, self.portraits = scenes or {}, portraits or []
+
+    def __bool__(self):
+        return bool(self.scenes or self.portraits)
+
+    @staticmethod
+    def name(picture) -> str:
+        return f"images/{picture.pk}.{picture.image.name.rsplit('.', 1)[-1]}"
+
+    def all(self) -> list:
+        return [p for _, p in self.portraits] + [p for scenes in self.scenes.values() for p in scenes]
+
+    def copy_into(self, book: zipfile.ZipFile, folder: str):
+        """Each picture's file, one at a time (already compressed, so stored as it is)."""
+        for picture in self.all():
+            with picture.image.open("rb") as source, book.open(folder + self.name(picture), "w") as target:
+                while block := source.read(64 * 1024):
+                    target.write(block)
+
+
+def markdown_image(caption: str, path: str) -> str:
+    return f"![{caption.replace('[', '(').replace(']', ')')}]({path})"
+
+
+def write_markdown(story, chapters, pictures: BookPictures, out) -> None:
     lines = [f"# {story.title}"]
     if story.genre:
         lines += ["", f"*{story.genre}*"]
     if story.premise:
         lines += [""] + [f"> {line}" if line else ">" for line in story.premise.splitlines()]
+    if pictures.portraits:
+        lines += ["", "## Characters"]
+        for name, picture in pictures.portraits:
+            lines += ["", markdown_image(f"Portrait of {name}", pictures.name(picture)), "", f"**{name}**"]
     out.write(("\n".join(lines) + "\n").encode())
     for chapter in each_chapter(chapters, "title", "content"):
-        blocks = ["", f"## {chapter.title}"] + [block for p in paragraphs(chapter.content) for block in ("", p)]
+        blocks = ["", f"## {chapter.title}"]
+        for picture in pictures.scenes.get(chapter.pk, []):
+            blocks += ["", markdown_image(f"Illustration: {picture.caption or chapter.title}", pictures.name(picture))]
+        blocks += [block for p in paragraphs(chapter.content) for block in ("", p)]
         out.write(("\n".join(blocks) + "\n").encode())
 
 
-def story_epub(story, chapters, author_name: str, out) -> None:
+def story_markdown(story, chapters, out, pictures: BookPictures | None = None) -> None:
+    """Write the book as Markdown (UTF-8) to the binary file `out`; with pictures, a zip of a folder holding the
+    Markdown and an images/ folder beside it."""
+    pictures = pictures or BookPictures()
+    if not pictures:
+        write_markdown(story, chapters, pictures, out)
+        return
+    folder = slugify(story.title) or "story"
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open(f"{folder}/{folder}.md", "w") as text:
+            write_markdown(story, chapters, pictures, text)
+        pictures.copy_into(archive, f"{folder}/")
+
+
+def story_epub(story, chapters, author_name: str, out, pictures: BookPictures | None = None) -> None:
     """Write a valid EPUB 3 to the binary file `out`: stored mimetype first, container, package document, nav, NCX,
-    one XHTML per chapter. Chapters are read one at a time (the table of contents needs only their titles)."""
+    a page of the cast's portraits (if any), one XHTML per chapter with its illustrations, the images. Chapters
+    are read one at a time (the table of contents needs only their titles)."""
+    pictures = pictures or BookPictures()
     book_id = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'storyassistant:story:{story.pk}')}"
     items = [
         {
@@ -58,9 +110,17 @@ def story_epub(story, chapters, author_name: str, out) -> None:
             "href": f"chapter-{index}.xhtml",
             "title": XML_INVALID.sub("", chapter.title),
             "pk": chapter.pk,
+            "illustrations": [
+                {"src": pictures.name(p), "alt": XML_INVALID.sub("", f"Illustration: {p.caption or chapter.title}")}
+                for p in pictures.scenes.get(chapter.pk, [])
+            ],
         }
         for index, chapter in enumerate(chapters.only("pk", "title"), start=1)
     ]
+    if pictures.portraits:
+        items.insert(0, {"id": "characters", "href": "characters.xhtml", "title": "Characters", "pk": None})
+    images = [{"id": f"image-{p.pk}", "href": pictures.name(p), "media_type": p.content_type} for p in pictures.all()]
+    portraits = [{"name": XML_INVALID.sub("", name), "src": pictures.name(p)} for name, p in pictures.portraits]
     context = {
         "story": story,
         "title": XML_INVALID.sub("", story.title),
@@ -69,6 +129,8 @@ def story_epub(story, chapters, author_name: str, out) -> None:
         "book_id": book_id,
         "modified": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "items": items,
+        "images": images,
+        "portraits": portraits,
     }
     with zipfile.ZipFile(out, "w") as book:
         # The mimetype entry must come first and be stored uncompressed (OCF container rules).
@@ -83,7 +145,15 @@ def story_epub(story, chapters, author_name: str, out) -> None:
         }
         for name, template in files.items():
             book.writestr(name, render_to_string(template, context), compress_type=zipfile.ZIP_DEFLATED)
+        if portraits:
+            book.writestr(
+                "OEBPS/characters.xhtml",
+                render_to_string("stories/epub/characters.xhtml", context),
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
         for item in items:
+            if item["pk"] is None:
+                continue
             chapter = chapters.only("content").filter(pk=item["pk"]).first()
             item = {**item, "paragraphs": paragraph_lines(chapter.content if chapter else "")}
             book.writestr(
@@ -91,3 +161,4 @@ def story_epub(story, chapters, author_name: str, out) -> None:
                 render_to_string("stories/epub/chapter.xhtml", {**context, "item": item}),
                 compress_type=zipfile.ZIP_DEFLATED,
             )
+        pictures.copy_into(book, "OEBPS/")

@@ -1,7 +1,7 @@
 from django import forms
 from django.conf import settings
 
-from .models import CHAPTER_MAX_CHARS, DIALECTS, POINTS_OF_VIEW, GenerationSettings, Story, WorldEntry
+from .models import CHAPTER_MAX_CHARS, DIALECTS, IMAGE_STYLES, POINTS_OF_VIEW, GenerationSettings, Story, WorldEntry
 
 POV_CHOICES = list(POINTS_OF_VIEW.items())
 TENSE_CHOICES = [("past", "Past"), ("present", "Present")]
@@ -15,7 +15,18 @@ class StoryForm(forms.ModelForm):
     pov = forms.ChoiceField(label="Point of view", choices=POV_CHOICES, initial="third_limited")
     tense = forms.ChoiceField(choices=TENSE_CHOICES, initial="past")
     target_words = forms.IntegerField(label="Target words per chapter", min_value=100, max_value=20000, initial=2000)
-    images_enabled = forms.BooleanField(label="Illustrate chapters", required=False)
+    images_enabled = forms.BooleanField(
+        label="Illustrate chapters",
+        required=False,
+        help_text="When you accept a chapter from the agents, an illustration of it is proposed.",
+    )
+    image_style = forms.ChoiceField(
+        label="Picture style",
+        choices=list(IMAGE_STYLES.items()),
+        initial="illustration",
+        required=False,
+        help_text="For portraits and illustrations.",
+    )
     model = forms.ChoiceField(label="Model", required=False, help_text="The models this site offers.")
     dialect = forms.ChoiceField(
         label="Spelling",
@@ -32,7 +43,8 @@ class StoryForm(forms.ModelForm):
     )
 
     setting_fields = [
-        "tone", "pov", "tense", "target_words", "images_enabled", "model", "dialect", "learn_from_ratings",
+        "tone", "pov", "tense", "target_words", "images_enabled", "image_style", "model", "dialect",
+        "learn_from_ratings",
     ]  # fmt: skip
 
     class Meta:
@@ -54,6 +66,9 @@ class StoryForm(forms.ModelForm):
 
     def clean_dialect(self):
         return self.cleaned_data["dialect"] or "en-US"
+
+    def clean_image_style(self):
+        return self.cleaned_data["image_style"] or "illustration"
 
     def save(self, commit=True):
         self.instance.generation_settings = {name: self.cleaned_data[name] for name in self.setting_fields}

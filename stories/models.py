@@ -31,6 +31,19 @@ DIALECTS = {
 }
 
 
+# How portraits and scene illustrations look; the words each style adds to a picture's prompt are in
+# agents/prompts/image_styles.json.
+IMAGE_STYLES = {
+    "illustration": "Book illustration",
+    "painterly": "Oil painting",
+    "watercolour": "Watercolour",
+    "ink": "Ink drawing",
+    "anime": "Anime",
+    "comic": "Comic book",
+    "photographic": "Photographic",
+}
+
+
 POINTS_OF_VIEW = {
     "first": "First person",
     "second": "Second person",
@@ -49,6 +62,7 @@ class GenerationSettings(BaseModel):
     tense: Literal["past", "present"] = "past"
     target_words: int = Field(2000, ge=100, le=20000)
     images_enabled: bool = False
+    image_style: Literal[tuple(IMAGE_STYLES)] = "illustration"
     model: str = Field("", max_length=200)
     # Spelling and grammar are checked in this English (British "harbour" is no misspelling in a British story).
     dialect: Literal["en-US", "en-GB", "en-AU", "en-CA", "en-IN"] = "en-US"

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "storyassistant",
     "stories",
     "characters",
+    "pictures",
     "generation",
     "agents",
 ]
@@ -274,6 +275,13 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start when it is missing
+# Pictures (portraits, illustrations) are served only to their owner, by the app (never from MEDIA_URL), so the
+# storage can be any Django storage backend: MEDIA_STORAGE=storages.backends.s3.S3Storage with django-storages.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": env_str("MEDIA_STORAGE", "django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 # The app serves its own assets (no CDN); without collectstatic, WhiteNoise finds them through the finders.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
@@ -344,8 +352,31 @@ LLM_CACHE_TTL = env_int("LLM_CACHE_TTL", 3600)
 # Models a writer may pick for a story, besides the site default; "embedded" is the built-in SmolLM2. The site pays
 # for every call, so writers choose from this list rather than typing any name.
 LLM_STORY_MODELS = env_list("LLM_STORY_MODELS", "embedded")
-# An image service for illustrations (visual storytelling agent); unset, no image steps are planned.
-IMAGE_BACKEND_URL = env_str("IMAGE_BACKEND_URL")
+
+# --- Image services (portraits and scene illustrations) ---------------------------------------------------------
+# Each one set is used, in this order, the next taking over when one fails: ComfyUI (an API-format workflow from
+# agents/workflows/, filled in with the prompt, seed, size and steps), any OpenAI-compatible Images API, and
+# Automatic1111 / SD.Next. None set: the image controls say how to enable one, and nothing else changes.
+COMFYUI_URLS = env_list("COMFYUI_URL")
+COMFYUI_WORKFLOW = env_str("COMFYUI_WORKFLOW", "sdxl")  # sdxl or flux, or the name of your own file there
+COMFYUI_CHECKPOINT = env_str("COMFYUI_CHECKPOINT", "sd_xl_base_1.0.safetensors")
+COMFYUI_STEPS = env_int("COMFYUI_STEPS", 28)
+OPENAI_IMAGES_BASE_URL = env_str("OPENAI_IMAGES_BASE_URL")
+OPENAI_IMAGES_API_KEY = env_secret("OPENAI_IMAGES_API_KEY", "not-needed")
+OPENAI_IMAGES_MODEL = env_str("OPENAI_IMAGES_MODEL", "gpt-image-1")
+# The sizes the service accepts; the one closest in shape to the picture wanted is asked for.
+OPENAI_IMAGES_SIZES = env_list("OPENAI_IMAGES_SIZES", "1024x1024,1024x1536,1536x1024")
+A1111_URLS = env_list("A1111_URL")
+A1111_STEPS = env_int("A1111_STEPS", 28)
+# Seconds one image may take, retries of a service that did not answer, and the largest answer read.
+IMAGE_TIMEOUT = env_int("IMAGE_TIMEOUT", 300)
+IMAGE_RETRIES = env_int("IMAGE_RETRIES", 1)
+IMAGE_BACKEND_COOLDOWN = env_int("IMAGE_BACKEND_COOLDOWN", 60)
+# Images each writer may have made per day (image services cost money or GPU time; 0: no limit).
+IMAGES_PER_USER_PER_DAY = env_int("IMAGES_PER_USER_PER_DAY", 50)
+# Every image that enters (uploaded or made): at most this many bytes and pixels, else refused with a message.
+PICTURE_MAX_BYTES = env_int("PICTURE_MAX_BYTES", 20 * 1024 * 1024)
+PICTURE_MAX_PIXELS = env_int("PICTURE_MAX_PIXELS", 40_000_000)
 
 # --- Limits per writer (429 with Retry-After past them) --------------------------------------------------------
 # Requests per minute: the JSON API, autosaves (the editor sends at most one every 1.2 s), memory searches (each

@@ -17,4 +17,5 @@ urlpatterns = [
     path("django-rq/", include("django_rq.urls")),
     path("", include("stories.urls")),
     path("", include("characters.urls")),
+    path("", include("pictures.urls")),
 ]

@@ -1,6 +1,8 @@
 """A small threaded HTTP server for tests: routes answer like the real service and every request is recorded."""
 
+import contextlib
 import json
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +24,13 @@ class Recorded:
         return json.loads(self.body or b"null")
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        """A client that gave up (a test of timeouts) is expected; anything else is printed."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @dataclass
 class LocalServer:
     """routes: {(method, path): handler(Recorded) -> (status, headers, body)}; body may be bytes, str, dict or list,
@@ -31,6 +40,7 @@ class LocalServer:
     routes: dict = field(default_factory=dict)
     requests: list = field(default_factory=list)
     port: int = 0
+    websocket_routes: dict = field(default_factory=dict)
 
     def __post_init__(self):
         server = self
@@ -52,7 +62,15 @@ class LocalServer:
                     self.rfile.read(length),
                 )
                 server.requests.append(recorded)
-                handler = server.routes.get((self.command, parsed.path))
+                upgrade = server.websocket_routes.get(parsed.path)
+                if upgrade and self.headers.get("Upgrade", "").lower() == "websocket":
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):  # the client went away
+                        upgrade(self, recorded)
+                    return
+                handler = server.routes.get((self.command, parsed.path)) or server.routes.get(
+                    (self.command, parsed.path.rsplit("/", 1)[0] + "/*")
+                )
                 if handler is None:
                     status, headers, body = 404, {"Content-Type": "application/json"}, {"error": "not found"}
                 else:
@@ -82,10 +100,10 @@ class LocalServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.httpd = QuietServer(("127.0.0.1", self.port), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def route(self, method, path):

@@ -10,13 +10,13 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = {"storyassistant": 0, "stories": 1, "characters": 1, "agents": 2, "generation": 3}
+LAYERS = {"storyassistant": 0, "stories": 1, "characters": 1, "pictures": 1, "agents": 2, "generation": 3}
 ENTRY_POINTS = ("storyassistant.settings", "storyassistant.urls", "storyassistant.asgi", "storyassistant.wsgi",
                 "storyassistant.management")  # fmt: skip
 # Inside generation, the same rule: each module may import only those before it in this order.
 GENERATION_ORDER = [
     "models", "forms", "signals", "admin", "dispatch", "live", "steps", "reporting", "pipeline", "tasks",
-    "consumers", "routing", "templatetags", "views", "agent_views", "api", "urls", "apps",
+    "consumers", "routing", "templatetags", "views", "agent_views", "picture_views", "api", "urls", "apps",
 ]  # fmt: skip
 
 

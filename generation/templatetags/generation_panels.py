@@ -4,6 +4,9 @@ knowing about generation tasks."""
 from django import template
 from django.db.models import Q
 
+from agents import images
+
+from ..forms import WRITING_MODES
 from ..models import GenerationTask
 
 register = template.Library()
@@ -32,7 +35,8 @@ def ai_panel(context, chapter):
         "csrf_token": context.get("csrf_token"),
         "story": chapter.story,
         "chapter": chapter,
-        "generation_modes": [(v, label) for v, label in GenerationTask.Mode.choices if v != GenerationTask.Mode.CHECK],
+        "generation_modes": [(v, label) for v, label in WRITING_MODES if v != GenerationTask.Mode.CHECK],
         "cast_names": list(chapter.story.characters.values_list("name", flat=True)),
         "tasks": tasks,
+        "images_on": images.available(),
     }

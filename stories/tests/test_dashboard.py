@@ -46,7 +46,8 @@ def test_creating_a_story_with_generation_settings(writer_client, user):
     assert story.owner == user
     assert story.generation_settings == {
         "tone": "grim but hopeful", "pov": "first", "tense": "present",
-        "target_words": 3000, "images_enabled": True, "model": "", "dialect": "en-GB", "learn_from_ratings": True,
+        "target_words": 3000, "images_enabled": True, "image_style": "illustration", "model": "", "dialect": "en-GB",
+        "learn_from_ratings": True,
     }  # fmt: skip
 
 

@@ -6,10 +6,12 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.urls import reverse
 
-from tests.factories import make_chapter, make_story
+from pictures.models import Picture
+from tests.factories import cast, make_chapter, make_character, make_story
+from tests.image_servers import png
+from tests.responses import streamed_body
 
 pytestmark = pytest.mark.django_db
 OPF = "{http://www.idpf.org/2007/opf}"
@@ -30,10 +32,7 @@ def download(client, story, name):
     assert response.status_code == 200
     assert response.streaming and response.is_async
 
-    async def read():
-        return b"".join([block async for block in response.streaming_content])
-
-    response.body = async_to_sync(read)()
+    response.body = streamed_body(response)
     assert int(response["Content-Length"]) == len(response.body)
     return response
 
@@ -71,13 +70,22 @@ def test_epub_is_a_valid_container_with_one_file_per_chapter(writer_client, stor
 EPUBCHECK = Path("/usr/share/java/epubcheck.jar")  # Debian's epubcheck, installed by `make test`
 
 
-@pytest.mark.skipif(not (EPUBCHECK.exists() and shutil.which("java")), reason="needs Debian's epubcheck")
-def test_epub_passes_epubcheck(writer_client, story, tmp_path):
+needs_epubcheck = pytest.mark.skipif(
+    not (EPUBCHECK.exists() and shutil.which("java")), reason="needs Debian's epubcheck"
+)
+
+
+def assert_epubcheck_passes(data: bytes, tmp_path):
     path = tmp_path / "book.epub"
-    path.write_bytes(download(writer_client, story, "story_export_epub").body)
+    path.write_bytes(data)
     result = subprocess.run(["java", "-jar", str(EPUBCHECK), str(path)], capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No errors or warnings detected" in result.stdout + result.stderr
+
+
+@needs_epubcheck
+def test_epub_passes_epubcheck(writer_client, story, tmp_path):
+    assert_epubcheck_passes(download(writer_client, story, "story_export_epub").body, tmp_path)
 
 
 def test_an_empty_story_still_exports(writer_client, user):
@@ -108,3 +116,54 @@ def test_a_long_book_is_exported_without_holding_it_in_memory(user, rf):
         # A chapter at a time and the file's first megabyte (the rest waits on disk): not the book's 9.6 MB.
         assert peak < 4_000_000, (view.__name__, peak)
         assert int(response["Content-Length"]) > 10_000
+
+
+@pytest.fixture
+def illustrated(story, user):
+    """The story with an accepted illustration of its first chapter, a proposed one (not in the book) and a
+    portrait of its heroine."""
+    forge = story.chapters.get(title="The Forge")
+    zoe = make_character(user, name="Zoë")
+    cast(story, zoe)
+    scene = dict(owner=user, kind=Picture.Kind.SCENE, story=story, chapter=forge, caption="The Forge")
+    Picture.store(png(40, 30), status=Picture.Status.ACCEPTED, **scene)
+    Picture.store(png(40, 30, colour=(0, 0, 0)), **scene)
+    Picture.store(png(30, 40), owner=user, kind=Picture.Kind.PORTRAIT, character=zoe, status=Picture.Status.ACCEPTED)
+    return story
+
+
+def test_the_epub_carries_accepted_illustrations_and_portraits(writer_client, illustrated):
+    data = download(writer_client, illustrated, "story_export_epub").body
+    book = zipfile.ZipFile(io.BytesIO(data))
+    accepted = Picture.objects.filter(status="accepted")
+    scene, portrait = accepted.get(kind="scene"), accepted.get(kind="portrait")
+    assert book.read(f"OEBPS/images/{scene.pk}.png") == scene.image.read()
+    assert len([n for n in book.namelist() if n.startswith("OEBPS/images/")]) == 2  # not the proposal
+    package = ElementTree.fromstring(book.read("OEBPS/content.opf"))
+    spine = [item.get("idref") for item in package.find(f"{OPF}spine")]
+    assert spine == ["title-page", "characters", "chapter-1", "chapter-2", "chapter-3"]
+    manifest = {item.get("href"): item.get("media-type") for item in package.find(f"{OPF}manifest")}
+    assert manifest[f"images/{portrait.pk}.png"] == "image/png"
+    assert (
+        f'<img src="images/{scene.pk}.png" alt="Illustration: The Forge"/>'
+        in book.read("OEBPS/chapter-1.xhtml").decode()
+    )
+    assert "Portrait of Zoë" in book.read("OEBPS/characters.xhtml").decode()
+
+
+@needs_epubcheck
+def test_an_illustrated_epub_passes_epubcheck(writer_client, illustrated, tmp_path):
+    assert_epubcheck_passes(download(writer_client, illustrated, "story_export_epub").body, tmp_path)
+
+
+def test_markdown_with_pictures_is_a_folder_with_its_images(writer_client, illustrated):
+    response = download(writer_client, illustrated, "story_export_markdown")
+    assert response["Content-Disposition"] == 'attachment; filename="salt-iron-a-tale.zip"'
+    archive = zipfile.ZipFile(io.BytesIO(response.body))
+    text = archive.read("salt-iron-a-tale/salt-iron-a-tale.md").decode()
+    scene = Picture.objects.get(kind="scene", status="accepted")
+    assert f"## The Forge\n\n![Illustration: The Forge](images/{scene.pk}.png)\n\nSparks flew." in text
+    assert "## Characters" in text and "**Zoë**" in text
+    for line in text.splitlines():
+        if line.startswith("!["):
+            assert f"salt-iron-a-tale/{line.split('](')[1][:-1]}" in archive.namelist()

@@ -1,0 +1,316 @@
+"""Clients for the image services, each speaking its own protocol: ComfyUI (HTTP + websocket), an OpenAI-compatible
+Images API, and Automatic1111 / SD.Next. `agents/images.py` chooses between them; nothing else calls them."""
+
+import base64
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import openai
+from django.conf import settings
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import connect
+
+from pictures.images import megabytes
+
+from .providers import LLMError
+
+WORKFLOWS = Path(__file__).resolve().parent / "workflows"
+POLL_SECONDS = 1.0
+
+
+class ImageError(LLMError):
+    """An image service failed; like a language model's failure, the task stops with this message."""
+
+
+class ImageUnavailable(ImageError):
+    """The service could not be reached or is overloaded: worth trying another, or again later."""
+
+
+class ImageBadResponse(ImageError):
+    """The service answered, but not with an image (an error in the workflow, a refused prompt, garbage)."""
+
+
+@dataclass
+class ImageRequest:
+    prompt: str
+    negative: str = ""
+    seed: int = 0
+    width: int = 1024
+    height: int = 1024
+
+
+@dataclass
+class MadeImage:
+    data: bytes
+    service: str  # which service and model, for the picture's record
+    seed: int | None  # None when the service does not take a seed
+
+
+class Cancelled(Exception):
+    pass
+
+
+class ImageService:
+    name = ""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def __str__(self):
+        return f"{self.name} at {self.url}"
+
+    def make(self, request: ImageRequest, progress, should_cancel) -> MadeImage:
+        raise NotImplementedError
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=httpx.Timeout(settings.IMAGE_TIMEOUT, connect=10))
+
+    def read_limited(self, response: httpx.Response) -> bytes:
+        """The body, but no more than PICTURE_MAX_BYTES of it: a service cannot fill the worker's memory."""
+        limit, chunks, size = settings.PICTURE_MAX_BYTES, [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise ImageBadResponse(f"{self} sent more than {megabytes(limit)}; the image was refused.")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def decode(self, text: str) -> bytes:
+        if len(text) > settings.PICTURE_MAX_BYTES * 4 // 3 + 4:
+            raise ImageBadResponse(f"{self} sent more than {megabytes(settings.PICTURE_MAX_BYTES)}.")
+        try:
+            return base64.b64decode(text, validate=True)
+        except (ValueError, TypeError) as exc:
+            raise ImageBadResponse(f"{self} sent an image that is not valid base64.") from exc
+
+
+def http_errors(service: ImageService):
+    """httpx failures as the image errors the chooser understands."""
+
+    class Translate:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, kind, exc, tb):
+            if isinstance(exc, httpx.TimeoutException):
+                raise ImageUnavailable(f"{service} took longer than {settings.IMAGE_TIMEOUT}s.") from exc
+            if isinstance(exc, httpx.TransportError):
+                raise ImageUnavailable(f"Cannot reach {service}.") from exc
+            if isinstance(exc, httpx.HTTPStatusError):
+                status = exc.response.status_code
+                if status >= 500 or status == 429:
+                    raise ImageUnavailable(f"{service} is failing or busy (HTTP {status}).") from exc
+                raise ImageBadResponse(f"{service} answered HTTP {status}: {exc.response.text[:300]}") from exc
+            if isinstance(exc, (ValueError, KeyError, TypeError, IndexError)):
+                raise ImageBadResponse(f"{service} sent an answer this app cannot read ({exc}).") from exc
+            return False
+
+    return Translate()
+
+
+# --- ComfyUI --------------------------------------------------------------------------------------------------------
+
+
+def load_workflow(name: str) -> dict:
+    path = WORKFLOWS / f"{Path(name).name}.json"
+    if not path.exists():
+        raise ImageError(f"There is no ComfyUI workflow “{name}”.", hint="Check COMFYUI_WORKFLOW.")
+    return json.loads(path.read_text())
+
+
+def fill(node, values: dict):
+    """The workflow with each "$name" string replaced by its value (typed: a seed stays a number)."""
+    if isinstance(node, dict):
+        return {key: fill(value, values) for key, value in node.items()}
+    if isinstance(node, list):
+        return [fill(value, values) for value in node]
+    if isinstance(node, str) and node.startswith("$") and node[1:] in values:
+        return values[node[1:]]
+    return node
+
+
+class ComfyUI(ImageService):
+    """Queues an API-format workflow (POST /prompt), follows it on the /ws websocket for progress and its end,
+    then reads the output's file name from /history/<id> and the image from /view."""
+
+    name = "ComfyUI"
+
+    def make(self, request, progress, should_cancel):
+        workflow = fill(
+            load_workflow(settings.COMFYUI_WORKFLOW),
+            {
+                "prompt": request.prompt, "negative": request.negative, "seed": request.seed,
+                "width": request.width, "height": request.height, "steps": settings.COMFYUI_STEPS,
+                "checkpoint": settings.COMFYUI_CHECKPOINT,
+            },
+        )  # fmt: skip
+        client_id = uuid.uuid4().hex
+        with self.http() as http, http_errors(self):
+            # Connect first: a fast server could finish before a late listener hears about it.
+            with self.websocket(client_id) as ws:
+                answer = http.post("/prompt", json={"prompt": workflow, "client_id": client_id})
+                if answer.status_code == 400:  # the workflow does not fit the server's nodes or models
+                    error = answer.json().get("error", {})
+                    raise ImageBadResponse(f"{self} refused the workflow: {error.get('message', answer.text[:300])}")
+                answer.raise_for_status()
+                prompt_id = answer.json()["prompt_id"]
+                try:
+                    self.follow(ws, prompt_id, progress, should_cancel)
+                except Cancelled:
+                    http.post("/interrupt", json={"prompt_id": prompt_id})
+                    http.post("/queue", json={"delete": [prompt_id]})
+                    raise
+            history = http.get(f"/history/{prompt_id}")
+            history.raise_for_status()
+            outputs = history.json()[prompt_id]["outputs"]
+            images = [i for node in outputs.values() for i in node.get("images", []) if i.get("type") == "output"]
+            if not images:
+                raise ImageBadResponse(f"{self} finished the workflow without saving an image.")
+            image = images[0]
+            params = {"filename": image["filename"], "subfolder": image.get("subfolder", ""), "type": "output"}
+            with http.stream("GET", "/view", params=params) as response:
+                response.raise_for_status()
+                data = self.read_limited(response)
+        model = settings.COMFYUI_CHECKPOINT.rsplit(".", 1)[0]
+        return MadeImage(data=data, service=f"ComfyUI {settings.COMFYUI_WORKFLOW} ({model})", seed=request.seed)
+
+    def websocket(self, client_id: str):
+        parts = urlsplit(self.url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        address = urlunsplit((scheme, parts.netloc, parts.path + "/ws", f"clientId={client_id}", ""))
+        try:
+            return connect(address, open_timeout=10, max_size=16 * 1024 * 1024)
+        except (OSError, WebSocketException, TimeoutError) as exc:
+            raise ImageUnavailable(f"Cannot open the progress websocket of {self}.") from exc
+
+    def follow(self, ws, prompt_id: str, progress, should_cancel):
+        """Read events until the prompt has run; previews (binary frames) and other prompts' events are skipped."""
+        deadline = time.monotonic() + settings.IMAGE_TIMEOUT
+        while True:
+            if should_cancel():
+                raise Cancelled()
+            if time.monotonic() > deadline:
+                raise ImageUnavailable(f"{self} took longer than {settings.IMAGE_TIMEOUT}s.")
+            try:
+                message = ws.recv(timeout=POLL_SECONDS)
+            except TimeoutError:
+                continue
+            except WebSocketException as exc:
+                raise ImageUnavailable(f"{self} closed the progress websocket while the image was made.") from exc
+            if isinstance(message, bytes):
+                continue
+            event = json.loads(message)
+            data = event.get("data") or {}
+            if data.get("prompt_id") not in (None, prompt_id):
+                continue
+            kind = event.get("type")
+            if kind == "progress":
+                progress(int(data.get("value", 0)), int(data.get("max", 1)) or 1)
+            elif kind == "execution_error":
+                raise ImageBadResponse(f"{self} failed on the image: {data.get('exception_message', 'no reason')}")
+            elif kind == "execution_success" or (kind == "executing" and data.get("node") is None):
+                return
+
+
+# --- OpenAI-compatible Images API ---------------------------------------------------------------------------------
+
+
+def closest_size(width: int, height: int, sizes: list[str]) -> str:
+    """Of the sizes a service accepts ("1024x1536"), the one closest in shape to width x height."""
+
+    def shape(size):
+        w, h = (int(n) for n in size.lower().split("x"))
+        return abs(w / h - width / height)
+
+    return min(sizes, key=shape)
+
+
+class OpenAIImages(ImageService):
+    """POST /v1/images/generations through the openai client; the image comes back as base64 (or, from some
+    servers, as a URL that is then fetched)."""
+
+    name = "Images API"
+
+    def make(self, request, progress, should_cancel):
+        model = settings.OPENAI_IMAGES_MODEL
+        client = openai.OpenAI(
+            base_url=self.url, api_key=settings.OPENAI_IMAGES_API_KEY, timeout=settings.IMAGE_TIMEOUT, max_retries=0
+        )
+        prompt = request.prompt + (f"\nAvoid: {request.negative}" if request.negative else "")
+        extra = {"response_format": "b64_json"} if model.startswith("dall-e") else {}
+        size = closest_size(request.width, request.height, settings.OPENAI_IMAGES_SIZES)
+        try:
+            answer = client.images.generate(model=model, prompt=prompt[:4000], n=1, size=size, **extra)
+            item = answer.data[0]
+        except openai.APITimeoutError as exc:
+            raise ImageUnavailable(f"{self} took longer than {settings.IMAGE_TIMEOUT}s.") from exc
+        except openai.APIConnectionError as exc:
+            raise ImageUnavailable(f"Cannot reach {self}.") from exc
+        except openai.AuthenticationError as exc:
+            raise ImageError(f"{self} refused the API key.", hint="Check OPENAI_IMAGES_API_KEY.") from exc
+        except openai.APIStatusError as exc:
+            if exc.status_code >= 500 or exc.status_code == 429:
+                raise ImageUnavailable(f"{self} is failing or busy (HTTP {exc.status_code}).") from exc
+            raise ImageBadResponse(f"{self} answered HTTP {exc.status_code}: {exc.message}") from exc
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise ImageBadResponse(f"{self} sent an answer that is not an image ({exc}).") from exc
+        progress(1, 1)
+        if item.b64_json:
+            data = self.decode(item.b64_json)
+        elif item.url:
+            with self.http() as http, http_errors(self), http.stream("GET", item.url) as response:
+                response.raise_for_status()
+                data = self.read_limited(response)
+        else:
+            raise ImageBadResponse(f"{self} answered without an image.")
+        return MadeImage(data=data, service=f"Images API ({model})", seed=None)
+
+
+# --- Automatic1111 / SD.Next ----------------------------------------------------------------------------------------
+
+
+class Automatic1111(ImageService):
+    """POST /sdapi/v1/txt2img, while /sdapi/v1/progress is polled for the progress bar."""
+
+    name = "Automatic1111"
+
+    def make(self, request, progress, should_cancel):
+        body = {
+            "prompt": request.prompt, "negative_prompt": request.negative, "seed": request.seed,
+            "width": request.width, "height": request.height, "steps": settings.A1111_STEPS, "batch_size": 1,
+            "n_iter": 1,
+        }  # fmt: skip
+        with self.http() as http, http_errors(self), ThreadPoolExecutor(max_workers=1) as pool:
+            job = pool.submit(http.post, "/sdapi/v1/txt2img", json=body)
+            while not job.done():
+                if should_cancel():
+                    http.post("/sdapi/v1/interrupt")
+                    job.cancel()
+                    raise Cancelled()
+                try:
+                    state = http.get("/sdapi/v1/progress", params={"skip_current_image": "true"}, timeout=5).json()
+                    progress(int(100 * float(state.get("progress") or 0)), 100)
+                except (httpx.HTTPError, ValueError, TypeError):
+                    pass  # the bar is a courtesy; the image is what counts
+                time.sleep(POLL_SECONDS)
+            answer = job.result()
+            answer.raise_for_status()
+            payload = answer.json()
+            data = self.decode(payload["images"][0])
+            info = json.loads(payload.get("info") or "{}")
+        return MadeImage(data=data, service="Automatic1111", seed=int(info.get("seed", request.seed)))
+
+
+def configured() -> list[ImageService]:
+    """The services set up on this site, in the order they are tried."""
+    return (
+        [ComfyUI(url) for url in settings.COMFYUI_URLS]
+        + ([OpenAIImages(settings.OPENAI_IMAGES_BASE_URL)] if settings.OPENAI_IMAGES_BASE_URL else [])
+        + [Automatic1111(url) for url in settings.A1111_URLS]
+    )

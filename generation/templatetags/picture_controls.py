@@ -1,0 +1,18 @@
+"""Picture controls on pages of the stories and characters apps, which know nothing of image services: whether
+one is configured (else what to set), and a character's portrait."""
+
+from django import template
+
+from agents import images
+
+register = template.Library()
+
+
+@register.simple_tag
+def images_available() -> bool:
+    return images.available()
+
+
+@register.simple_tag
+def images_how_to_enable() -> str:
+    return images.how_to_enable()

@@ -1,0 +1,76 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from characters.models import Character
+from storyassistant.http import file_chunks
+from storyassistant.middleware import refusal
+
+from .images import PictureRejected, megabytes
+from .models import Picture
+
+# A multipart upload carries a little more than the image itself.
+UPLOAD_OVERHEAD = 64 * 1024
+
+
+@login_required
+def picture_file(request, pk, variant):
+    """The picture or its thumbnail, to its owner only (another writer gets 404, like any other object)."""
+    picture = get_object_or_404(Picture.objects.for_user(request.user), pk=pk)
+    field = picture.thumbnail if variant == "thumbnail" else picture.image
+    try:
+        file = field.open("rb")
+    except FileNotFoundError:
+        raise Http404("The picture's file is missing.") from None
+    response = StreamingHttpResponse(
+        file_chunks(file), content_type="image/webp" if variant == "thumbnail" else picture.content_type
+    )
+    response["Content-Length"] = str(field.size)
+    response["Cache-Control"] = "private, max-age=86400"  # the file under an id never changes
+    response["Content-Disposition"] = f'inline; filename="{picture.pk}.{field.name.rsplit(".", 1)[-1]}"'
+    return response
+
+
+@login_required
+@require_POST
+def portrait_upload(request, character_pk):
+    """The writer's own portrait of a character: cleaned like any image, and current at once."""
+    character = get_object_or_404(Character.objects.for_user(request.user), pk=character_pk)
+    too_large = f"The image is too large; the limit is {megabytes(settings.PICTURE_MAX_BYTES)}. Nothing was saved."
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > settings.PICTURE_MAX_BYTES + UPLOAD_OVERHEAD:
+        return refusal(request, 413, too_large)  # refused before a byte of it is read
+    upload = request.FILES.get("portrait")
+    if upload is None:
+        return refusal(request, 400, "Choose an image file to upload.")
+    if upload.size > settings.PICTURE_MAX_BYTES:
+        return refusal(request, 413, too_large)
+    try:
+        Picture.store(
+            upload.read(), owner=request.user, kind=Picture.Kind.PORTRAIT, character=character,
+            status=Picture.Status.ACCEPTED, source=Picture.Source.UPLOADED, caption=character.name,
+        )  # fmt: skip
+    except PictureRejected as exc:
+        return refusal(request, 400, f"{exc} Nothing was saved.")
+    messages.success(request, f"Uploaded a portrait of {character.name}.")
+    return redirect(next_url(request) or character)
+
+
+@login_required
+@require_POST
+def picture_delete(request, pk):
+    picture = get_object_or_404(Picture.objects.for_user(request.user), pk=pk)
+    target = picture.character if picture.kind == Picture.Kind.PORTRAIT else None
+    picture.delete()
+    messages.success(request, "Deleted the picture.")
+    return redirect(next_url(request) or target or "dashboard")
+
+
+def next_url(request) -> str | None:
+    """Where the form came from (a page of this site), to return there."""
+    url = request.POST.get("next", "")
+    return url if url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}) else None
