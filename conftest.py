@@ -23,6 +23,12 @@ def memory_syncs_at_once(settings):
 
 
 @pytest.fixture(autouse=True)
+def no_fallback_model(settings):
+    """A failing model fails the step, unless a test of the fallback turns it on (the built-in model is slow)."""
+    settings.LLM_FALLBACK_MODEL = ""
+
+
+@pytest.fixture(autouse=True)
 def media_in_tmp(settings, tmp_path):
     """Pictures a test stores go to its own folder, never into the site's media."""
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -71,6 +77,7 @@ def child_env() -> dict:
     env["EMBEDDINGS_PRELOAD"] = "false"  # each test's daphne starts in a second; a search loads the model itself
     env["MEMORY_SYNC_DELAY"] = "0"  # tests that wait for memory need not wait for autosaves to settle
     env["MEDIA_ROOT"] = str(settings.MEDIA_ROOT)  # the worker stores pictures where the web process serves them
+    env["LLM_FALLBACK_MODEL"] = settings.LLM_FALLBACK_MODEL
     return env
 
 

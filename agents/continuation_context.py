@@ -6,7 +6,7 @@ chapters), retrieved passages from further back, then summaries of older chapter
 there; whatever did not fit is listed as left out.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from characters.models import CharacterRelationship
 from stories.models import Chapter
@@ -203,6 +203,9 @@ def candidate_sections(ctx: AgentContext, previous: list[Chapter], query: str) -
 
 def assemble(ctx: AgentContext, message: AgentMessage) -> StepResult:
     budget = message.payload["budget"]
+    if message.payload.get("characters"):  # the director read them in the note: they are in play too
+        chosen = list(dict.fromkeys([*(ctx.request.get("characters") or []), *message.payload["characters"]]))
+        ctx = replace(ctx, request={**ctx.request, "characters": chosen})
     previous = chapters_before(ctx)
     query = message.payload.get("query") or (previous[-1].content[-600:] if previous else ctx.story.premise)
     included, left_out, used = [], [], 0

@@ -2,25 +2,35 @@
 quality, and sends it back with the critique when it fails (up to MAX_REWRITES times). Each decision carries
 its reason, recorded with the step, so the writer can see why the team did what it did."""
 
+from dataclasses import dataclass, replace
+
+from django.conf import settings
+
 from stories.models import count_words
 
 from . import (
     continuation_context,
     continuity_check,
+    llm,
     narrative_intelligence,
     quality_assurance,
     visual_storytelling,
     world_building,
 )
+from . import intent as intent_reader
 from .base import AgentContext
 from .kinds import AgentType, Mode
 from .messages import (
     AgentMessage,
     Draft,
+    Finding,
     GateDecision,
     Illustration,
+    Intent,
+    LeftOut,
     Output,
     QualityReport,
+    StepResult,
     StoryContext,
     WorldContext,
     WorldProposals,
@@ -73,6 +83,45 @@ def run(ctx: AgentContext, message: AgentMessage):
     return function(ctx, message)
 
 
+def alternative(ctx: AgentContext, message: AgentMessage) -> AgentMessage | None:
+    """The writer's step again on LLM_FALLBACK_MODEL, when the model that failed was another one."""
+    fallback = settings.LLM_FALLBACK_MODEL
+    if message.agent != WRITER or not fallback or llm.resolve(model=fallback).model == ctx.target.model:
+        return None
+    return replace(message, payload={**message.payload, "model": fallback})
+
+
+# What a step that could not run gives instead, and what the draft then lacks.
+DEGRADED = {
+    (WORLD, "retrieve_world"): "the story's world entries (written without them)",
+    (WORLD, "propose_world"): "proposals of new places and things",
+    (CONTEXT, "assemble_context"): "the story so far (written from the request and the story's settings alone)",
+    (QA, "check"): "the quality check (the draft is unchecked)",
+}
+
+
+def what_is_skipped(message: AgentMessage) -> str:
+    return DEGRADED[(message.agent, message.task_type)]
+
+
+def degraded(message: AgentMessage, error: Exception) -> StepResult | None:
+    """A step's output when it failed twice and the draft can go on without it; None when it cannot."""
+    key = (message.agent, message.task_type)
+    if key not in DEGRADED:
+        return None
+    if key == (QA, "check"):
+        finding = Finding(
+            check="quality", severity="warn", message=f"The quality check could not run ({error}); read it yourself."
+        )
+        return StepResult(QualityReport.judge([finding]))
+    if key == (CONTEXT, "assemble_context"):
+        left_out = [LeftOut(title="The story so far", tokens=0, why=f"not gathered: {error}")]
+        return StepResult(StoryContext(left_out=left_out, budget=message.payload.get("budget"), query=""))
+    if key == (WORLD, "retrieve_world"):
+        return StepResult(WorldContext(why=f"world building failed ({error})"))
+    return StepResult(WorldProposals())
+
+
 def read_output(message: AgentMessage, stored: dict) -> Output:
     """A step's output as stored (JSON), as the type its agent returns."""
     _, model = AGENTS[(message.agent, message.task_type)]
@@ -92,40 +141,64 @@ def target_words(ctx: AgentContext) -> int:
     return story_target
 
 
-def plan(ctx: AgentContext) -> tuple[list[AgentMessage], str]:
-    """The steps for this request and the reason for the plan as a whole."""
+@dataclass
+class Planned:
+    steps: list[AgentMessage]
+    why: str
+    intent: Intent | None = None  # what the director read in the note, when it could
+    call: llm.LLMResult | None = None  # the model call that read it
+
+
+def plan(ctx: AgentContext) -> Planned:
+    """The steps for this request and the reason for the plan as a whole. A writing request's note is read into
+    an Intent (length, who it is about, what to look up, whether world and checks matter); without one, the
+    usual plan for the mode."""
     if ctx.mode in ONE_STEP:
         key, agent, task_type, reason, why = ONE_STEP[ctx.mode]
-        return [AgentMessage(key, agent, task_type, {}, reason=reason)], why
+        return Planned([AgentMessage(key, agent, task_type, {}, reason=reason)], why)
+    default_words = target_words(ctx)
+    read, understood, call = intent_reader.interpret(ctx, default_words)
+    intent = read or Intent()
+    words = default_words if ctx.mode == Mode.REWRITE else (intent.target_words or default_words)
     window = ctx.target.provider.context_window(ctx.target.model)
-    words = target_words(ctx)
     # Leave at least half the window for the prompt; a long chapter is written in one go up to that limit.
     max_tokens = min(int(words * 1.4) + 64, window // 2)
     budget = max(window - max_tokens - PROMPT_RESERVE_TOKENS, 200)
     selection = ctx.request.get("selection") or {}
     selected = ctx.chapter.content[selection.get("start", 0) : selection.get("end", 0)] if ctx.chapter else ""
-    query = ctx.request.get("note") or selected or ""
+    query = intent.retrieve or ctx.request.get("note") or selected or ""
+    cast = f"cast, above all {', '.join(intent.characters)}" if intent.characters else "cast"
     steps = [
         AgentMessage(
-            "world", WORLD, "retrieve_world", {"query": query}, priority=1,
-            reason="Find the places, lore and things this part of the story is likely to touch.",
-        ),
-        AgentMessage(
-            "context", CONTEXT, "assemble_context", {"budget": budget, "query": query}, priority=2,
-            reason=f"Gather what must be remembered (recent text, threads, cast) within {budget} tokens.",
+            "context", CONTEXT, "assemble_context",
+            {"budget": budget, "query": query, "characters": intent.characters}, priority=2,
+            reason=f"Gather what must be remembered (recent text, threads, {cast}) within {budget} tokens.",
         ),
         AgentMessage(
             "write", WRITER, "write",
             {"max_tokens": max_tokens, "target_words": words, "temperature": 0.8},
-            dependencies=["world", "context"],
+            dependencies=["world", "context"] if intent.world else ["context"],
             reason=f"Write about {words} words in the story's voice from the gathered context.",
         ),
     ]  # fmt: skip
-    if ctx.mode != Mode.BRAINSTORM:
+    if intent.world:
+        steps.insert(0, AgentMessage(
+            "world", WORLD, "retrieve_world", {"query": query}, priority=1,
+            reason="Find the places, lore and things this part of the story is likely to touch.",
+        ))  # fmt: skip
+    checked = ctx.mode != Mode.BRAINSTORM and intent.check
+    if checked:
         steps += check_steps("write", "check", words)
-    why = f"{ctx.mode_label}: world and context in parallel, then the writer"
-    why += ", then a quality check" if ctx.mode != Mode.BRAINSTORM else " (options are not checked as prose)"
-    return steps, why + "."
+    why = f"{ctx.mode_label}: " + ("world and context in parallel" if intent.world else "context (no world entries)")
+    why += ", then the writer"
+    if ctx.mode == Mode.BRAINSTORM:
+        why += " (options are not checked as prose)"
+    elif checked:
+        why += ", then a quality check"
+    else:
+        why += " (the writer asked for no check)"
+    how = f"Read the note: {understood}" if read else f"The usual plan: {understood}"
+    return Planned(steps, f"{why}. {how}.".replace("..", "."), read, call)
 
 
 def follow_up(ctx: AgentContext, draft_key: str) -> list[AgentMessage]:

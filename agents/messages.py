@@ -9,7 +9,7 @@ from dataclasses import asdict, field
 from dataclasses import dataclass as std_dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
 from .kinds import AgentType
@@ -187,8 +187,21 @@ class GateDecision(Output):
     verdict: str = ""
 
 
+class Intent(Output):
+    """What the director read in the writer's note: the length, who it is about, what to look up, whether the
+    world and the checks matter. Validated against the story (lengths bounded, names from the cast)."""
+
+    target_words: int | None = Field(None, ge=50, le=20000)
+    characters: list[str] = Field([], max_length=12)
+    retrieve: str = Field("", max_length=300)
+    world: bool = True
+    check: bool = True
+    reason: str = Field("", max_length=500)
+
+
 class Plan(Output):
     steps: list[dict[str, Any]]
+    intent: Intent | None = None  # None: the usual plan for the mode (no note, or the note could not be read)
 
 
 # -- what a finished task reports -----------------------------------------------------------------------------------

@@ -109,6 +109,7 @@ def clean(text: str) -> str:
 def write(ctx: AgentContext, message: AgentMessage) -> StepResult:
     stream = llm.stream(
         build_messages(ctx, message),
+        model=message.payload.get("model"),  # the fallback model, when the usual one failed
         story=ctx.story,
         temperature=message.payload.get("temperature", 0.8),
         max_tokens=message.payload["max_tokens"],

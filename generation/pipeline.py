@@ -75,17 +75,48 @@ class Pipeline:
     # --- running steps -------------------------------------------------------------------------------------------
 
     def run_step(self, message: AgentMessage, outputs: dict) -> StepResult:
-        """One agent step, recorded. Runs in a worker thread when steps run in parallel."""
+        """One agent step, recorded. Runs in a worker thread when steps run in parallel. A failing step is tried
+        once more, then falls back (the writer to the fallback model, other agents to a degraded output that says
+        what was skipped); only a step with no fallback fails the task."""
         started = self.claim.started(message)
-        if message.agent == AgentType.NARRATIVE_INTELLIGENCE:
-            self.live.start_draft()
         message.context = dict(outputs)
+        failure = None
+        for attempt in (1, 2):
+            if attempt == 2 and self.cancelled():
+                raise self.stop_reason()
+            try:
+                result = self.attempt(message)
+            except (Cancelled, Superseded):
+                raise
+            except Exception as exc:
+                log.warning("Step %s of task %s failed (attempt %s)", message.key, self.task.pk, attempt, exc_info=True)
+                failure = exc
+                continue
+            self.claim.succeeded(message, started, result)
+            return result
+        return self.fall_back(message, started, failure)
+
+    def attempt(self, message: AgentMessage) -> StepResult:
+        if message.agent == AgentType.NARRATIVE_INTELLIGENCE:
+            self.live.start_draft()  # a second try starts the draft again
+        return director.run(self.ctx, message)
+
+    def fall_back(self, message: AgentMessage, started: float, failure: Exception) -> StepResult:
+        alternative = director.alternative(self.ctx, message)
         try:
-            result = director.run(self.ctx, message)
+            if alternative is not None:
+                result = self.attempt(alternative)
+                note = f"{failure} Written by {alternative.payload['model']} instead."
+            elif (result := director.degraded(message, failure)) is not None:
+                note = f"{failure} Skipped: {director.what_is_skipped(message)}."
+            else:
+                raise failure
+        except (Cancelled, Superseded):
+            raise
         except Exception as exc:
             self.claim.failed(message, started, exc)
             raise
-        self.claim.succeeded(message, started, result)
+        self.claim.succeeded(message, started, result, fell_back=note)
         return result
 
     def run_batch(self, batch: list[AgentMessage], outputs: dict) -> dict:
@@ -108,10 +139,10 @@ class Pipeline:
     def load_plan(self) -> list[AgentMessage]:
         if self.task.plan:
             return [AgentMessage(**step) for step in self.task.plan]
-        plan, why = director.plan(self.ctx)
-        self.claim.planned(plan, why)
-        self.claim.update(plan=[m.as_dict() for m in plan])
-        return plan
+        planned = director.plan(self.ctx)
+        self.claim.planned(planned)
+        self.claim.update(plan=[m.as_dict() for m in planned.steps])
+        return planned.steps
 
     def completed_outputs(self, plan: list[AgentMessage]) -> dict:
         """What earlier runs of this task already produced (a resumed task does not redo it), typed again."""

@@ -88,16 +88,24 @@ class Claim:
 
     # --- the records of one run -------------------------------------------------------------------------------
 
-    def decided(self, key: str, reason: str, output) -> GenerationStep:
-        """A decision of the director's (the plan, a quality gate): recorded as a finished step of its own."""
+    def decided(self, key: str, reason: str, output, call=None) -> GenerationStep:
+        """A decision of the director's (the plan, a quality gate): recorded as a finished step of its own, with
+        the model call it took if it took one."""
         now = timezone.now()
+        cost = (
+            {"model": call.model, "prompt_tokens": call.prompt_tokens, "completion_tokens": call.completion_tokens,
+             "duration_ms": call.duration_ms}
+            if call else {"duration_ms": 0}
+        )  # fmt: skip
         return self.write_step(
             key, agent=AgentType.CREATIVE_DIRECTOR, status=GenerationStep.Status.SUCCEEDED, reason=reason,
-            output=output.stored(), started_at=now, finished_at=now, duration_ms=0,
+            output=output.stored(), started_at=now, finished_at=now, **cost,
         )  # fmt: skip
 
-    def planned(self, plan: list[AgentMessage], why: str):
-        self.decided("plan", why, Plan(steps=[m.as_dict() for m in plan]))
+    def planned(self, planned):
+        """The director's plan (agents.creative_director.Planned), with what it read in the note."""
+        steps = [m.as_dict() for m in planned.steps]
+        self.decided("plan", planned.why, Plan(steps=steps, intent=planned.intent), planned.call)
 
     def gated(self, key: str, decision: GateDecision):
         self.decided(key, decision.reason, decision)
@@ -116,9 +124,11 @@ class Claim:
             duration_ms=int((time.monotonic() - started) * 1000),
         )  # fmt: skip
 
-    def succeeded(self, message: AgentMessage, started: float, result: StepResult):
+    def succeeded(self, message: AgentMessage, started: float, result: StepResult, fell_back: str = ""):
+        """Done; `fell_back` says what went wrong and what stood in for it, when the step fell back."""
         self.write_step(
             message.key, status=GenerationStep.Status.SUCCEEDED, output=result.output.stored(), model=result.model,
+            error=fell_back,
             prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
             finished_at=timezone.now(), duration_ms=int((time.monotonic() - started) * 1000),
         )  # fmt: skip

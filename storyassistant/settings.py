@@ -352,6 +352,9 @@ LLM_CACHE_TTL = env_int("LLM_CACHE_TTL", 3600)
 # Models a writer may pick for a story, besides the site default; "embedded" is the built-in SmolLM2. The site pays
 # for every call, so writers choose from this list rather than typing any name.
 LLM_STORY_MODELS = env_list("LLM_STORY_MODELS", "embedded")
+# When the writer's model fails twice on a draft, the draft is written with this one instead (the task says so);
+# "embedded" is the built-in SmolLM2, "" turns the fallback off.
+LLM_FALLBACK_MODEL = env_str("LLM_FALLBACK_MODEL", "embedded")
 
 # --- Image services (portraits and scene illustrations) ---------------------------------------------------------
 # Each one set is used, in this order, the next taking over when one fails: ComfyUI (an API-format workflow from

@@ -59,7 +59,7 @@ def test_a_request_runs_through_every_agent(user, fake_ollama, story_with_cast):
     assert task.result_content == prose(120) and task.proposal_status == "pending"
     assert task.quality_report["verdict"] == "pass", task.quality_report["findings"]
 
-    sent = chat_bodies(fake_ollama)[0]["messages"]
+    sent = writer_bodies(fake_ollama)[0]["messages"]
     assert "third person limited" in sent[0]["content"] and "Mara: Short, dry." in sent[0]["content"]
     assert "Mara lights the lamp." in sent[1]["content"] and "The ship docked at dawn." in sent[1]["content"]
     titles = [s["title"] for s in task.context_report["sections"]]
