@@ -55,13 +55,16 @@ class WorldNote(BaseModel):
 class WorldContext(Output):
     entries: list[WorldNote] = []
     why: str = ""
+    missing: list[str] = []  # names the request mentions that the world and the cast do not know yet
 
 
 class WorldProposal(BaseModel):
     name: str
-    kind: str
+    kind: str  # a world entry's kind (location, item, faction, event, lore), or "character" for the cast
     mentions: int = 1
-    excerpt: str = ""
+    excerpt: str = ""  # where the draft first mentions it
+    description: str = ""  # drafted from the draft, by the model or from its own sentences
+    drafted_by: str = ""  # the model that drafted it; empty when it is the draft's own sentences
 
 
 class WorldProposals(Output):

@@ -89,6 +89,7 @@ def build_messages(ctx: AgentContext, message: AgentMessage) -> list[dict]:
         "narrative_user",
         context_sections=story_context.sections if story_context else [],
         world=world.entries if world else [],
+        missing=world.missing if world else [],
         mode=ctx.mode,
         chapter_title=request.get("chapter_title") or (ctx.chapter.title if ctx.chapter else ""),
         target_words=message.payload.get("target_words", settings.target_words),

@@ -1,22 +1,58 @@
-"""World building agent: brings the relevant world entries to the writer, and spots new places and things a
-draft introduces so the writer can add them to the world (or not)."""
+"""World building agent: brings the relevant world entries to the writer (and names what the request mentions
+that the world does not know yet), and spots what a draft introduces: new people, places, objects, factions,
+events and lore, each classified and with a description drafted from the draft, for the writer to add to the
+cast or the world (or not). A capable model classifies and drafts; with the built-in model the kinds come from how
+the draft uses each name and the description is the draft's own sentences about it."""
 
 import re
 from collections import Counter
 
+from pydantic import BaseModel, ValidationError
+
 from stories.models import WorldEntry
 
-from . import memory
+from . import llm, memory
 from .base import AgentContext
 from .messages import AgentMessage, Draft, StepResult, WorldContext, WorldNote, WorldProposal, WorldProposals
 from .models import MemoryKind
+from .prompting import answer_json, render
 
 MAX_ENTRIES = 8
+MAX_PROPOSALS = 8
+EXTRACT_WORDS = 2500  # the part of a draft a model reads for new names: bounded work on a long chapter
+KINDS = ("character", "location", "item", "faction", "event", "lore")
+FACTION_RE = re.compile(
+    r"^(?:Order|Guild|House|Brotherhood|Sisterhood|Council|Company|Clan|League|Church|Court)\b|"
+    r"\b(?:Order|Guild|Brotherhood|Sisterhood|Council|Company|Clan|League|Church|Court)$"
+)
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "entities": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "kind": {"type": "string", "enum": list(KINDS)},
+                               "description": {"type": "string"}},
+                "required": ["name", "kind", "description"],
+            },
+        }
+    },
+    "required": ["entities"],
+}  # fmt: skip
+
+
+class Entity(BaseModel):
+    name: str
+    kind: str
+    description: str = ""
+
+
 # Capitalised words and runs of them that do not start a sentence or a quotation: candidate proper nouns.
 PROPER_NOUN_RE = re.compile(
     r"(?<![.!?…\"“]\s)(?<![\"“‘'])(?<!^)(?<!\n)\b([A-Z][a-z]{2,}(?:\s+(?:of\s+)?[A-Z][a-z]{2,})*)"
 )
-# What follows a person's name ("Tomas said", "Tomas's hands"): people belong in the cast, not the world notes.
+# What follows a person's name ("Tomas said", "Tomas's hands"): a person is proposed for the cast, not the world.
 PERSON_AFTER_RE = re.compile(
     r"^(?:\s+(?:said|asked|replied|answered|whispered|shouted|cried|murmured|laughed|smiled|grinned|frowned|nodded|"
     r"sighed|shrugged|wept|called)\b|['’]s\s+(?:eyes|hands?|face|voice|hair|mother|father|brother|sister|wife|husband|"
@@ -37,15 +73,37 @@ def note(entry: WorldEntry) -> WorldNote:
 
 def retrieve(ctx: AgentContext, message: AgentMessage) -> StepResult:
     entries = list(WorldEntry.objects.filter(story=ctx.story))
+    query = message.payload.get("query") or ""
+    missing = unknown_names(ctx, query)
     if len(entries) <= MAX_ENTRIES:
         why = f"all {len(entries)} world entries of the story" if entries else "the story has no world entries yet"
-        return StepResult(WorldContext(entries=[note(e) for e in entries], why=why))
-    query = message.payload.get("query") or ctx.story.premise or ctx.story.title
+        return StepResult(WorldContext(entries=[note(e) for e in entries], why=why, missing=missing))
+    query = query or ctx.story.premise or ctx.story.title
     found = memory.search(ctx.story.owner, query, story=ctx.story, kinds=[MemoryKind.WORLD], k=MAX_ENTRIES)
     by_id = {e.pk: e for e in entries}
     chosen = [by_id[item.world_entry_id] for item in found if item.world_entry_id in by_id]
     why = f"the {len(chosen)} of {len(entries)} entries closest to: {query[:120]}"
-    return StepResult(WorldContext(entries=[note(e) for e in chosen], why=why))
+    return StepResult(WorldContext(entries=[note(e) for e in chosen], why=why, missing=missing))
+
+
+def known_spellings(ctx: AgentContext) -> list[str]:
+    """The names of the story's world entries and cast, as the writer spells them."""
+    world = WorldEntry.objects.filter(story=ctx.story).values_list("name", flat=True)
+    return sorted({*world, *ctx.story.characters.values_list("name", flat=True)})
+
+
+def known_names(ctx: AgentContext) -> set[str]:
+    return {name.lower() for name in known_spellings(ctx)}
+
+
+def unknown_names(ctx: AgentContext, text: str) -> list[str]:
+    """Proper names in the request that neither the world nor the cast knows: the scene needs them described."""
+    if not text:
+        return []
+    known = known_names(ctx)
+    known_words = {word for name in known for word in name.split()}
+    found = [m.group(1) for m in PROPER_NOUN_RE.finditer(text)]
+    return list(dict.fromkeys(n for n in found if n not in COMMON and n.lower() not in known | known_words))[:5]
 
 
 def is_person(name: str, text: str) -> bool:
@@ -54,12 +112,24 @@ def is_person(name: str, text: str) -> bool:
     return any(PERSON_AFTER_RE.match(text[use.end() : use.end() + 30]) for use in uses)
 
 
-def propose(ctx: AgentContext, message: AgentMessage) -> StepResult:
-    """Names the draft uses that are neither a world entry nor a character: offered to the writer as new entries.
-    A name the draft treats as a person (speaking, smiling, with a face or a brother) is not offered."""
-    text = message.context.get(message.payload["draft"], Draft()).text
-    known = {name.lower() for name in WorldEntry.objects.filter(story=ctx.story).values_list("name", flat=True)}
-    known |= {name.lower() for name in ctx.story.characters.values_list("name", flat=True)}
+def guess_kind(name: str, text: str, as_place: int) -> str:
+    if is_person(name, text):
+        return "character"
+    if FACTION_RE.search(name):
+        return "faction"
+    return WorldEntry.Kind.LOCATION if as_place else WorldEntry.Kind.LORE
+
+
+def sentences_about(name: str, text: str, excerpt: str) -> str:
+    """The draft's own words about a name: the sentences that mention it, at most two."""
+    found = [s.strip() for s in re.split(r"(?<=[.!?…])\s+", text) if re.search(rf"\b{re.escape(name)}\b", s)]
+    return " ".join(found[:2])[:400] or excerpt
+
+
+def candidates(ctx: AgentContext, text: str) -> list[WorldProposal]:
+    """Names the draft uses that are neither a world entry nor in the cast, most mentioned first, each with a
+    kind guessed from how the draft uses it (speaks or smiles: a person; after "in", "at", "to": a place)."""
+    known = known_names(ctx)
     known_words = {word for name in known for word in name.split()}
     counts, places, excerpts = Counter(), Counter(), {}
     for match in PROPER_NOUN_RE.finditer(text):
@@ -73,15 +143,61 @@ def propose(ctx: AgentContext, message: AgentMessage) -> StepResult:
             start = max(text.rfind(".", 0, match.start()) + 1, match.start() - 160)
             end = text.find(".", match.end())
             excerpts[name] = text[start : end + 1 if end != -1 else match.end() + 80].strip()
-    people = {name for name, _ in counts.most_common(50) if is_person(name, text)}
-    proposals = [
+    return [
         WorldProposal(
-            name=name,
-            kind=WorldEntry.Kind.LOCATION if places[name] else WorldEntry.Kind.LORE,
-            mentions=count,
-            excerpt=excerpts[name],
+            name=name, kind=guess_kind(name, text, places[name]), mentions=count, excerpt=excerpts[name],
+            description=sentences_about(name, text, excerpts[name]),
         )
-        for name, count in counts.most_common()
-        if name not in people
-    ][:5]
-    return StepResult(WorldProposals(proposals=proposals))
+        for name, count in counts.most_common(MAX_PROPOSALS * 2)
+    ]  # fmt: skip
+
+
+def drafted(ctx: AgentContext, text: str) -> tuple[dict[str, Entity], llm.LLMResult | None]:
+    """What a capable model makes of the draft's new names: kind and description, by name. Nothing (and no
+    call) with the built-in model, which invents rather than reads; nothing when the call or its answer fails."""
+    if ctx.target.built_in:
+        return {}, None
+    passage = " ".join(text.split()[:EXTRACT_WORDS])
+    prompt = render("world_extract", text=passage, known=known_spellings(ctx))
+    try:
+        result = llm.generate(
+            [{"role": "user", "content": prompt}], story=ctx.story, temperature=0, max_tokens=700, schema=SCHEMA
+        )
+    except llm.LLMError:
+        return {}, None
+    entities = {}
+    for item in (
+        (answer_json(result.text) or {}).get("entities", []) if isinstance(answer_json(result.text), dict) else []
+    ):
+        try:
+            entity = Entity.model_validate(item)
+        except ValidationError:
+            continue
+        if entity.kind in KINDS and re.search(rf"\b{re.escape(entity.name)}\b", passage):  # only what is there
+            entities[entity.name] = entity
+    return entities, result
+
+
+def propose(ctx: AgentContext, message: AgentMessage) -> StepResult:
+    """What the draft introduces, classified (character, location, item, faction, event, lore) with a drafted
+    description, for the writer to add to the cast or the world."""
+    text = message.context.get(message.payload["draft"], Draft()).text
+    found = candidates(ctx, text)
+    entities, result = drafted(ctx, text)
+    proposals = []
+    for proposal in found:
+        entity = entities.pop(proposal.name, None)
+        if entity:
+            proposal = proposal.model_copy(
+                update={"kind": entity.kind, "description": entity.description[:600], "drafted_by": result.model}
+            )
+        proposals.append(proposal)
+    known = known_names(ctx)
+    for entity in entities.values():  # names the model found that are not capitalised runs (a lower-case "the Veil")
+        if entity.name.lower() not in known:
+            proposals.append(WorldProposal(name=entity.name, kind=entity.kind, description=entity.description[:600],
+                                           drafted_by=result.model))  # fmt: skip
+    proposals = proposals[:MAX_PROPOSALS]
+    if result is None:
+        return StepResult(WorldProposals(proposals=proposals))
+    return StepResult(WorldProposals(proposals=proposals), result.model, result.prompt_tokens, result.completion_tokens)

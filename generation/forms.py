@@ -1,9 +1,12 @@
 from django import forms
 
 from agents.kinds import IMAGE_MODES
+from stories.models import WorldEntry
 
 from .models import GenerationTask
 
+# What a name a draft introduced can be added as: a cast member, or an entry of the world.
+PROPOSAL_KINDS = {"character": "Character (to the cast)", **dict(WorldEntry.Kind.choices)}
 # Pictures are asked for from the cast, the character's page and the gallery, with their own controls.
 WRITING_MODES = [(value, label) for value, label in GenerationTask.Mode.choices if value not in IMAGE_MODES]
 

@@ -18,6 +18,7 @@ from django.utils.html import escape
 from redis.exceptions import RedisError
 
 from .dispatch import estimate_seconds, place_in_line
+from .forms import PROPOSAL_KINDS
 from .models import GenerationTask
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def panel_context(task, oob: bool = False) -> dict:
         "estimate": estimate_seconds(position),
         "oob": oob,
         "rating": task.user_rating,
+        "proposal_kinds": PROPOSAL_KINDS.items(),
     }
 
 

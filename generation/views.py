@@ -7,13 +7,14 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from characters.models import Character, StoryCharacter
 from stories.access import get_story_for_user
 from stories.models import WorldEntry
 from storyassistant.http import optional_id, parse_id, text_param
 from storyassistant.ratelimit import too_many
 
 from .dispatch import ImagesOff, QueueFull, start_generation
-from .forms import AcceptForm, GenerateForm, RatingForm
+from .forms import PROPOSAL_KINDS, AcceptForm, GenerateForm, RatingForm
 from .live import panel_context
 from .models import ApiToken, GenerationStep, GenerationTask, ProposalConflict
 
@@ -177,17 +178,31 @@ def finding_ignore(request, pk):
 @login_required
 @require_POST
 def world_proposal_accept(request, pk):
-    """Add a place or thing the draft introduced to the story's world."""
+    """Add what the draft introduced: a person to the cast (from the writer's library if they have one of that
+    name), anything else to the story's world, as the kind and with the description the writer settled on. Both
+    join the story's memory like anything the writer saves."""
     task = get_task_for_user(request, pk)
     proposals = {p.name: p for p in task.context.world_proposals} if task.context else {}
     proposal = proposals.get(request.POST.get("name", ""))
     if proposal is None:
         raise Http404("No such proposal.")
-    entry, created = WorldEntry.objects.get_or_create(
-        story=task.story, name=proposal.name, defaults={"kind": proposal.kind, "description": proposal.excerpt}
-    )
+    kind = request.POST.get("kind") if request.POST.get("kind") in PROPOSAL_KINDS else proposal.kind
+    description = text_param(request.POST.get("description"), 5000) or proposal.description or proposal.excerpt
+    if kind == "character":
+        character, _ = Character.objects.get_or_create(
+            owner=request.user, name=proposal.name, defaults={"backstory": description}
+        )
+        _, created = StoryCharacter.objects.get_or_create(
+            story=task.story, character=character, defaults={"role": StoryCharacter.Role.MINOR, "importance": 3}
+        )
+        where = "the cast"
+    else:
+        _, created = WorldEntry.objects.get_or_create(
+            story=task.story, name=proposal.name, defaults={"kind": kind, "description": description}
+        )
+        where = "the world"
     messages.success(
-        request, f"Added “{entry.name}” to the world." if created else f"“{entry.name}” was already there."
+        request, f"Added “{proposal.name}” to {where}." if created else f"“{proposal.name}” was already in {where}."
     )
     return redirect(task)
 

@@ -63,7 +63,8 @@ def test_accept_discard_rate_regenerate_and_world_proposals(writer_client, user,
     assert [p["name"] for p in task.context_report["world_proposals"]] == ["Halloway Rock"]
 
     writer_client.post(reverse("world_proposal_accept", args=[task.pk]), {"name": "Halloway Rock"})
-    assert WorldEntry.objects.get(story=story, name="Halloway Rock").kind == "location"
+    entry = WorldEntry.objects.get(story=story, name="Halloway Rock")
+    assert entry.kind == "location" and entry.description.startswith("Mara rowed out to Halloway Rock")
 
     writer_client.post(reverse("task_rate", args=[task.pk]), {"rating": 4})
     assert GenerationTask.objects.get(pk=task.pk).user_rating == 4
@@ -301,3 +302,25 @@ def test_api_tokens_expire_and_end_with_a_password_change(writer_client, user, s
     assert api.get(status_url).status_code == 401  # bound to the password it was made under
     assert writer_client.post(reverse("api_tokens"), {"name": "x", "days": "9999"}, follow=True).status_code == 200
     assert ApiToken.objects.filter(user=user).count() == 1  # a lifetime out of range makes nothing
+
+
+def test_a_person_a_draft_introduces_joins_the_cast_as_the_writer_describes_them(writer_client, fake_ollama,
+                                                                                 story_with_cast):  # fmt: skip
+    story, chapter = story_with_cast
+    fake_ollama.state["reply"] = lambda body: (
+        "Mara met Tomas at the quay before the boats came in. “Late again,” Tomas said, and he smiled at her. "
+        "They walked up the hill together while the light failed over the water and the gulls went quiet."
+    )
+    ask(writer_client, story, chapter)
+    task = GenerationTask.objects.get()
+    run_generation(str(task.pk))
+    page = writer_client.get(task.get_absolute_url()).content.decode()
+    assert 'data-proposal="Tomas"' in page and '<option value="character" selected>' in page
+
+    writer_client.post(
+        reverse("world_proposal_accept", args=[task.pk]),
+        {"name": "Tomas", "kind": "character", "description": "A fisherman, always late."},
+    )
+    member = story.cast.select_related("character").get(character__name="Tomas")
+    assert member.character.backstory == "A fisherman, always late." and member.role == "minor"
+    assert not WorldEntry.objects.filter(name="Tomas").exists()
