@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 from django.conf import settings
 
-from . import consistency, embeddings, genre
+from . import consistency, embeddings, genre, voices
 from .base import AgentContext
 from .grammar import check_story_text
 from .messages import AgentMessage, Draft, Finding, QualityReport, StepResult
@@ -15,6 +15,7 @@ from .text import sentences
 
 MIN_SHARE_OF_TARGET = 0.3
 MAX_REPEATS = 2
+EARLIER_CHARS = 400_000  # of the story's text searched for earlier lines: the most recent chapters first
 
 
 def finding(check, severity, message, evidence="") -> Finding:
@@ -60,6 +61,42 @@ def character_similarity(ctx: AgentContext, text: str) -> dict:
     return signals
 
 
+def earlier_text(ctx: AgentContext) -> str:
+    """The story up to the draft (its own chapter included), newest chapters first, bounded."""
+    chapters = ctx.story.chapters.order_by("-order")
+    if ctx.chapter is not None:
+        chapters = chapters.filter(order__lte=ctx.chapter.order)
+    parts, size = [], 0
+    for content in chapters.values_list("content", flat=True).iterator():
+        parts.append(content[-(EARLIER_CHARS - size) :])
+        size += len(parts[-1])
+        if size >= EARLIER_CHARS:
+            break
+    return "\n\n".join(parts)
+
+
+def voice_findings(ctx: AgentContext, text: str) -> tuple[list[Finding], dict]:
+    """Each speaking character's lines in the draft against their earlier lines and the rest of the cast's: a
+    signal (info) when they sound closer to someone else. Not a gate: characters of one author often sound alike
+    (bench/voices.py measures how well the score separates voices)."""
+    names = list(ctx.story.characters.values_list("name", flat=True))
+    drafted = voices.lines_by_speaker(text, names)
+    if not drafted:
+        return [], {}
+    results = voices.scores(drafted, voices.lines_by_speaker(earlier_text(ctx), names))
+    findings = [
+        finding(
+            "voice",
+            "info",
+            f"{name}'s lines here sound closer to how {r['closest_other']} spoke earlier ({r['other']:.2f}) than to "
+            f"{name}'s own earlier lines ({r['own']:.2f}).",
+        )  # fmt: skip
+        for name, r in results.items()
+        if r["other"] is not None and r["own"] < r["other"]
+    ]
+    return findings, results
+
+
 def grammar_findings(story, text: str) -> tuple[list[Finding], dict]:
     """One finding summarising grammar and style, its severity set by matches per 100 words; the matches
     themselves (with offsets and replacements) go in the report for the editor."""
@@ -94,9 +131,11 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
     findings += genre_fit
     grammar, grammar_report = grammar_findings(ctx.story, text) if text.strip() else ([], {})
     findings += grammar
+    voice, voice_scores = voice_findings(ctx, text)
+    findings += voice
     report = QualityReport.judge(
         findings,
-        signals={"character_similarity": signals},
+        signals={"character_similarity": signals, "voices": voice_scores},
         consistency=judging,
         genre=genre_report,
         grammar=grammar_report,

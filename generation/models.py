@@ -210,6 +210,10 @@ class GenerationTask(models.Model):
             GenerationTask.objects.filter(pk=self.pk).update(proposal_status=self.Proposal.ACCEPTED)
             self.proposal_status = self.Proposal.ACCEPTED
             enqueue_after_commit(extract_continuity, chapter.pk)  # the story bible and later chapters remember it
+            if text != locked.result_content.strip():
+                # The writer's own edit of a draft shows their style as well as a 5-star rating does.
+                edited = f"task-{self.pk}-edited"
+                transaction.on_commit(lambda: memory.remember_style(self.story, edited, text, 5))
         return chapter
 
     def _insert_chapter(self, text, user, note) -> Chapter:

@@ -312,6 +312,22 @@ def test_drafts_rated_highly_become_style_examples_the_writer_can_switch_off(use
     assert "Style the writer liked" not in writer_bodies(fake_ollama)[-1]["messages"][1]["content"]
 
 
+def test_a_draft_the_writer_edited_before_accepting_becomes_a_style_example(user, fake_ollama, story_with_cast):
+    from agents.models import MemoryItem
+
+    story, chapter = story_with_cast
+    task = run(user, story, chapter)
+    task.accept_proposal(user, "Salt on the glass. Mara wiped it away with her sleeve and did not look down.")
+    example = MemoryItem.objects.get(story=story, kind="style")
+    assert example.text.startswith("Salt on the glass.") and example.metadata["source"] == f"task-{task.pk}-edited"
+    run(user, story, chapter)
+    assert "Salt on the glass." in writer_bodies(fake_ollama)[-1]["messages"][1]["content"]
+
+    unedited = run(user, story, chapter)
+    unedited.accept_proposal(user)  # accepted as proposed: nothing new is learned
+    assert MemoryItem.objects.filter(story=story, kind="style").count() == 1
+
+
 def test_the_writer_gets_a_characters_earlier_lines_closest_to_the_scene(user, fake_ollama, story_with_cast):
     from tests.factories import make_chapter
 
@@ -331,3 +347,12 @@ def test_the_writer_gets_a_characters_earlier_lines_closest_to_the_scene(user, f
     voice = system.split("Mara: Short, dry.", 1)[1].split("\n", 1)[0]
     assert "storm will turn the boats" in voice and "Salt in the wind" in voice and "taller than the chapel" in voice
     assert "Bread again" not in voice and "boots need mending" not in voice
+
+
+def test_a_place_the_note_names_that_the_world_does_not_know_is_flagged_to_the_writer(user, fake_ollama,
+                                                                                      story_with_cast):  # fmt: skip
+    story, chapter = story_with_cast
+    task = run(user, story, chapter, note="Mara reaches the Glass Market at noon.")
+    assert task.steps.get(key="world").output["missing"] == ["Glass Market"]
+    prompt = writer_bodies(fake_ollama)[0]["messages"][1]["content"]
+    assert "Not described in the story yet: Glass Market." in prompt
