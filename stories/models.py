@@ -475,3 +475,65 @@ class WorldEntry(models.Model):
     def save(self, *args, **kwargs):
         validate_json_object(self.metadata)
         super().save(*args, **kwargs)
+
+
+class ManuscriptImportQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(owner=user)
+
+
+class ManuscriptImport(models.Model):
+    """An uploaded manuscript read into text (headings as "# " lines), waiting for the writer to confirm how it
+    splits into chapters; then the story it went into. The text is kept, so another split needs no new upload."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="manuscript_imports")
+    filename = models.CharField(max_length=255)
+    source_format = models.CharField(max_length=10)
+    text = models.TextField()
+    story = models.ForeignKey(Story, null=True, blank=True, on_delete=models.SET_NULL, related_name="imports")
+    chapters_created = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    imported_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ManuscriptImportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.filename
+
+    def get_absolute_url(self):
+        return reverse("manuscript_preview", args=[self.pk])
+
+    @property
+    def words(self) -> int:
+        return count_words(self.text)
+
+    @property
+    def default_title(self) -> str:
+        return self.filename.rsplit(".", 1)[0] or self.filename
+
+    def import_into(self, parts, story=None, title: str = "") -> Story:
+        """The chapters, after the story's last one (a new story when none is given), each saved with an
+        "imported" revision; once only, even from two tabs."""
+        with transaction.atomic():
+            locked = ManuscriptImport.objects.select_for_update().get(pk=self.pk)
+            if locked.imported_at is not None:
+                raise ValueError("This manuscript was already imported.")
+            if story is None:
+                story = Story.objects.create(owner=self.owner, title=(title or self.default_title)[:200])
+            order = story.next_chapter_order()
+            for offset, part in enumerate(parts):
+                chapter = Chapter(story=story, order=order + offset, title=part.title[:200],
+                                  metadata={"import": self.pk})  # fmt: skip
+                chapter.content = part.content
+                chapter.revision_author = self.owner
+                chapter.revision_source = ChapterRevision.Source.IMPORT
+                chapter.revision_note = f"Imported from {self.filename}"
+                chapter.save()
+            ManuscriptImport.objects.filter(pk=self.pk).update(
+                story=story, chapters_created=len(parts), imported_at=timezone.now()
+            )
+        self.refresh_from_db()
+        return story

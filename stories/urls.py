@@ -1,11 +1,13 @@
 from django.urls import path
 
-from . import chapter_views, views, world_views
+from . import chapter_views, import_views, views, world_views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("trash/", views.trash, name="trash"),
     path("stories/new/", views.story_create, name="story_create"),
+    path("import/", import_views.manuscript_upload, name="manuscript_upload"),
+    path("import/<int:pk>/", import_views.manuscript_preview, name="manuscript_preview"),
     path("stories/<int:pk>/", views.story_detail, name="story_detail"),
     path("stories/<int:pk>/edit/", views.story_edit, name="story_edit"),
     path("stories/<int:pk>/archive/", views.story_archive, name="story_archive"),

@@ -275,6 +275,11 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start when it is missing
+# Manuscript import: the largest file accepted, what a DOCX or EPUB may expand to (a zip bomb is refused), and
+# the longest manuscript in characters (a 150,000-word novel is about 900,000).
+MANUSCRIPT_MAX_BYTES = env_int("MANUSCRIPT_MAX_BYTES", 25 * 1024 * 1024)
+MANUSCRIPT_MAX_UNZIPPED = env_int("MANUSCRIPT_MAX_UNZIPPED", 100 * 1024 * 1024)
+MANUSCRIPT_MAX_CHARS = env_int("MANUSCRIPT_MAX_CHARS", 10_000_000)
 # Pictures (portraits, illustrations) are served only to their owner, by the app (never from MEDIA_URL), so the
 # storage can be any Django storage backend: MEDIA_STORAGE=storages.backends.s3.S3Storage with django-storages.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
