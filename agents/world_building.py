@@ -78,11 +78,18 @@ def retrieve(ctx: AgentContext, message: AgentMessage) -> StepResult:
     if len(entries) <= MAX_ENTRIES:
         why = f"all {len(entries)} world entries of the story" if entries else "the story has no world entries yet"
         return StepResult(WorldContext(entries=[note(e) for e in entries], why=why, missing=missing))
+    # Like a lorebook: an entry whose key (or name) the request mentions comes in first, then the closest ones.
+    lowered = query.lower()
+    keyed = [e for e in entries if any(k.lower() in lowered for k in [e.name, *(e.metadata or {}).get("keys", [])]
+                                       if len(k) > 2)][:MAX_ENTRIES] if query else []  # fmt: skip
     query = query or ctx.story.premise or ctx.story.title
     found = memory.search(ctx.story.owner, query, story=ctx.story, kinds=[MemoryKind.WORLD], k=MAX_ENTRIES)
     by_id = {e.pk: e for e in entries}
-    chosen = [by_id[item.world_entry_id] for item in found if item.world_entry_id in by_id]
+    closest = [by_id[item.world_entry_id] for item in found if item.world_entry_id in by_id]
+    chosen = list(dict.fromkeys(keyed + closest))[:MAX_ENTRIES]
     why = f"the {len(chosen)} of {len(entries)} entries closest to: {query[:120]}"
+    if keyed:
+        why += f" ({len(keyed)} named by the request or one of their keys)"
     return StepResult(WorldContext(entries=[note(e) for e in chosen], why=why, missing=missing))
 
 

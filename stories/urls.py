@@ -39,6 +39,8 @@ urlpatterns = [
     ),
     # World
     path("stories/<int:story_pk>/world/", world_views.world_list, name="world_list"),
+    path("stories/<int:story_pk>/world/import/", world_views.lorebook_import, name="lorebook_import"),
+    path("stories/<int:story_pk>/world.json", world_views.lorebook_export, name="lorebook_export"),
     path("stories/<int:story_pk>/world/<int:pk>/", world_views.world_edit, name="world_edit"),
     path("stories/<int:story_pk>/world/<int:pk>/delete/", world_views.world_delete, name="world_delete"),
 ]

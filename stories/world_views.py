@@ -1,19 +1,27 @@
 """World entries: locations, lore, items, factions and events of one story, with search."""
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.utils.text import slugify
+from django.views.decorators.http import require_http_methods, require_POST
 
 from storyassistant.http import paginate, text_param
+from storyassistant.middleware import refusal
 
+from . import lorebooks
 from .access import get_story_for_user
 from .forms import WorldEntryForm
 from .models import WorldEntry
 
 ENTRIES_PER_PAGE = 60
+
+
+LOREBOOK_NAMES = {"sillytavern": "SillyTavern", "novelai": "NovelAI", "character_book": "character card"}
 
 
 def _get_entry(request, story_pk, pk):
@@ -81,3 +89,33 @@ def world_delete(request, story_pk, pk):
     return render(
         request, "stories/world_confirm_delete.html", {"story": entry.story, "entry": entry, "section": "world"}
     )
+
+
+@login_required
+@require_POST
+def lorebook_import(request, story_pk):
+    """A SillyTavern World Info JSON, a NovelAI .lorebook or a card's character_book, into the story's world."""
+    story = get_story_for_user(request, story_pk)
+    upload = request.FILES.get("lorebook")
+    if upload is None:
+        return refusal(request, 400, "Choose a lorebook to import (.json or .lorebook).")
+    if upload.size > lorebooks.MAX_BYTES:
+        return refusal(request, 413, "The lorebook is larger than 10 MB. Nothing was imported.")
+    try:
+        kind, items = lorebooks.parse(upload.read())
+    except lorebooks.LorebookError as exc:
+        return refusal(request, 400, f"{exc} Nothing was imported.")
+    added, skipped = lorebooks.import_into(story, items)
+    note = f" ({skipped} already in the world were left as they are)" if skipped else ""
+    messages.success(request, f"Added {added} entries from the {LOREBOOK_NAMES[kind]} lorebook{note}.")
+    return redirect("world_list", story.pk)
+
+
+@login_required
+def lorebook_export(request, story_pk):
+    """The story's world as SillyTavern World Info JSON (keys and all)."""
+    story = get_story_for_user(request, story_pk)
+    book = lorebooks.to_sillytavern(story.world_entries.order_by("pk"))
+    response = HttpResponse(json.dumps(book, ensure_ascii=False, indent=2), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{slugify(story.title) or "story"}.world-info.json"'
+    return response

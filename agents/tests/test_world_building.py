@@ -72,3 +72,15 @@ def test_names_the_request_mentions_that_the_world_does_not_know_are_flagged(use
     )
     context = world_building.retrieve(ctx, message).output
     assert context.missing == ["Glass Market"] and [e.name for e in context.entries] == ["Saltmere"]
+
+
+def test_an_entry_whose_key_the_request_names_comes_first_like_in_a_lorebook(user):
+    story = make_story(user)
+    for number in range(10):
+        WorldEntry.objects.create(story=story, kind="location", name=f"Place {number}", description="Somewhere.")
+    WorldEntry.objects.create(story=story, kind="faction", name="Order of Gulls", description="Keepers of the light.",
+                              metadata={"keys": ["lamp", "keepers"]})  # fmt: skip
+    ctx = AgentContext(mode="next_chapter", story=story, chapter=None)
+    message = AgentMessage("world", "world_building", "retrieve_world", {"query": "Mara relights the lamp"})
+    context = world_building.retrieve(ctx, message).output
+    assert context.entries[0].name == "Order of Gulls" and "1 named by the request or one of their keys" in context.why

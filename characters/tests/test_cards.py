@@ -1,0 +1,147 @@
+"""Character Cards (SillyTavern / chub.ai) in and out: JSON V1–V3 and PNG with the card in its text chunks, the
+portrait included, the lorebook into the story's world; exporting what was imported gives an equivalent card."""
+
+import base64
+import io
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image, PngImagePlugin
+
+from characters.models import Character
+from pictures.models import Picture
+from stories.models import WorldEntry
+from tests.factories import make_character, make_story
+
+pytestmark = pytest.mark.django_db
+
+V2 = {
+    "spec": "chara_card_v2",
+    "spec_version": "2.0",
+    "data": {
+        "name": "Seraphina", "description": "A guardian of the forest, tall, with pink hair.",
+        "personality": "Kind, protective, wry.", "scenario": "You wake in her glade.",
+        "first_mes": "*She kneels beside you.* You're awake.", "mes_example": "<START>\n{{char}}: Easy now.",
+        "creator_notes": "For testing.", "system_prompt": "", "post_history_instructions": "",
+        "alternate_greetings": ["Hello, traveller."], "tags": ["fantasy", "guardian"], "creator": "someone",
+        "character_version": "1.2", "extensions": {"talkativeness": "0.5", "world": "Eldoria"},
+        "character_book": {
+            "name": "Eldoria", "extensions": {},
+            "entries": [{"keys": ["glade", "grove"], "content": "A clearing where the old magic pools.",
+                         "extensions": {}, "enabled": True, "insertion_order": 0, "name": "The Glade", "id": 7}],
+        },
+    },
+}  # fmt: skip
+
+
+def card_png(card: dict, keyword="chara", size=(40, 60)) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_text(keyword, base64.b64encode(json.dumps(card).encode()).decode())
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 100, 150)).save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def import_card(client, data, name="card.json", **extra):
+    return client.post(reverse("card_import"), {"card": SimpleUploadedFile(name, data), **extra})
+
+
+def test_a_v2_card_round_trips_through_the_library(writer_client, user):
+    response = import_card(writer_client, json.dumps(V2).encode())
+    seraphina = Character.objects.get(name="Seraphina")
+    assert response["Location"] == seraphina.get_absolute_url()
+    assert seraphina.backstory == V2["data"]["description"] and seraphina.personality == "Kind, protective, wry."
+    assert seraphina.speech_pattern == "<START>\n{{char}}: Easy now."
+    exported = writer_client.get(reverse("card_export", args=[seraphina.pk, "v2"])).json()
+    assert exported["spec"] == "chara_card_v2"
+    for key, value in V2["data"].items():  # everything the card carried comes back as it was
+        assert exported["data"][key] == value, key
+    v3 = writer_client.get(reverse("card_export", args=[seraphina.pk, "v3"])).json()
+    assert v3["spec"] == "chara_card_v3" and v3["data"]["character_book"] == V2["data"]["character_book"]
+
+
+def test_a_png_card_brings_its_portrait_and_exports_as_a_png_card(writer_client, user):
+    v3 = {"spec": "chara_card_v3", "spec_version": "3.0", "data": {**V2["data"], "nickname": "Sera"}}
+    import_card(writer_client, card_png(v3, "ccv3"), name="seraphina.png")
+    seraphina = Character.objects.get()
+    portrait = Picture.objects.get(character=seraphina)
+    assert portrait.status == "accepted" and portrait.width == 40
+    assert b"ccv3" not in portrait.image.read()  # the stored portrait is cleaned of the card
+
+    exported = writer_client.get(reverse("card_export", args=[seraphina.pk, "png"]))
+    image = Image.open(io.BytesIO(exported.content))
+    assert image.size == (40, 60)
+    for keyword, spec in (("chara", "chara_card_v2"), ("ccv3", "chara_card_v3")):
+        card = json.loads(base64.b64decode(image.text[keyword]))
+        assert card["spec"] == spec and card["data"]["name"] == "Seraphina"
+    assert json.loads(base64.b64decode(image.text["ccv3"]))["data"]["nickname"] == "Sera"
+
+    # Imported again, the exported PNG gives the same character.
+    import_card(writer_client, exported.content, name="again.png")
+    again = Character.objects.exclude(pk=seraphina.pk).get()
+    fields = ("name", "appearance", "personality", "backstory", "speech_pattern", "goals")
+    assert [getattr(again, f) for f in fields] == [getattr(seraphina, f) for f in fields]
+
+
+def test_a_profile_written_here_keeps_its_fields_through_a_card(writer_client, user):
+    mara = make_character(user, name="Mara", appearance="Grey eyes.", backstory="Raised by the sea.",
+                          goals="Relight the lamp.", speech_pattern="Short, dry.")  # fmt: skip
+    card = writer_client.get(reverse("card_export", args=[mara.pk, "v2"])).json()
+    assert card["data"]["description"] == "Grey eyes.\n\nRaised by the sea."  # what other tools read
+    import_card(writer_client, json.dumps(card).encode())
+    copy = Character.objects.exclude(pk=mara.pk).get()
+    assert (copy.appearance, copy.backstory, copy.goals) == ("Grey eyes.", "Raised by the sea.", "Relight the lamp.")
+
+
+def test_a_card_imported_into_a_story_joins_the_cast_and_its_lorebook_the_world(writer_client, user):
+    story = make_story(user)
+    response = import_card(writer_client, json.dumps(V2).encode(), story=story.pk)
+    assert response["Location"] == reverse("story_cast", args=[story.pk])
+    assert story.characters.get().name == "Seraphina"
+    glade = WorldEntry.objects.get(story=story)
+    assert glade.name == "The Glade" and glade.metadata["keys"] == ["glade", "grove"]
+
+
+def test_v1_cards_are_read_too(writer_client):
+    v1 = {"name": "Old Tom", "description": "A ferryman.", "personality": "Gruff.", "first_mes": "Fare?",
+          "mes_example": "", "scenario": "The river."}  # fmt: skip
+    import_card(writer_client, json.dumps(v1).encode())
+    tom = Character.objects.get()
+    assert tom.backstory == "A ferryman." and tom.attributes["card"] == {"first_mes": "Fare?", "scenario": "The river."}
+
+
+def test_bad_cards_are_refused_and_nothing_is_saved(writer_client):
+    plain = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(plain, "PNG")
+    for data, name, reason in [
+        (plain.getvalue(), "x.png", "This PNG has no character card in it"),
+        (b"not json", "x.json", "neither a character card"),
+        (json.dumps({"spec": "chara_card_v9", "data": {}}).encode(), "x.json", "Unknown character card format"),
+        (json.dumps({"spec": "chara_card_v2", "data": {"name": ""}}).encode(), "x.json", "has no name"),
+        (card_png(V2)[:80], "x.png", "damaged"),
+    ]:
+        response = import_card(writer_client, data, name=name)
+        assert response.status_code == 400 and reason in response.content.decode(), (name, response.content)
+    assert not Character.objects.exists() and not Picture.objects.exists()
+
+
+def test_script_in_a_cards_fields_is_escaped_where_it_is_shown(writer_client):
+    evil = {**V2["data"], "name": "<script>alert(1)</script>", "personality": "<img src=x onerror=alert(2)>"}
+    import_card(writer_client, json.dumps({**V2, "data": evil}).encode())
+    character = Character.objects.get()
+    for url in (character.get_absolute_url(), reverse("character_list")):
+        page = writer_client.get(url).content.decode()
+        assert "<script>alert(1)</script>" not in page and "<img src=x" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_another_writer_gets_404(writer_client, other_client, user):
+    mara = make_character(user, name="Mara")
+    story = make_story(user)
+    for kind in ("png", "v2", "v3"):
+        assert other_client.get(reverse("card_export", args=[mara.pk, kind])).status_code == 404
+    assert import_card(other_client, json.dumps(V2).encode(), story=story.pk).status_code == 404
+    assert writer_client.get(reverse("card_export", args=[mara.pk, "exe"])).status_code == 404
+    assert not story.characters.exists()
