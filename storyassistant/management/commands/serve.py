@@ -21,6 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from storyassistant.embedded import database_url
+from storyassistant.management.demo_story import create_demo_story
 from storyassistant.models import User
 
 
@@ -89,6 +90,7 @@ class Command(BaseCommand):
         if user is None:
             user = User.objects.create_user(email=email, password=password, display_name="Demo writer")
             EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+            create_demo_story(user)  # once, with the account: a writer who deletes it does not get it back
         elif not user.check_password(password):
             # The demo password was changed in the app; say so rather than print a login that fails.
             return (email, "(the password you set)")
