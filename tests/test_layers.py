@@ -16,7 +16,8 @@ ENTRY_POINTS = ("storyassistant.settings", "storyassistant.urls", "storyassistan
 # Inside generation, the same rule: each module may import only those before it in this order.
 GENERATION_ORDER = [
     "models", "forms", "signals", "admin", "dispatch", "live", "steps", "reporting", "pipeline", "tasks",
-    "consumers", "routing", "templatetags", "views", "agent_views", "picture_views", "api", "urls", "apps",
+    "consumers", "routing", "templatetags", "views", "agent_views", "picture_views", "api", "api_schema", "data_api",
+    "urls", "apps",
 ]  # fmt: skip
 
 

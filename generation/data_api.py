@@ -1,0 +1,316 @@
+"""The JSON API for the writer's data: stories, chapters, characters and world entries (list with pagination,
+create, read, change), the OpenAPI document that describes the whole API, and a page that shows it. Same
+authentication and limits as the rest of the API (generation/api.py); other writers' objects answer 404."""
+
+from django.db.models import Count, Sum
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from pydantic import BaseModel, ValidationError
+
+from characters.models import Character
+from stories.models import Chapter, ChapterConflict, ChapterRevision, Story, WorldEntry
+from storyassistant.http import paginate
+
+from .api import api_view, error, request_data
+from .api_schema import (
+    PAGE_SIZE,
+    ROUTES,
+    ChapterIn,
+    ChapterOut,
+    ChapterPatch,
+    CharacterIn,
+    CharacterOut,
+    CharacterPatch,
+    Error,
+    StoryIn,
+    StoryOut,
+    StoryPatch,
+    WorldEntryIn,
+    WorldEntryOut,
+    WorldEntryPatch,
+)
+
+
+class Invalid(Exception):
+    def __init__(self, response):
+        self.response = response
+
+
+def body(request, model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(request_data(request))
+    except ValidationError as exc:
+        fields = {".".join(map(str, e["loc"])) or "body": e["msg"] for e in exc.errors()}
+        raise Invalid(error(400, "Invalid request.", fields=fields)) from None
+
+
+def page_of(request, items, out) -> JsonResponse:
+    """?page=N of the items, PAGE_SIZE at a time, with the address of the next page."""
+    page = paginate(request, items, PAGE_SIZE)
+    following = f"{request.path}?page={page.next_page_number()}" if page.has_next() else None
+    return JsonResponse({
+        "count": page.paginator.count, "page": page.number, "pages": page.paginator.num_pages, "next": following,
+        "results": [out(item).model_dump(mode="json") for item in page],
+    })  # fmt: skip
+
+
+def answer(model_instance: BaseModel, status=200) -> JsonResponse:
+    return JsonResponse(model_instance.model_dump(mode="json"), status=status)
+
+
+def handles_invalid(view):
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Invalid as invalid:
+            return invalid.response
+
+    wrapped.__name__, wrapped.__doc__ = view.__name__, view.__doc__
+    return wrapped
+
+
+# --- stories ---------------------------------------------------------------------------------------------------------
+
+
+def stories_of(user):
+    return Story.objects.for_user(user).annotate(chapter_total=Count("chapters"), words=Sum("chapters__word_count"))
+
+
+def story_out(story) -> StoryOut:
+    return StoryOut(id=story.pk, title=story.title, genre=story.genre, premise=story.premise,
+                    chapters=story.chapter_total, words=story.words or 0, updated_at=story.updated_at)  # fmt: skip
+
+
+@api_view(["GET", "POST"])
+@handles_invalid
+def stories(request):
+    if request.method == "GET":
+        return page_of(request, stories_of(request.user).order_by("-updated_at", "pk"), story_out)
+    data = body(request, StoryIn)
+    story = Story.objects.create(owner=request.user, **data.model_dump())
+    return answer(story_out(stories_of(request.user).get(pk=story.pk)), 201)
+
+
+@api_view(["GET", "PATCH"])
+@handles_invalid
+def story(request, story_pk):
+    found = stories_of(request.user).filter(pk=story_pk).first()
+    if found is None:
+        return error(404, "No such story.")
+    if request.method == "PATCH":
+        changes = body(request, StoryPatch).model_dump(exclude_none=True)
+        Story.objects.filter(pk=found.pk).update(**changes)
+        found = stories_of(request.user).get(pk=found.pk)
+    return answer(story_out(found))
+
+
+# --- chapters -------------------------------------------------------------------------------------------------------
+
+
+def chapter_out(chapter, with_content=False) -> ChapterOut:
+    return ChapterOut(id=chapter.pk, title=chapter.title, order=chapter.order, version=chapter.version,
+                      word_count=chapter.word_count, updated_at=chapter.updated_at,
+                      content=chapter.content if with_content else None)  # fmt: skip
+
+
+@api_view(["GET", "POST"])
+@handles_invalid
+def chapters(request, story_pk):
+    found = Story.objects.for_user(request.user).filter(pk=story_pk).first()
+    if found is None:
+        return error(404, "No such story.")
+    if request.method == "GET":
+        return page_of(request, found.chapters.defer("content").order_by("order"), chapter_out)
+    data = body(request, ChapterIn)
+    chapter = Chapter(story=found, order=found.next_chapter_order(), title=data.title)
+    chapter.content, chapter.revision_author = data.content, request.user
+    chapter.revision_note = "Added through the API"
+    chapter.save()
+    return answer(chapter_out(chapter, with_content=True), 201)
+
+
+@api_view(["GET", "PATCH"])
+@handles_invalid
+def chapter(request, story_pk, chapter_pk):
+    found = Chapter.objects.filter(story__in=Story.objects.for_user(request.user), story_id=story_pk, pk=chapter_pk)
+    found = found.first()
+    if found is None:
+        return error(404, "No such chapter.")
+    if request.method == "PATCH":
+        data = body(request, ChapterPatch)
+        if data.content is not None and data.base_version is None:
+            return error(400, "Send base_version (the version your content is based on) with the content.")
+        try:
+            found = found.save_content(
+                found.content if data.content is None else data.content,
+                base_version=data.base_version or found.version, author=request.user, title=data.title,
+                source=ChapterRevision.Source.WRITER, note="Changed through the API",
+            )  # fmt: skip
+        except ChapterConflict as conflict:
+            return error(409, "The chapter changed since that version; nothing was saved.",
+                         current_version=conflict.chapter.version)  # fmt: skip
+    return answer(chapter_out(found, with_content=True))
+
+
+# --- characters ------------------------------------------------------------------------------------------------------
+
+
+def character_out(character) -> CharacterOut:
+    fields = {name: getattr(character, name) for name in CharacterIn.model_fields}
+    return CharacterOut.model_validate({"id": character.pk, **fields})
+
+
+@api_view(["GET", "POST"])
+@handles_invalid
+def characters(request):
+    if request.method == "GET":
+        return page_of(request, Character.objects.for_user(request.user).order_by("name", "pk"), character_out)
+    data = body(request, CharacterIn)
+    return answer(character_out(Character.objects.create(owner=request.user, **data.model_dump())), 201)
+
+
+@api_view(["GET", "PATCH"])
+@handles_invalid
+def character(request, character_pk):
+    found = Character.objects.for_user(request.user).filter(pk=character_pk).first()
+    if found is None:
+        return error(404, "No such character.")
+    if request.method == "PATCH":
+        for name, value in body(request, CharacterPatch).model_dump(exclude_none=True).items():
+            setattr(found, name, value)
+        found.save()
+    return answer(character_out(found))
+
+
+# --- world entries ---------------------------------------------------------------------------------------------------
+
+
+def entry_out(entry) -> WorldEntryOut:
+    return WorldEntryOut(id=entry.pk, kind=entry.kind, name=entry.name, description=entry.description,
+                         time_period=entry.time_period, keys=(entry.metadata or {}).get("keys", []))  # fmt: skip
+
+
+def save_entry(entry, fields: dict):
+    if "keys" in fields:
+        entry.metadata = {**(entry.metadata or {}), "keys": [k[:200] for k in fields.pop("keys")]}
+    for name, value in fields.items():
+        setattr(entry, name, value)
+    entry.save()
+    return entry
+
+
+@api_view(["GET", "POST"])
+@handles_invalid
+def world(request, story_pk):
+    found = Story.objects.for_user(request.user).filter(pk=story_pk).first()
+    if found is None:
+        return error(404, "No such story.")
+    if request.method == "GET":
+        return page_of(request, found.world_entries.order_by("kind", "name", "pk"), entry_out)
+    entry = save_entry(WorldEntry(story=found), body(request, WorldEntryIn).model_dump())
+    return answer(entry_out(entry), 201)
+
+
+@api_view(["GET", "PATCH"])
+@handles_invalid
+def world_entry(request, story_pk, entry_pk):
+    found = WorldEntry.objects.filter(story__in=Story.objects.for_user(request.user), story_id=story_pk, pk=entry_pk)
+    found = found.first()
+    if found is None:
+        return error(404, "No such world entry.")
+    if request.method == "PATCH":
+        found = save_entry(found, body(request, WorldEntryPatch).model_dump(exclude_none=True))
+    return answer(entry_out(found))
+
+
+# --- the description -------------------------------------------------------------------------------------------------
+
+
+def schema_ref(model, components: dict) -> dict:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in schema.pop("$defs", {}).items():
+        components[name] = definition
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def json_content(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
+
+
+ERRORS = {
+    "400": "Invalid request (the fields that are wrong)", "401": "Not signed in", "404": "Not found, or not yours",
+    "409": "The chapter changed since your base_version", "429": "Too many requests (see Retry-After)",
+}  # fmt: skip
+PAGE_FIELDS = {"count": {"type": "integer"}, "page": {"type": "integer"}, "pages": {"type": "integer"},
+               "next": {"type": ["string", "null"]}}  # fmt: skip
+
+
+def operation_of(summary, path, request_body, response, created: bool, components: dict) -> dict:
+    error_ref = json_content({"$ref": "#/components/schemas/Error"})
+    operation = {
+        "summary": summary,
+        "responses": {k: {"description": v, "content": error_ref} for k, v in ERRORS.items()},
+    }
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    operation["parameters"] = [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string" if n == "task_id" else "integer"}}
+        for n in names
+    ]
+    if request_body is not None:
+        operation["requestBody"] = {"required": True, "content": json_content(schema_ref(request_body, components))}
+    if isinstance(response, tuple):
+        operation["parameters"].append({"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}})
+        items = schema_ref(response[1], components)
+        schema = {"type": "object", "properties": {**PAGE_FIELDS, "results": {"type": "array", "items": items}}}
+    elif isinstance(response, str):
+        schema = {"type": "object", "description": f"The task's {response} (see the README)."}
+    else:
+        schema = schema_ref(response, components)
+    status = "202" if response == "task" else "201" if created else "200"
+    operation["responses"][status] = {"description": "OK", "content": json_content(schema)}
+    return operation
+
+
+def openapi_document(base_url: str) -> dict:
+    components: dict = {"Error": Error.model_json_schema()}
+    paths: dict = {}
+    for method, path, summary, request_body, response in ROUTES:
+        created = method == "post" and not isinstance(response, str)
+        paths.setdefault(path, {})[method] = operation_of(summary, path, request_body, response, created, components)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Story Assistant API", "version": "1",
+            "description": "Send `Authorization: Bearer <token>` (make one under your account's API tokens), or use "
+            "the browser session with the X-CSRFToken header on changes. Other writers' objects answer 404.",
+        },
+        "servers": [{"url": base_url}],
+        "components": {"schemas": components, "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"token": []}],
+        "paths": paths,
+    }  # fmt: skip
+
+
+def body_name(operation: dict) -> str:
+    ref = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    return ref.get("$ref", "").rsplit("/", 1)[-1]
+
+
+def openapi(request):
+    return JsonResponse(openapi_document(request.build_absolute_uri("/").rstrip("/")))
+
+
+def api_docs(request):
+    """The API, readable in a browser: every operation with its body and answer, from the same document."""
+    document = openapi_document(request.build_absolute_uri("/").rstrip("/"))
+    operations = [
+        {"method": method.upper(), "path": path, "summary": operation["summary"],
+         "body": body_name(operation), "statuses": sorted(operation["responses"])}
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    ]  # fmt: skip
+    context = {"operations": operations, "schemas": document["components"]["schemas"],
+               "openapi_url": reverse("api_openapi")}  # fmt: skip
+    return render(request, "generation/api_docs.html", context)

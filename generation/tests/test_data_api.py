@@ -1,0 +1,114 @@
+"""The JSON API for stories, chapters, characters and world entries, and the OpenAPI document describing it."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from generation.models import ApiToken
+from stories.models import Chapter, Story
+from tests.factories import make_chapter, make_character, make_story
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(user):
+    _, key = ApiToken.issue(user, "tests")
+    return Client(headers={"Authorization": f"Bearer {key}"})
+
+
+@pytest.fixture
+def other_api(other_user):
+    _, key = ApiToken.issue(other_user, "tests")
+    return Client(headers={"Authorization": f"Bearer {key}"})
+
+
+def test_stories_are_listed_a_page_at_a_time_created_and_changed(api, user):
+    for number in range(52):
+        make_story(user, title=f"Story {number}")
+    first = api.get("/api/stories").json()
+    assert (first["count"], first["pages"], len(first["results"])) == (52, 2, 50) and first[
+        "next"
+    ] == "/api/stories?page=2"
+    assert len(api.get(first["next"]).json()["results"]) == 2
+
+    created = api.post("/api/stories", {"title": "Salt", "premise": "A keeper."}, content_type="application/json")
+    assert created.status_code == 201 and created.json()["chapters"] == 0
+    story_id = created.json()["id"]
+    changed = api.patch(f"/api/stories/{story_id}", {"genre": "Fantasy"}, content_type="application/json").json()
+    assert (changed["title"], changed["genre"]) == ("Salt", "Fantasy")
+    bad = api.post("/api/stories", {"title": "", "colour": "red"}, content_type="application/json")
+    assert bad.status_code == 400 and set(bad.json()["fields"]) == {"title", "colour"}
+
+
+def test_chapters_are_written_with_their_version_and_a_stale_one_is_a_409(api, user):
+    story = make_story(user)
+    created = api.post(f"/api/stories/{story.pk}/chapters", {"title": "One", "content": "The tide turned."},
+                       content_type="application/json")  # fmt: skip
+    chapter = created.json()
+    assert created.status_code == 201 and chapter["version"] == 1 and chapter["word_count"] == 3
+    url = f"/api/stories/{story.pk}/chapters/{chapter['id']}"
+    saved = api.patch(url, {"content": "The tide came in.", "base_version": 1}, content_type="application/json")
+    assert saved.json()["version"] == 2 and saved.json()["content"] == "The tide came in."
+    stale = api.patch(url, {"content": "Lost?", "base_version": 1}, content_type="application/json")
+    assert stale.status_code == 409 and stale.json()["current_version"] == 2
+    assert Chapter.objects.get(pk=chapter["id"]).content == "The tide came in."
+    assert api.patch(url, {"content": "x"}, content_type="application/json").status_code == 400
+    assert api.patch(url, {"title": "The Tide"}, content_type="application/json").json()["title"] == "The Tide"
+    listed = api.get(f"/api/stories/{story.pk}/chapters").json()["results"]
+    assert listed[0]["content"] is None and listed[0]["title"] == "The Tide"
+    assert Chapter.objects.get(pk=chapter["id"]).revisions.count() == 2  # every change of the text kept a revision
+
+
+def test_characters_and_world_entries(api, user):
+    story = make_story(user)
+    mara = api.post("/api/characters", {"name": "Mara", "appearance": "Grey eyes."}, content_type="application/json")
+    assert mara.status_code == 201
+    changed = api.patch(f"/api/characters/{mara.json()['id']}", {"goals": "Relight the lamp."},
+                        content_type="application/json").json()  # fmt: skip
+    assert (changed["appearance"], changed["goals"]) == ("Grey eyes.", "Relight the lamp.")
+    entry = api.post(f"/api/stories/{story.pk}/world", {"kind": "location", "name": "Saltmere", "keys": ["harbour"]},
+                     content_type="application/json").json()  # fmt: skip
+    assert entry["keys"] == ["harbour"]
+    assert api.get(f"/api/stories/{story.pk}/world").json()["results"][0]["name"] == "Saltmere"
+    bad = api.post(f"/api/stories/{story.pk}/world", {"kind": "planet", "name": "X"}, content_type="application/json")
+    assert bad.status_code == 400 and "kind" in bad.json()["fields"]
+
+
+def test_another_writer_gets_404_everywhere(api, other_api, user):
+    story = make_story(user)
+    chapter = make_chapter(story, title="One", content="Mine.")
+    mara = make_character(user, name="Mara")
+    entry = story.world_entries.create(kind="lore", name="Secret")
+    for url in (f"/api/stories/{story.pk}", f"/api/stories/{story.pk}/chapters",
+                f"/api/stories/{story.pk}/chapters/{chapter.pk}", f"/api/characters/{mara.pk}",
+                f"/api/stories/{story.pk}/world", f"/api/stories/{story.pk}/world/{entry.pk}"):  # fmt: skip
+        assert other_api.get(url).status_code == 404, url
+        assert other_api.patch(url, {"title": "Theirs"}, content_type="application/json").status_code in (404, 405)
+    assert other_api.get("/api/stories").json()["count"] == 0
+    assert Story.objects.get(pk=story.pk).title == story.title and Client().get("/api/stories").status_code == 401
+
+
+def test_the_openapi_document_describes_every_route_and_the_docs_page_shows_it(client):
+    document = client.get(reverse("api_openapi")).json()
+    assert document["openapi"] == "3.1.0"
+    paths = document["paths"]
+    assert set(paths["/api/stories/{story_id}/chapters/{chapter_id}"]) == {"get", "patch"}
+    patch = paths["/api/stories/{story_id}/chapters/{chapter_id}"]["patch"]
+    assert patch["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ChapterPatch"
+    }
+    assert "409" in patch["responses"] and "page" in [p["name"] for p in paths["/api/stories"]["get"]["parameters"]]
+    assert document["components"]["schemas"]["StoryIn"]["properties"]["title"]["maxLength"] == 200
+    # Every route the document names exists, with the methods it says.
+    api = Client()
+    for path, methods in paths.items():
+        concrete = path.replace("{task_id}", "00000000-0000-0000-0000-000000000000")
+        for name in ("story_id", "chapter_id", "character_id", "entry_id"):
+            concrete = concrete.replace("{" + name + "}", "1")
+        for method in methods:
+            assert getattr(api, method)(concrete).status_code == 401, (method, path)  # a route, asking to sign in
+    page = client.get(reverse("api_docs")).content.decode()
+    assert (
+        "<code>/api/stories/{story_id}/chapters/{chapter_id}</code>" in page and 'href="#schema-ChapterPatch"' in page
+    )
