@@ -15,13 +15,11 @@ from pictures.images import PictureRejected
 from pictures.models import Picture
 from stories import lorebooks
 from stories.access import get_story_for_user
-from storyassistant.http import optional_id
+from storyassistant.http import optional_id, uploaded
 from storyassistant.middleware import refusal
 
 from . import cards
 from .models import Character, StoryCharacter
-
-UPLOAD_OVERHEAD = 64 * 1024
 
 
 @login_required
@@ -29,13 +27,9 @@ UPLOAD_OVERHEAD = 64 * 1024
 def card_import(request):
     story_pk = optional_id(request.POST.get("story"), "story")
     story = get_story_for_user(request, story_pk) if story_pk else None
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if not length.isdigit() or int(length) > cards.MAX_BYTES + UPLOAD_OVERHEAD:
-        limit = cards.MAX_BYTES // (1024 * 1024)
-        return refusal(request, 413, f"The card is larger than {limit} MB. Nothing was imported.")
-    upload = request.FILES.get("card")
-    if upload is None:
-        return refusal(request, 400, "Choose a character card to import (a .png or .json file).")
+    upload, refused = uploaded(request, "card", cards.MAX_BYTES, "card", "a character card to import (.png or .json)")
+    if refused:
+        return refused
     try:
         card = cards.read(upload.read())
     except cards.CardError as exc:

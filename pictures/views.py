@@ -7,14 +7,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from characters.models import Character
-from storyassistant.http import file_chunks
+from storyassistant.http import file_chunks, uploaded
 from storyassistant.middleware import refusal
 
-from .images import PictureRejected, megabytes
+from .images import PictureRejected
 from .models import Picture
-
-# A multipart upload carries a little more than the image itself.
-UPLOAD_OVERHEAD = 64 * 1024
 
 
 @login_required
@@ -40,15 +37,9 @@ def picture_file(request, pk, variant):
 def portrait_upload(request, character_pk):
     """The writer's own portrait of a character: cleaned like any image, and current at once."""
     character = get_object_or_404(Character.objects.for_user(request.user), pk=character_pk)
-    too_large = f"The image is too large; the limit is {megabytes(settings.PICTURE_MAX_BYTES)}. Nothing was saved."
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if not length.isdigit() or int(length) > settings.PICTURE_MAX_BYTES + UPLOAD_OVERHEAD:
-        return refusal(request, 413, too_large)  # refused before a byte of it is read
-    upload = request.FILES.get("portrait")
-    if upload is None:
-        return refusal(request, 400, "Choose an image file to upload.")
-    if upload.size > settings.PICTURE_MAX_BYTES:
-        return refusal(request, 413, too_large)
+    upload, refused = uploaded(request, "portrait", settings.PICTURE_MAX_BYTES, "image", "an image file to upload")
+    if refused:
+        return refused
     try:
         Picture.store(
             upload.read(), owner=request.user, kind=Picture.Kind.PORTRAIT, character=character,

@@ -7,14 +7,12 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from storyassistant.http import optional_id, text_param
+from storyassistant.http import optional_id, text_param, uploaded
 from storyassistant.middleware import refusal
 
 from . import manuscript
 from .models import ManuscriptImport, Story
 
-# A multipart upload carries a little more than the file itself.
-UPLOAD_OVERHEAD = 64 * 1024
 PREVIEW_CHARS = 200
 
 
@@ -26,13 +24,11 @@ def manuscript_upload(request):
     story = get_object_or_404(Story.objects.owned_by(request.user), pk=story_pk) if story_pk else None
     if request.method == "GET":
         return render(request, "stories/import_upload.html", {"story": story, "formats": manuscript.FORMATS})
-    limit = f"{settings.MANUSCRIPT_MAX_BYTES // (1024 * 1024)} MB"
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if not length.isdigit() or int(length) > settings.MANUSCRIPT_MAX_BYTES + UPLOAD_OVERHEAD:
-        return refusal(request, 413, f"The file is larger than {limit}. Nothing was imported.")
-    upload = request.FILES.get("manuscript")
-    if upload is None:
-        return refusal(request, 400, "Choose a file to import (.docx, .epub, .md or .txt).")
+    upload, refused = uploaded(
+        request, "manuscript", settings.MANUSCRIPT_MAX_BYTES, "file", "a file to import (.docx, .epub, .md or .txt)"
+    )
+    if refused:
+        return refused
     try:
         text, kind = manuscript.read(upload.name, upload.read())
     except manuscript.ManuscriptError as exc:

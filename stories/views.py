@@ -1,22 +1,18 @@
-import tempfile
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Sum
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from characters.models import CharacterRelationship, StoryCharacter
 from pictures.models import Picture
-from storyassistant.http import file_chunks, paginate
+from storyassistant.http import download, paginate
 
 from .access import get_story_for_user
 from .export import BookPictures, export_filename, story_epub, story_markdown
 from .forms import StoryForm
 from .models import TRASH_DAYS, Story, WorldEntry
 
-EXPORT_IN_MEMORY_BYTES = 1024 * 1024
 STORIES_PER_PAGE = 24
 ROWS_PER_PAGE = 50
 
@@ -162,19 +158,6 @@ def continuity_overview(chapters) -> dict:
         ]
     ordered = sorted(threads.values(), key=lambda t: (t.get("status") != "open", -t.get("importance", 5)))
     return {"threads": ordered, "timelines": timelines, "relationship_changes": relationships}
-
-
-def download(write, filename: str, content_type: str) -> StreamingHttpResponse:
-    """Build an export chapter by chapter into a temporary file (kept in memory only while small), then stream
-    it in blocks: a novel is never held in memory whole."""
-    out = tempfile.SpooledTemporaryFile(max_size=EXPORT_IN_MEMORY_BYTES)  # noqa: SIM115 - closed by file_chunks
-    write(out)
-    size = out.tell()
-    out.seek(0)
-    response = StreamingHttpResponse(file_chunks(out), content_type=content_type)
-    response["Content-Length"] = str(size)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def book_pictures(story) -> BookPictures:

@@ -2,9 +2,13 @@
 never a 500 from deep inside a query."""
 
 import asyncio
+import tempfile
 
 from django.core.exceptions import BadRequest
 from django.core.paginator import Page, Paginator
+from django.http import StreamingHttpResponse
+
+from .middleware import refusal
 
 # PostgreSQL cannot store NUL in text; a pasted one would otherwise fail the query.
 NUL = "\x00"
@@ -43,3 +47,39 @@ async def file_chunks(file, block_size: int = 64 * 1024):
             yield chunk
     finally:
         file.close()
+
+
+DOWNLOAD_IN_MEMORY_BYTES = 1024 * 1024
+
+
+def download(write, filename: str, content_type: str) -> StreamingHttpResponse:
+    """Build a download with write(file) into a temporary file (kept in memory only while small), then stream it
+    in blocks: an export or a backup is never held in memory whole."""
+    out = tempfile.SpooledTemporaryFile(max_size=DOWNLOAD_IN_MEMORY_BYTES)  # noqa: SIM115 - closed by file_chunks
+    write(out)
+    size = out.tell()
+    out.seek(0)
+    response = StreamingHttpResponse(file_chunks(out), content_type=content_type)
+    response["Content-Length"] = str(size)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def uploaded(request, field: str, limit: int, what: str, choose: str):
+    """(the uploaded file, None), or (None, the refusal to answer with): 413 past `limit` bytes, judged on the
+    request's length before anything is read and again on the file, 400 when no file was sent."""
+    size = f"{limit / 1024 / 1024:.0f} MB" if limit >= 1024 * 1024 else f"{limit / 1024:.0f} KB"
+    too_large = f"The {what} is too large; the limit is {size}. Nothing was saved."
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > limit + UPLOAD_OVERHEAD:
+        return None, refusal(request, 413, too_large)
+    upload = request.FILES.get(field)
+    if upload is None:
+        return None, refusal(request, 400, f"Choose {choose}.")
+    if upload.size > limit:
+        return None, refusal(request, 413, too_large)
+    return upload, None
+
+
+# A multipart upload carries a little more than the file itself.
+UPLOAD_OVERHEAD = 64 * 1024

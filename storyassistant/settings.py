@@ -280,6 +280,9 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every star
 MANUSCRIPT_MAX_BYTES = env_int("MANUSCRIPT_MAX_BYTES", 25 * 1024 * 1024)
 MANUSCRIPT_MAX_UNZIPPED = env_int("MANUSCRIPT_MAX_UNZIPPED", 100 * 1024 * 1024)
 MANUSCRIPT_MAX_CHARS = env_int("MANUSCRIPT_MAX_CHARS", 10_000_000)
+# A story's backup: the largest archive accepted for restore, and what it may expand to.
+BACKUP_MAX_BYTES = env_int("BACKUP_MAX_BYTES", 200 * 1024 * 1024)
+BACKUP_MAX_UNZIPPED = env_int("BACKUP_MAX_UNZIPPED", 1024 * 1024 * 1024)
 # Pictures (portraits, illustrations) are served only to their owner, by the app (never from MEDIA_URL), so the
 # storage can be any Django storage backend: MEDIA_STORAGE=storages.backends.s3.S3Storage with django-storages.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))

@@ -17,7 +17,7 @@ ENTRY_POINTS = ("storyassistant.settings", "storyassistant.urls", "storyassistan
 GENERATION_ORDER = [
     "models", "forms", "signals", "admin", "dispatch", "live", "steps", "reporting", "pipeline", "tasks",
     "consumers", "routing", "templatetags", "views", "agent_views", "picture_views", "api", "api_schema", "data_api",
-    "urls", "apps",
+    "backup", "backup_views", "urls", "apps",
 ]  # fmt: skip
 
 

@@ -139,7 +139,7 @@ def test_bad_files_are_refused_with_a_reason_and_nothing_is_saved(writer_client,
     response = writer_client.post(
         reverse("manuscript_upload"), {"manuscript": SimpleUploadedFile("big.txt", b"x" * 100_000)}
     )
-    assert response.status_code == 413 and "larger than" in response.content.decode()
+    assert response.status_code == 413 and "too large; the limit is" in response.content.decode()
     assert not ManuscriptImport.objects.exists() and not Story.objects.exists()
 
 

@@ -1,0 +1,35 @@
+"""A story's full backup as a download, and restoring one (from this server or another) as a new story."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect
+from django.utils.text import slugify
+from django.views.decorators.http import require_POST
+
+from stories.access import get_story_for_user
+from storyassistant.http import download, uploaded
+from storyassistant.middleware import refusal
+
+from . import backup
+
+
+@login_required
+def story_backup(request, pk):
+    story = get_story_for_user(request, pk)
+    name = f"{slugify(story.title) or 'story'}.backup.zip"
+    return download(lambda out: backup.write(story, out), name, "application/zip")
+
+
+@login_required
+@require_POST
+def backup_restore(request):
+    upload, refused = uploaded(request, "backup", settings.BACKUP_MAX_BYTES, "backup", "a backup to restore (.zip)")
+    if refused:
+        return refused
+    try:
+        story = backup.restore(request.user, upload.read())
+    except backup.BackupError as exc:
+        return refusal(request, 400, f"{exc} Nothing was restored.")
+    messages.success(request, f"Restored “{story.title}” with its chapters, history, cast, world and pictures.")
+    return redirect(story)

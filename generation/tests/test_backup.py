@@ -1,0 +1,109 @@
+"""A story's full backup restores exactly: backup → restore (for another writer, as on another server) → backup
+gives the same document and the same pictures."""
+
+import io
+import json
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from agents.models import Fact, IgnoredFinding
+from characters.models import Character
+from pictures.models import Picture
+from stories.models import Story
+from storyassistant.management.demo_story import create_demo_story
+from tests.image_servers import png
+from tests.responses import streamed_body
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def full_story(user):
+    """The sample story, plus history, a ledger fact, an ignored finding, a portrait and an illustration."""
+    story = create_demo_story(user)
+    first = story.chapters.order_by("order").first()
+    first.save_content(first.content + "\n\nShe did not look down.", base_version=first.version, author=user)
+    Fact.objects.create(story=story, chapter=first, subject="Mara Vell", attribute="appearance", aspect="hair",
+                        value="salt-white", quote="salt-white", status="pinned", origin="writer")  # fmt: skip
+    IgnoredFinding.objects.create(story=story, fingerprint="abc123", kind="grammar", message="Ignored on purpose.")
+    mara = story.characters.get(name="Mara Vell")
+    Picture.store(png(30, 40), owner=user, kind="portrait", character=mara, status="accepted", source="uploaded",
+                  caption="Mara Vell")  # fmt: skip
+    Picture.store(png(40, 30, colour=(1, 2, 3)), owner=user, kind="scene", story=story, chapter=first,
+                  status="accepted", prompt="The tower at night.", seed=42, service="ComfyUI sdxl")  # fmt: skip
+    return story
+
+
+def backup_of(client, story) -> tuple[dict, dict]:
+    response = client.get(reverse("story_backup", args=[story.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(streamed_body(response)))
+    document = json.loads(archive.read("backup.json"))
+    files = {name: archive.read(name) for name in archive.namelist() if name != "backup.json"}
+    return document, files
+
+
+def test_backup_restore_backup_gives_the_same_story(writer_client, full_story, other_user):
+    document, files = backup_of(writer_client, full_story)
+    assert len(document["chapters"]) == 3 and len(document["chapters"][0]["revisions"]) == 2
+    assert len(document["cast"]) == 3 and len(document["pictures"]) == 2 and len(files) == 2
+
+    # Restored by another writer, as on another server.
+    from django.test import Client
+
+    other = Client()
+    other.force_login(other_user)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("backup.json", json.dumps(document))
+        for name, data in files.items():
+            out.writestr(name, data)
+    response = other.post(reverse("backup_restore"), {"backup": SimpleUploadedFile("b.zip", archive.getvalue())})
+    restored = Story.objects.get(owner=other_user)
+    assert response["Location"] == restored.get_absolute_url()
+
+    again, again_files = backup_of(other, restored)
+    assert again == document
+    assert again_files == files
+    assert Character.objects.filter(owner=other_user).count() == 3
+    assert restored.chapters.first().revisions.count() == 2  # the history, not a new "restored" revision
+
+
+def test_a_bad_backup_changes_nothing(writer_client, full_story, user):
+    document, files = backup_of(writer_client, full_story)
+    stories_before, characters_before = Story.objects.count(), Character.objects.count()
+    broken = dict(document, relationships=[{"source": 0, "target": 99, "kind": "friend", "strength": 5,
+                                            "description": ""}])  # fmt: skip
+    cases = [
+        (b"not a zip", "not a zip archive"),
+        (zip_of({"notes.txt": "hello"}), "no backup.json"),
+        (zip_of({"backup.json": json.dumps({"format": "other"})}), "not a Story Assistant story backup"),
+        (zip_of({"backup.json": json.dumps({**document, "version": 99})}), "version 99"),
+        (zip_of({"backup.json": json.dumps(broken), **files}), "damaged or incomplete"),
+        (zip_of({"backup.json": json.dumps(document), **{name: b"<html>" for name in files}}), "not a usable image"),
+    ]
+    for data, reason in cases:
+        response = writer_client.post(reverse("backup_restore"), {"backup": SimpleUploadedFile("b.zip", data)})
+        assert response.status_code == 400 and reason in response.content.decode(), (reason, response.content)
+    assert (Story.objects.count(), Character.objects.count()) == (stories_before, characters_before)
+
+
+def zip_of(entries: dict) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_another_writer_cannot_back_up_a_story(other_client, full_story):
+    assert other_client.get(reverse("story_backup", args=[full_story.pk])).status_code == 404
+
+
+def test_a_huge_upload_is_refused_before_it_is_read(writer_client, settings):
+    settings.BACKUP_MAX_BYTES = 1000
+    response = writer_client.post(reverse("backup_restore"), {"backup": SimpleUploadedFile("b.zip", b"x" * 50_000)})
+    assert response.status_code == 413 and "too large; the limit is" in response.content.decode()
