@@ -6,6 +6,7 @@ from django.db.models import Count, Sum
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from pydantic import BaseModel, ValidationError
 
 from characters.models import Character
@@ -100,7 +101,7 @@ def story(request, story_pk):
         return error(404, "No such story.")
     if request.method == "PATCH":
         changes = body(request, StoryPatch).model_dump(exclude_none=True)
-        Story.objects.filter(pk=found.pk).update(**changes)
+        Story.objects.filter(pk=found.pk).update(**changes, updated_at=timezone.now())
         found = stories_of(request.user).get(pk=found.pk)
     return answer(story_out(found))
 

@@ -481,6 +481,10 @@ class ManuscriptImportQuerySet(models.QuerySet):
     def for_user(self, user):
         return self.filter(owner=user)
 
+    def abandoned(self):
+        """Uploads never imported, a day on: their text is only taking room."""
+        return self.filter(imported_at__isnull=True, created_at__lt=timezone.now() - timedelta(days=1))
+
 
 class ManuscriptImport(models.Model):
     """An uploaded manuscript read into text (headings as "# " lines), waiting for the writer to confirm how it
@@ -532,8 +536,9 @@ class ManuscriptImport(models.Model):
                 chapter.revision_source = ChapterRevision.Source.IMPORT
                 chapter.revision_note = f"Imported from {self.filename}"
                 chapter.save()
+            # The text is in the chapters now; the import keeps only where it went.
             ManuscriptImport.objects.filter(pk=self.pk).update(
-                story=story, chapters_created=len(parts), imported_at=timezone.now()
+                story=story, chapters_created=len(parts), imported_at=timezone.now(), text=""
             )
         self.refresh_from_db()
         return story

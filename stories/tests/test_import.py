@@ -4,11 +4,13 @@ text; the split previewed before anything is saved; bad files refused with a rea
 import io
 import time
 import zipfile
+from datetime import timedelta
 
 import docx
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from stories import manuscript
 from stories.models import ChapterRevision, ManuscriptImport, Story
@@ -177,3 +179,17 @@ def test_a_long_novel_is_read_and_split_in_bounded_time():
     elapsed = time.perf_counter() - started
     assert len(parts) == 60 and sum(p.words for p in parts) == 60 * 28 * 90
     assert elapsed < 30, elapsed
+
+
+def test_uploads_never_imported_are_cleared_after_a_day_and_imported_text_is_not_kept(writer_client, user):
+    upload(writer_client, b"# One\n\nText.", name="old.md")
+    upload(writer_client, b"# One\n\nText.", name="fresh.md")
+    upload(writer_client, b"# One\n\nText.", name="done.md")
+    ManuscriptImport.objects.filter(filename__in=["old.md", "done.md"]).update(
+        created_at=timezone.now() - timedelta(days=2)
+    )
+    done = ManuscriptImport.objects.get(filename="done.md")
+    writer_client.post(done.get_absolute_url(), {})
+    done.refresh_from_db()
+    assert done.text == "" and done.story.chapters.get().content == "Text."
+    assert [i.filename for i in ManuscriptImport.objects.abandoned()] == ["old.md"]

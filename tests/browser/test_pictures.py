@@ -52,6 +52,9 @@ def test_a_writer_draws_a_portrait_and_sees_it_on_the_cast_page(web_page, start_
     expect(portrait).to_be_visible()
     assert page.evaluate(f"() => document.querySelector(\"[data-portrait='{mara.pk}']\").naturalWidth") > 0
     screenshot(page, "16-cast-with-portrait")
+    page.click("text=Pictures")
+    expect(page.locator(".portrait-list")).to_contain_text("Mara")
+    screenshot(page, "19-pictures-page")
     picture = Picture.objects.get()
     assert picture.status == "accepted" and "Grey eyes, salt-white hair" in picture.prompt
     assert comfyui.state["bodies"][0]["prompt"]["3"]["inputs"]["seed"] == mara.portrait_seed
