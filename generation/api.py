@@ -8,8 +8,11 @@ from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
+from pictures.models import Picture
+from pictures.views import serve
 from stories.models import Story
 from storyassistant.http import parse_id
 from storyassistant.ratelimit import hit, too_many
@@ -76,13 +79,14 @@ def task_status(task: GenerationTask) -> dict:
 
 
 def picture_result(task: GenerationTask) -> dict:
-    """A portrait's or illustration's picture, once made: where a signed-in browser sees it, and how it was made."""
+    """A portrait's or illustration's picture, once made: where to fetch it (token or session) and how it was made."""
     picture = task.picture
     if picture is None:
         return {"picture": None}
     return {
         "picture": {
-            "id": str(picture.pk), "url": picture.get_absolute_url(), "thumbnail_url": picture.thumbnail_url,
+            "id": str(picture.pk), "url": reverse("api_picture", args=[picture.pk, "image"]),
+            "thumbnail_url": reverse("api_picture", args=[picture.pk, "thumbnail"]),
             "width": picture.width, "height": picture.height, "seed": picture.seed, "service": picture.service,
             "prompt": picture.prompt, "status": picture.status,
         }
@@ -173,3 +177,12 @@ def check_continuity(request, story_pk, chapter_pk):
     except QueueFull as full:
         return too_many(request, full.retry_after, str(full))
     return JsonResponse({"task_id": str(task.pk), "status": task.status}, status=202)
+
+
+@api_view(["GET"])
+def picture(request, pk, variant):
+    """A picture's file (or its WebP thumbnail), to its owner."""
+    found = Picture.objects.for_user(request.user).filter(pk=pk).first()
+    if found is None:
+        return error(404, "No such picture.")
+    return serve(found, variant)

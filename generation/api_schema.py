@@ -154,4 +154,6 @@ ROUTES = [
      ContinuityIn, "task"),
     ("get", "/api/tasks/{task_id}/status", "A task's progress and result", None, "status"),
     ("post", "/api/tasks/{task_id}/cancel", "Cancel a task", None, "status"),
+    ("get", "/api/pictures/{picture_id}/image", "A portrait's or illustration's file (thumbnail: .../thumbnail)", None,
+     "image"),
 ]  # fmt: skip

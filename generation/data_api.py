@@ -256,7 +256,12 @@ def operation_of(summary, path, request_body, response, created: bool, component
     }
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     operation["parameters"] = [
-        {"name": n, "in": "path", "required": True, "schema": {"type": "string" if n == "task_id" else "integer"}}
+        {
+            "name": n,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string" if n in ("task_id", "picture_id") else "integer"},
+        }
         for n in names
     ]
     if request_body is not None:
@@ -265,6 +270,9 @@ def operation_of(summary, path, request_body, response, created: bool, component
         operation["parameters"].append({"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}})
         items = schema_ref(response[1], components)
         schema = {"type": "object", "properties": {**PAGE_FIELDS, "results": {"type": "array", "items": items}}}
+    elif response == "image":
+        operation["responses"]["200"] = {"description": "The image", "content": {"image/*": {}}}
+        return operation
     elif isinstance(response, str):
         schema = {"type": "object", "description": f"The task's {response} (see the README)."}
     else:

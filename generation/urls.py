@@ -58,5 +58,6 @@ urlpatterns = [
         name="api_check_continuity",
     ),
     path("api/tasks/<uuid:pk>/status", api.status, name="api_task_status"),
+    path("api/pictures/<uuid:pk>/<str:variant>", api.picture, name="api_picture"),
     path("api/tasks/<uuid:pk>/cancel", api.cancel, name="api_task_cancel"),
 ]

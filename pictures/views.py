@@ -17,7 +17,10 @@ from .models import Picture
 @login_required
 def picture_file(request, pk, variant):
     """The picture or its thumbnail, to its owner only (another writer gets 404, like any other object)."""
-    picture = get_object_or_404(Picture.objects.for_user(request.user), pk=pk)
+    return serve(get_object_or_404(Picture.objects.for_user(request.user), pk=pk), variant)
+
+
+def serve(picture, variant: str) -> StreamingHttpResponse:
     field = picture.thumbnail if variant == "thumbnail" else picture.image
     try:
         file = field.open("rb")

@@ -4,12 +4,13 @@ the cast and the gallery, and private to their owner."""
 import io
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
 from agents.models import Fact
 from characters.models import Character
-from generation.models import GenerationTask
+from generation.models import ApiToken, GenerationTask
 from generation.tasks import run_generation
 from pictures.models import Picture
 from tests.factories import cast, make_chapter, make_character
@@ -215,7 +216,11 @@ def test_pictures_are_private_to_their_owner(writer_client, other_client, story_
     assert not Character.objects.filter(pk=mara.pk, portrait_seed=None).exists()
     assert other_client.get(reverse("api_task_status", args=[task.pk])).status_code == 404
     status = writer_client.get(reverse("api_task_status", args=[task.pk])).json()
-    assert status["picture"]["url"] == picture.get_absolute_url() and status["picture"]["status"] == "proposed"
+    assert status["picture"]["status"] == "proposed"
+    _, key = ApiToken.issue(picture.owner, "tests")
+    fetched = Client(headers={"Authorization": f"Bearer {key}"}).get(status["picture"]["url"])
+    assert fetched.status_code == 200 and streamed_body(fetched) == picture.image.read()
+    assert other_client.get(status["picture"]["url"]).status_code == 404
 
 
 def test_a_capable_model_picks_and_describes_the_moment(writer_client, story_with_cast, comfyui, fake_ollama):
