@@ -27,6 +27,7 @@ from stories.models import Chapter, ChapterRevision, Story, WorldEntry, count_wo
 from storyassistant.queues import enqueue_after_commit
 
 FORMAT = "storyassistant-story-backup"
+ACCOUNT_FORMAT = "storyassistant-account-backup"
 VERSION = 1
 MAX_ENTRIES = 20_000
 
@@ -105,7 +106,30 @@ def write(story, out) -> None:
                     target.write(block)
 
 
-def read(data: bytes) -> tuple[dict, zipfile.ZipFile]:
+def write_account(user, out) -> None:
+    """Every story of the account (each a story backup inside this one) and the library's characters that are in
+    no story, with their portraits."""
+    stories = Story.objects.owned_by(user).order_by("pk")
+    loose = Character.objects.for_user(user).filter(appearances__isnull=True).order_by("pk")
+    names, characters = [], []
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        for index, story in enumerate(stories):
+            names.append(f"stories/{index}.backup.zip")
+            with archive.open(names[-1], "w") as inner:
+                write(story, inner)
+        for index, character in enumerate(loose):
+            portrait = Picture.objects.current_portraits([character]).get(character.pk)
+            doc = {f: getattr(character, f) for f in CHARACTER_FIELDS}
+            if portrait:
+                doc["portrait"] = f"characters/{index}.{portrait.image.name.rsplit('.', 1)[-1]}"
+                with portrait.image.open("rb") as source:
+                    archive.writestr(doc["portrait"], source.read())
+            characters.append(doc)
+        account = {"format": ACCOUNT_FORMAT, "version": VERSION, "stories": names, "characters": characters}
+        archive.writestr("account.json", json.dumps(account, ensure_ascii=False, indent=1))
+
+
+def open_archive(data: bytes) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = archive.infolist()
@@ -113,6 +137,36 @@ def read(data: bytes) -> tuple[dict, zipfile.ZipFile]:
         raise BackupError("The file is not a backup: it is not a zip archive.") from exc
     if len(entries) > MAX_ENTRIES or sum(e.file_size for e in entries) > settings.BACKUP_MAX_UNZIPPED:
         raise BackupError("The archive expands to more than a backup could; it was refused.")
+    return archive
+
+
+def restore_any(user, data: bytes) -> list[Story]:
+    """A story backup, or an account backup (all its stories and loose characters, all or nothing)."""
+    archive = open_archive(data)
+    if "account.json" not in archive.namelist():
+        return [restore(user, data)]
+    try:
+        account = json.loads(archive.read("account.json"))
+    except (ValueError, zipfile.BadZipFile, OSError) as exc:
+        raise BackupError("The backup is damaged: its account.json could not be read.") from exc
+    if not isinstance(account, dict) or account.get("format") != ACCOUNT_FORMAT or account.get("version") != VERSION:
+        raise BackupError("The archive is not a Story Assistant account backup this server reads.")
+    with transaction.atomic():
+        stories = [restore(user, archive.read(name)) for name in account.get("stories", [])]
+        try:
+            for doc in account.get("characters", []):
+                character = Character.objects.create(owner=user, **{f: doc[f] for f in CHARACTER_FIELDS if f in doc})
+                if doc.get("portrait"):
+                    Picture.store(archive.read(doc["portrait"]), owner=user, kind=Picture.Kind.PORTRAIT,
+                                  character=character, status=Picture.Status.ACCEPTED,
+                                  source=Picture.Source.UPLOADED, caption=character.name)  # fmt: skip
+        except (KeyError, TypeError, ValueError, PictureRejected) as exc:
+            raise BackupError(f"A character in the backup could not be restored ({exc}).") from exc
+    return stories
+
+
+def read(data: bytes) -> tuple[dict, zipfile.ZipFile]:
+    archive = open_archive(data)
     try:
         doc = json.loads(archive.read("backup.json"))
     except KeyError as exc:

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
@@ -22,14 +23,26 @@ def story_backup(request, pk):
 
 
 @login_required
+def account_backup(request):
+    """Every story of the writer's, and their library's characters that are in no story."""
+    name = f"story-assistant-{timezone.now():%Y-%m-%d}.backup.zip"
+    return download(lambda out: backup.write_account(request.user, out), name, "application/zip")
+
+
+@login_required
 @require_POST
 def backup_restore(request):
     upload, refused = uploaded(request, "backup", settings.BACKUP_MAX_BYTES, "backup", "a backup to restore (.zip)")
     if refused:
         return refused
     try:
-        story = backup.restore(request.user, upload.read())
+        stories = backup.restore_any(request.user, upload.read())
     except backup.BackupError as exc:
         return refusal(request, 400, f"{exc} Nothing was restored.")
-    messages.success(request, f"Restored “{story.title}” with its chapters, history, cast, world and pictures.")
-    return redirect(story)
+    if len(stories) == 1:
+        messages.success(
+            request, f"Restored “{stories[0].title}” with its chapters, history, cast, world and pictures."
+        )
+        return redirect(stories[0])
+    messages.success(request, f"Restored {len(stories)} stories and your library.")
+    return redirect("dashboard")

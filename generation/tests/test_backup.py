@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from agents.models import Fact, IgnoredFinding
@@ -14,6 +15,7 @@ from characters.models import Character
 from pictures.models import Picture
 from stories.models import Story
 from storyassistant.management.demo_story import create_demo_story
+from tests.factories import make_character, make_story
 from tests.image_servers import png
 from tests.responses import streamed_body
 
@@ -52,8 +54,6 @@ def test_backup_restore_backup_gives_the_same_story(writer_client, full_story, o
     assert len(document["cast"]) == 3 and len(document["pictures"]) == 2 and len(files) == 2
 
     # Restored by another writer, as on another server.
-    from django.test import Client
-
     other = Client()
     other.force_login(other_user)
     archive = io.BytesIO()
@@ -107,3 +107,22 @@ def test_a_huge_upload_is_refused_before_it_is_read(writer_client, settings):
     settings.BACKUP_MAX_BYTES = 1000
     response = writer_client.post(reverse("backup_restore"), {"backup": SimpleUploadedFile("b.zip", b"x" * 50_000)})
     assert response.status_code == 413 and "too large; the limit is" in response.content.decode()
+
+
+def test_an_account_backup_restores_every_story_and_the_loose_characters(writer_client, full_story, user, other_user):
+    make_story(user, title="A second story")
+    loner = make_character(user, name="Loner", goals="Be left alone.")
+    Picture.store(png(20, 20), owner=user, kind="portrait", character=loner, status="accepted", source="uploaded")
+    archive = streamed_body(writer_client.get(reverse("account_backup")))
+
+    other = Client()
+    other.force_login(other_user)
+    response = other.post(reverse("backup_restore"), {"backup": SimpleUploadedFile("all.zip", archive)})
+    assert response["Location"] == reverse("dashboard")
+    titles = sorted(Story.objects.filter(owner=other_user).values_list("title", flat=True))
+    assert titles == ["A second story", "The Keeper of Greyhaven"]
+    restored_loner = Character.objects.get(owner=other_user, name="Loner")
+    assert restored_loner.goals == "Be left alone." and restored_loner.pictures.get().status == "accepted"
+    original, _ = backup_of(writer_client, full_story)
+    again, _ = backup_of(other, Story.objects.get(owner=other_user, title="The Keeper of Greyhaven"))
+    assert again == original
