@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -90,28 +91,22 @@ class ImageService:
             raise ImageBadResponse(f"{self} sent an image that is not valid base64.") from exc
 
 
+@contextmanager
 def http_errors(service: ImageService):
     """httpx failures as the image errors the chooser understands."""
-
-    class Translate:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, kind, exc, tb):
-            if isinstance(exc, httpx.TimeoutException):
-                raise ImageUnavailable(f"{service} took longer than {settings.IMAGE_TIMEOUT}s.") from exc
-            if isinstance(exc, httpx.TransportError):
-                raise ImageUnavailable(f"Cannot reach {service}.") from exc
-            if isinstance(exc, httpx.HTTPStatusError):
-                status = exc.response.status_code
-                if status >= 500 or status == 429:
-                    raise ImageUnavailable(f"{service} is failing or busy (HTTP {status}).") from exc
-                raise ImageBadResponse(f"{service} answered HTTP {status}: {exc.response.text[:300]}") from exc
-            if isinstance(exc, (ValueError, KeyError, TypeError, IndexError)):
-                raise ImageBadResponse(f"{service} sent an answer this app cannot read ({exc}).") from exc
-            return False
-
-    return Translate()
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise ImageUnavailable(f"{service} took longer than {settings.IMAGE_TIMEOUT}s.") from exc
+    except httpx.TransportError as exc:
+        raise ImageUnavailable(f"Cannot reach {service}.") from exc
+    except httpx.HTTPStatusError as exc:
+        status = exc.response.status_code
+        if status >= 500 or status == 429:
+            raise ImageUnavailable(f"{service} is failing or busy (HTTP {status}).") from exc
+        raise ImageBadResponse(f"{service} answered HTTP {status}: {exc.response.text[:300]}") from exc
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise ImageBadResponse(f"{service} sent an answer this app cannot read ({exc}).") from exc
 
 
 # --- ComfyUI --------------------------------------------------------------------------------------------------------

@@ -182,15 +182,18 @@ class FactQuerySet(models.QuerySet):
     def before(self, chapter):
         return self.filter(story_id=chapter.story_id, chapter__order__lt=chapter.order)
 
-    def valid_before(self, chapter) -> dict[str, "Fact"]:
-        """For each subject, attribute and aspect, the fact in force as the chapter begins: the latest one stated
-        before it (a pinned fact or the writer's own wins within its chapter)."""
+    def latest_by_key(self) -> dict[str, "Fact"]:
+        """For each subject, attribute and aspect, the fact in force after these: the latest one stated (a pinned
+        fact or the writer's own wins within its chapter)."""
         valid: dict[str, Fact] = {}
         # Within a chapter: pinned after active, the writer's after extracted, and the later statement last.
-        ordered = self.in_force().before(chapter).select_related("chapter")
-        for fact in ordered.order_by("chapter__order", "status", "origin", "offset"):
+        for fact in self.in_force().select_related("chapter").order_by("chapter__order", "status", "origin", "offset"):
             valid[fact.key] = fact
         return valid
+
+    def valid_before(self, chapter) -> dict[str, "Fact"]:
+        """The facts in force as the chapter begins."""
+        return self.before(chapter).latest_by_key()
 
 
 class Fact(models.Model):

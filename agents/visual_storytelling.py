@@ -42,15 +42,10 @@ def style_of(story) -> dict:
 
 def appearance_at(story, character, chapter=None) -> str:
     """The profile's appearance, then what the ledger says of it, as it stands at the chapter (or the latest)."""
-    facts = Fact.objects.in_force().filter(
-        story=story, attribute=FactAttribute.APPEARANCE, subject__iexact=character.name
-    )
+    facts = Fact.objects.filter(story=story, attribute=FactAttribute.APPEARANCE, subject__iexact=character.name)
     if chapter is not None:
         facts = facts.filter(chapter__order__lte=chapter.order)
-    latest = {}
-    for fact in facts.order_by("chapter__order", "status", "origin", "offset"):
-        latest[fact.key] = fact.value
-    parts = [" ".join(character.appearance.split())] + list(latest.values())
+    parts = [" ".join(character.appearance.split())] + [fact.value for fact in facts.latest_by_key().values()]
     return "; ".join(p for p in parts if p)[:APPEARANCE_CHARS]
 
 

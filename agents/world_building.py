@@ -99,18 +99,20 @@ def known_spellings(ctx: AgentContext) -> list[str]:
     return sorted({*world, *ctx.story.characters.values_list("name", flat=True)})
 
 
-def known_names(ctx: AgentContext) -> set[str]:
-    return {name.lower() for name in known_spellings(ctx)}
+def new_name_test(spellings: list[str]):
+    """A test for a name that neither the world nor the cast knows, even as one word of a known name ("Tomas" of
+    "Tomas Reed"), and that is no common capitalised word."""
+    known = {name.lower() for name in spellings}
+    known_words = {word for name in known for word in name.split()}
+    return lambda name: name not in COMMON and name.lower() not in known and name.lower() not in known_words
 
 
 def unknown_names(ctx: AgentContext, text: str) -> list[str]:
     """Proper names in the request that neither the world nor the cast knows: the scene needs them described."""
     if not text:
         return []
-    known = known_names(ctx)
-    known_words = {word for name in known for word in name.split()}
-    found = [m.group(1) for m in PROPER_NOUN_RE.finditer(text)]
-    return list(dict.fromkeys(n for n in found if n not in COMMON and n.lower() not in known | known_words))[:5]
+    is_new = new_name_test(known_spellings(ctx))
+    return list(dict.fromkeys(m.group(1) for m in PROPER_NOUN_RE.finditer(text) if is_new(m.group(1))))[:5]
 
 
 def is_person(name: str, text: str) -> bool:
@@ -133,15 +135,13 @@ def sentences_about(name: str, text: str, excerpt: str) -> str:
     return " ".join(found[:2])[:400] or excerpt
 
 
-def candidates(ctx: AgentContext, text: str) -> list[WorldProposal]:
+def candidates(text: str, is_new) -> list[WorldProposal]:
     """Names the draft uses that are neither a world entry nor in the cast, most mentioned first, each with a
     kind guessed from how the draft uses it (speaks or smiles: a person; after "in", "at", "to": a place)."""
-    known = known_names(ctx)
-    known_words = {word for name in known for word in name.split()}
     counts, places, excerpts = Counter(), Counter(), {}
     for match in PROPER_NOUN_RE.finditer(text):
         name = match.group(1)
-        if name in COMMON or name.lower() in known or name.lower() in known_words:
+        if not is_new(name):
             continue
         counts[name] += 1
         if PLACE_BEFORE_RE.search(text[max(0, match.start() - 20) : match.start()]):
@@ -159,23 +159,21 @@ def candidates(ctx: AgentContext, text: str) -> list[WorldProposal]:
     ]  # fmt: skip
 
 
-def drafted(ctx: AgentContext, text: str) -> tuple[dict[str, Entity], llm.LLMResult | None]:
+def drafted(ctx: AgentContext, text: str, spellings: list[str]) -> tuple[dict[str, Entity], llm.LLMResult | None]:
     """What a capable model makes of the draft's new names: kind and description, by name. Nothing (and no
     call) with the built-in model, which invents rather than reads; nothing when the call or its answer fails."""
     if ctx.target.built_in:
         return {}, None
     passage = " ".join(text.split()[:EXTRACT_WORDS])
-    prompt = render("world_extract", text=passage, known=known_spellings(ctx))
+    prompt = render("world_extract", text=passage, known=spellings)
     try:
         result = llm.generate(
             [{"role": "user", "content": prompt}], story=ctx.story, temperature=0, max_tokens=700, schema=SCHEMA
         )
     except llm.LLMError:
         return {}, None
-    entities = {}
-    for item in (
-        (answer_json(result.text) or {}).get("entities", []) if isinstance(answer_json(result.text), dict) else []
-    ):
+    entities, answer = {}, (answer_json(result.text) or {}).get("entities")
+    for item in answer if isinstance(answer, list) else []:
         try:
             entity = Entity.model_validate(item)
         except ValidationError:
@@ -189,8 +187,9 @@ def propose(ctx: AgentContext, message: AgentMessage) -> StepResult:
     """What the draft introduces, classified (character, location, item, faction, event, lore) with a drafted
     description, for the writer to add to the cast or the world."""
     text = message.context.get(message.payload["draft"], Draft()).text
-    found = candidates(ctx, text)
-    entities, result = drafted(ctx, text)
+    spellings = known_spellings(ctx)
+    found = candidates(text, new_name_test(spellings))
+    entities, result = drafted(ctx, text, spellings)
     proposals = []
     for proposal in found:
         entity = entities.pop(proposal.name, None)
@@ -199,7 +198,7 @@ def propose(ctx: AgentContext, message: AgentMessage) -> StepResult:
                 update={"kind": entity.kind, "description": entity.description[:600], "drafted_by": result.model}
             )
         proposals.append(proposal)
-    known = known_names(ctx)
+    known = {name.lower() for name in spellings}
     for entity in entities.values():  # names the model found that are not capitalised runs (a lower-case "the Veil")
         if entity.name.lower() not in known:
             proposals.append(WorldProposal(name=entity.name, kind=entity.kind, description=entity.description[:600],
