@@ -9,7 +9,6 @@ Memory, generation history and thumbnails are rebuilt, not stored. Restore check
 reading it and creates everything in one transaction: a bad archive changes nothing.
 """
 
-import io
 import json
 import zipfile
 from datetime import datetime
@@ -24,6 +23,7 @@ from characters.models import Character, CharacterRelationship, StoryCharacter
 from pictures.images import PictureRejected
 from pictures.models import Picture
 from stories.models import Chapter, ChapterRevision, Story, WorldEntry, count_words, validate_generation_settings
+from storyassistant import archives
 from storyassistant.queues import enqueue_after_commit
 
 FORMAT = "storyassistant-story-backup"
@@ -101,29 +101,27 @@ def write(story, out) -> None:
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("backup.json", json.dumps(doc, ensure_ascii=False, indent=1))
         for name, field in files:
-            with field.open("rb") as source, archive.open(name, "w") as target:
-                while block := source.read(64 * 1024):
-                    target.write(block)
+            archives.copy_file(field, archive, name)
 
 
 def write_account(user, out) -> None:
     """Every story of the account (each a story backup inside this one) and the library's characters that are in
     no story, with their portraits."""
     stories = Story.objects.owned_by(user).order_by("pk")
-    loose = Character.objects.for_user(user).filter(appearances__isnull=True).order_by("pk")
+    loose = list(Character.objects.for_user(user).filter(appearances__isnull=True).order_by("pk"))
     names, characters = [], []
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
         for index, story in enumerate(stories):
             names.append(f"stories/{index}.backup.zip")
             with archive.open(names[-1], "w") as inner:
                 write(story, inner)
+        portraits = Picture.objects.current_portraits(loose)
         for index, character in enumerate(loose):
-            portrait = Picture.objects.current_portraits([character]).get(character.pk)
+            portrait = portraits.get(character.pk)
             doc = {f: getattr(character, f) for f in CHARACTER_FIELDS}
             if portrait:
                 doc["portrait"] = f"characters/{index}.{portrait.image.name.rsplit('.', 1)[-1]}"
-                with portrait.image.open("rb") as source:
-                    archive.writestr(doc["portrait"], source.read())
+                archives.copy_file(portrait.image, archive, doc["portrait"])
             characters.append(doc)
         account = {"format": ACCOUNT_FORMAT, "version": VERSION, "stories": names, "characters": characters}
         archive.writestr("account.json", json.dumps(account, ensure_ascii=False, indent=1))
@@ -131,13 +129,11 @@ def write_account(user, out) -> None:
 
 def open_archive(data: bytes) -> zipfile.ZipFile:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
+        return archives.open_zip(data, max_entries=MAX_ENTRIES, max_unzipped=settings.BACKUP_MAX_UNZIPPED)
+    except archives.Damaged as exc:
         raise BackupError("The file is not a backup: it is not a zip archive.") from exc
-    if len(entries) > MAX_ENTRIES or sum(e.file_size for e in entries) > settings.BACKUP_MAX_UNZIPPED:
-        raise BackupError("The archive expands to more than a backup could; it was refused.")
-    return archive
+    except archives.TooLarge as exc:
+        raise BackupError("The archive expands to more than a backup could; it was refused.") from exc
 
 
 def restore_any(user, data: bytes) -> list[Story]:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from django.template.loader import render_to_string
 from django.utils.text import slugify
 
+from storyassistant import archives
+
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 # XML 1.0 forbids most control characters; a pasted one would make the whole book unreadable.
 XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -56,9 +58,7 @@ class BookPictures:
     def copy_into(self, book: zipfile.ZipFile, folder: str):
         """Each picture's file, one at a time (already compressed, so stored as it is)."""
         for picture in self.all():
-            with picture.image.open("rb") as source, book.open(folder + self.name(picture), "w") as target:
-                while block := source.read(64 * 1024):
-                    target.write(block)
+            archives.copy_file(picture.image, book, folder + self.name(picture))
 
 
 def markdown_image(caption: str, path: str) -> str:

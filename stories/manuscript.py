@@ -19,6 +19,8 @@ from django.conf import settings
 from lxml import etree
 from lxml import html as lxml_html
 
+from storyassistant import archives
+
 from .models import CHAPTER_MAX_CHARS, count_words
 
 FORMATS = {"docx": "Word document", "epub": "EPUB e-book", "md": "Markdown", "txt": "Plain text"}
@@ -53,18 +55,17 @@ class Part:
         return count_words(self.content)
 
 
-def detect_format(filename: str, data: bytes) -> str:
-    """From the content first (a zip is DOCX or EPUB by what it holds), the name only for text."""
-    if data[:4] == b"PK\x03\x04":
-        try:
-            names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
-        except zipfile.BadZipFile as exc:
-            raise ManuscriptError("The file looks like a Word document or an e-book but is damaged.") from exc
-        if "word/document.xml" in names:
-            return "docx"
-        if "META-INF/container.xml" in names:
-            return "epub"
-        raise ManuscriptError("This zip file is neither a Word document (.docx) nor an EPUB e-book.")
+def zip_format(archive: zipfile.ZipFile) -> str:
+    """A zip is a Word document or an e-book by what it holds, whatever its name."""
+    names = set(archive.namelist())
+    if "word/document.xml" in names:
+        return "docx"
+    if "META-INF/container.xml" in names:
+        return "epub"
+    raise ManuscriptError("This zip file is neither a Word document (.docx) nor an EPUB e-book.")
+
+
+def text_format(filename: str) -> str:
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if extension in ("doc", "rtf", "odt", "pdf", "pages"):
         raise ManuscriptError(f"{extension.upper()} files cannot be imported: save it as .docx, .epub, .md or .txt.")
@@ -75,12 +76,12 @@ def read(filename: str, data: bytes) -> tuple[str, str]:
     """The manuscript as text with "# " headings, and its format."""
     if len(data) > settings.MANUSCRIPT_MAX_BYTES:
         raise ManuscriptError(f"The file is larger than {settings.MANUSCRIPT_MAX_BYTES // (1024 * 1024)} MB.")
-    kind = detect_format(filename, data)
-    if kind in ("docx", "epub"):
+    if data[:4] == b"PK\x03\x04":  # from the content first: the name only tells text formats apart
         archive = open_zip(data)
+        kind = zip_format(archive)
         text = read_docx(data, archive) if kind == "docx" else read_epub(archive)
     else:
-        text = decode(data)
+        kind, text = text_format(filename), decode(data)
     text = re.sub(r"\n{3,}", "\n\n", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if not text:
         raise ManuscriptError("The file has no text in it.")
@@ -101,13 +102,11 @@ def decode(data: bytes) -> str:
 def open_zip(data: bytes) -> zipfile.ZipFile:
     """The archive, once its declared sizes show it is not a zip bomb (checked again while reading)."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ManuscriptError("The file is damaged: it could not be opened.") from exc
-    if len(entries) > MAX_ZIP_ENTRIES or sum(e.file_size for e in entries) > settings.MANUSCRIPT_MAX_UNZIPPED:
-        raise ManuscriptError("The file expands to far more than a manuscript could; it was refused.")
-    return archive
+        return archives.open_zip(data, max_entries=MAX_ZIP_ENTRIES, max_unzipped=settings.MANUSCRIPT_MAX_UNZIPPED)
+    except archives.Damaged as exc:
+        raise ManuscriptError("The file looks like a Word document or an e-book but is damaged.") from exc
+    except archives.TooLarge as exc:
+        raise ManuscriptError("The file expands to far more than a manuscript could; it was refused.") from exc
 
 
 def zip_read(archive: zipfile.ZipFile, name: str) -> bytes:
