@@ -13,6 +13,7 @@ import io
 import json
 from dataclasses import dataclass
 
+from django.conf import settings
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -48,11 +49,22 @@ def read(data: bytes) -> Card:
 
 
 def from_png(data: bytes) -> Card:
+    unreadable = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            chunks = dict(image.text) if hasattr(image, "text") else {}
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        image = Image.open(io.BytesIO(data))
+    except unreadable as exc:
         raise CardError("The PNG is damaged: it could not be read.") from exc
+    with image:
+        # Reading the text chunks decodes the pixels: bound them first, as every picture is bounded.
+        if image.width * image.height > settings.PICTURE_MAX_PIXELS:
+            raise CardError(
+                f"The card's picture is {image.width:,} × {image.height:,} pixels; the limit is "
+                f"{settings.PICTURE_MAX_PIXELS / 1e6:.0f} megapixels."
+            )
+        try:
+            chunks = dict(image.text) if hasattr(image, "text") else {}
+        except unreadable as exc:
+            raise CardError("The PNG is damaged: it could not be read.") from exc
     encoded = chunks.get("ccv3") or chunks.get("chara")  # V3 first: it carries more
     if not encoded:
         raise CardError("This PNG has no character card in it (no chara or ccv3 text chunk).")

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from agents import images
+from agents.kinds import IMAGE_MODES
 from pictures.models import Picture
 from stories.access import get_story_for_user
 from storyassistant.http import parse_id
@@ -73,7 +74,7 @@ def story_gallery(request, story_pk):
     portraits = Picture.objects.for_user(request.user).current_portraits(cast)
     waiting = (
         GenerationTask.objects.for_user(request.user)
-        .filter(story=story, mode__in=[GenerationTask.Mode.PORTRAIT, GenerationTask.Mode.ILLUSTRATE])
+        .filter(story=story, mode__in=IMAGE_MODES)
         .filter(status__in=["queued", "running"])
         .prefetch_related("steps")
     )

@@ -14,6 +14,7 @@ from characters.models import Character
 from pictures.models import Picture
 from stories.models import WorldEntry
 from tests.factories import make_character, make_story
+from tests.image_servers import png_claiming
 
 pytestmark = pytest.mark.django_db
 
@@ -121,6 +122,7 @@ def test_bad_cards_are_refused_and_nothing_is_saved(writer_client):
         (json.dumps({"spec": "chara_card_v9", "data": {}}).encode(), "x.json", "Unknown character card format"),
         (json.dumps({"spec": "chara_card_v2", "data": {"name": ""}}).encode(), "x.json", "has no name"),
         (card_png(V2)[:80], "x.png", "damaged"),
+        (png_claiming(9000, 9000), "bomb.png", "9,000 × 9,000 pixels; the limit is 40 megapixels"),
     ]:
         response = import_card(writer_client, data, name=name)
         assert response.status_code == 400 and reason in response.content.decode(), (name, response.content)

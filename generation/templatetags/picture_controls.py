@@ -1,5 +1,5 @@
 """Picture controls on pages of the stories and characters apps, which know nothing of image services: whether
-one is configured (else what to set), and a character's portrait."""
+one is configured, and else what to set."""
 
 from django import template
 
