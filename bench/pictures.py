@@ -21,7 +21,7 @@ import time
 
 import requests
 from common import percentile, setup_django, write_result
-from pipeline import free_port, listening, make_writers, start, wait_all, wait_for
+from pipeline import free_port, listening, make_writers, start, stop, wait_all, wait_for
 
 
 def cleaning_costs() -> list[dict]:
@@ -120,10 +120,7 @@ def main():
         }  # fmt: skip
         print(figures["portraits"])
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
+        stop(processes)
         comfyui.close()
         User.objects.filter(email__startswith=prefix).delete()
     print(f"written to {write_result('pictures', figures)}")

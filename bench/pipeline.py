@@ -99,6 +99,13 @@ def start(args, env, log_dir):
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+def stop(processes):
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
+
+
 def wait_for(condition, timeout, what):
     deadline = time.monotonic() + timeout
     while not condition():
@@ -261,10 +268,7 @@ def main():
             "others_finished_before_greedy_second": sum(1 for w in others if greedy[1:] and w < greedy[1]),
         }
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
+        stop(processes)
         model.close()
         User.objects.filter(email__startswith=prefix).delete()
 
