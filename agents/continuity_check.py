@@ -7,16 +7,18 @@ closest sentence pairs, within CONTINUITY_CHECK_MAX_CALLS judge calls in all; wi
 report says plainly that those checks need a capable one.
 """
 
+from functools import partial
+
 from django.conf import settings
 
 from stories.models import Chapter
 
 from . import consistency, facts, llm
 from .base import AgentContext
-from .grammar import check_story_text, story_names
+from .grammar import check_story_text, dictionary_words, story_names
 from .messages import AgentMessage, CheckRun, Earlier, Finding, QualityReport, StepResult, fingerprint
 from .models import IgnoredFinding
-from .names import name_drifts
+from .names import name_drifts, stand_ins
 
 CAPABLE_MODEL_NOTE = (
     "The built-in model is too small to judge facts and characters: it misses most contradictions. Choose a "
@@ -60,22 +62,24 @@ def name_drift_findings(ctx: AgentContext, text: str, base: int, ignored) -> tup
     sources = [own] + [c.content for c in chapters]
     labels = [f"this chapter, “{ctx.chapter.title}”"] + [consistency.chapter_source(c) for c in chapters]
     ids = [ctx.chapter.pk] + [c.pk for c in chapters]
+
+    def cited(name: str, use) -> tuple[str, Earlier]:
+        """Where a name is first used, as the finding cites it."""
+        if use is None:
+            return "the story's cast and world", Earlier(text=name, source="The cast and world")
+        source_text = text if use.source == 0 else sources[use.source - 1]
+        label = "this passage" if use.source == 0 else labels[use.source - 1]
+        chapter_id = ctx.chapter.pk if use.source == 0 else ids[use.source - 1]
+        return label, Earlier(text=around(source_text, use.offset, len(name)), source=label, chapter=chapter_id)
+
     findings = []
-    for drift in name_drifts(text, sources, story_names(ctx.story)):
+    names = story_names(ctx.story)
+    for drift in name_drifts(text, sources, names):
         key = fingerprint("name_drift", drift.rare, drift.usual)
         if key in ignored:
             continue
         here = [u for u in drift.rare_uses if u.source == 0]
-        usual = drift.usual_uses[0] if drift.usual_uses else None
-        if usual is None:
-            where, earlier = "the story's cast and world", Earlier(text=drift.usual, source="The cast and world")
-        else:
-            source_text = text if usual.source == 0 else sources[usual.source - 1]
-            label = "this passage" if usual.source == 0 else labels[usual.source - 1]
-            chapter_id = ctx.chapter.pk if usual.source == 0 else ids[usual.source - 1]
-            where = label
-            passage = around(source_text, usual.offset, len(drift.usual))
-            earlier = Earlier(text=passage, source=label, chapter=chapter_id)
+        where, earlier = cited(drift.usual, drift.usual_uses[0] if drift.usual_uses else None)
         findings.append(
             Finding(
                 check="name_drift",
@@ -91,7 +95,34 @@ def name_drift_findings(ctx: AgentContext, text: str, base: int, ignored) -> tup
                 fingerprint=key,
             )
         )
-    detail = f"names compared with {len(chapters)} earlier chapter(s) and the cast"
+    dictionary = partial(dictionary_words, dialect=ctx.story.settings.dialect)
+    for stand_in in stand_ins(text, sources, names, dictionary=dictionary):
+        key = fingerprint("name_drift", stand_in.name, stand_in.usual)
+        if key in ignored:
+            continue
+        # The main character's last use before the stand-in: the passage it stands in.
+        before = [u for u in stand_in.usual_uses if u.source == 0 and u.offset < stand_in.use.offset]
+        _, earlier = cited(stand_in.usual, before[-1])
+        findings.append(
+            Finding(
+                check="name_drift",
+                severity="info",
+                message=(
+                    f"“{stand_in.name}” is named only here, in a passage about {stand_in.usual} "
+                    f"(named {len(stand_in.usual_uses)} times). If it means {stand_in.usual}, the name slipped; "
+                    "if it is someone new, adding them to the cast keeps this quiet."
+                ),
+                evidence=stand_in.name,
+                offset=base + stand_in.use.offset,
+                length=len(stand_in.name),
+                earlier=earlier,
+                fingerprint=key,
+            )
+        )
+    detail = (
+        f"names compared with {len(chapters)} earlier chapter(s) and the cast; names used once where a main "
+        "character is expected"
+    )
     return findings, CheckRun(name="Name spellings", detail=detail)
 
 

@@ -54,6 +54,15 @@ class _Harper:
                 self._linters[dialect] = (harper.Linter(DIALECTS[dialect]), threading.Lock())
             return self._linters[dialect]
 
+    def known(self, words: set[str], dialect: str) -> set[str]:
+        """The words Harper's dictionary knows in lower case: "thunder" and "hmm", not "jeremy" or "varyn"."""
+        listed = " ".join(sorted(w.lower() for w in words))
+        linter, lock = self._linter(dialect)
+        with lock:
+            lints = linter.lint(listed, language=harper.Language.PLAINTEXT)
+        unknown = {listed[lint.span.start : lint.span.end] for lint in lints if lint.lint_kind == "Spelling"}
+        return {w for w in words if w.lower() not in unknown}
+
     def check(self, text: str, dialect: str) -> list[dict]:
         linter, lock = self._linter(dialect)
         with lock:
@@ -144,3 +153,11 @@ def check_story_text(story, text: str) -> dict:
     """check_grammar in the story's dialect, leaving its names alone."""
     dialect = story.settings.dialect
     return {**check_grammar(text, dialect=dialect, names=story_names(story)), "dialect": DIALECT_NAMES[dialect]}
+
+
+def dictionary_words(words: set[str], dialect: str = "en-US") -> set[str]:
+    """Which of `words` are ordinary words of the dialect (known in lower case): tells a name that opens a
+    sentence ("Jeremy looked") from a word that does ("Thunder rolled")."""
+    if not words:
+        return set()
+    return HARPER.known(words, dialect if dialect in DIALECTS else "en-US")

@@ -1,12 +1,16 @@
 """Name drift: a name one or two letters from an established one that appears rarely (Roma for Rosa, Alan for
 Allan, Waryn for Varyn) is most likely a slip. Needs no model, so the built-in set-up catches it too.
 
+A stand-in is the other slip: a name used once, nowhere else in the story, that opens a sentence in the place of a
+main character in a passage about them ("...Ethan... Jeremy looked out" in a story where Jeremy is never seen again).
+
 A word counts as a name when it is capitalised somewhere other than the start of a sentence and never appears in
 lower case (so "The", "Hope" in "hope" stories, "Mark" as in "mark" are left alone), or when the cast or the
 world notes name it. Established names are the cast's and the world's, and names used at least
 ESTABLISHED_USES times. Linear in the text; the pairwise comparison is capped at MAX_NAMES distinct names.
 """
 
+import bisect
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -15,10 +19,22 @@ WORD_RE = re.compile(r"[^\W\d_][\w’'-]*")
 # What lies between two words when the second starts a sentence: a full stop (or the like) and closing quotes,
 # or a line break (a heading, a new paragraph).
 SENTENCE_END = re.compile(r"[.!?…:;—–][\s\"'“”‘’()\[\]*_]*$|\n")
+CONTRACTION = re.compile(r"[’'][a-z]+$")  # I’m, What’re, This’ll (the possessive ’s is taken off first)
+INITIAL = re.compile(r"[A-HJ-Z]")  # not "I"
+SENTENCE = re.compile(r"[.!?…\n]")
 ESTABLISHED_USES = 3
 RARE_SHARE = 0.25  # the rare spelling is used at most this share of the usual one's uses
 MAX_RARE_USES = 3
 MAX_NAMES = 2000
+MAIN_USES = 10  # a name used this often is a main character's
+FOCUS_CHARS = 600  # about a hundred words: the passage is about the last main character named this close before
+# Capitalised words that open sentences and act like subjects without being names.
+NOT_SUBJECTS = frozenset(
+    "Everyone Everybody Someone Somebody Nobody Something Nothing Anyone Anything Each Both Neither Either All "  # noqa: SIM905
+    "None Most Many Few Others Another Together Then".split()
+)
+# Words after a name that do not make it the subject of a verb (two people, a place, a possessive phrase).
+NOT_VERBS = frozenset("and or nor but the a an of to in on at with for from by as than into".split())  # noqa: SIM905
 # Capitalised words that are not names even mid-sentence (titles, days, months, the pronoun I).
 NOT_NAMES = frozenset(
     "I Mr Mrs Ms Dr Sir Lady Lord Miss Madam Captain King Queen Prince Princess Elder Aunt Uncle Mom Mum Dad "  # noqa: SIM905
@@ -54,17 +70,20 @@ def name_uses(texts: list[str]) -> tuple[dict[str, list[Use]], set[str], set[str
     uses: dict[str, list[Use]] = defaultdict(list)
     mid_sentence, lower = set(), set()
     for source, text in enumerate(texts):
-        previous_end = 0
+        previous = None
         for match in WORD_RE.finditer(text):
             word = _base(match.group())
             if word[0].islower():
                 lower.add(word.lower())
-            elif len(word) >= 3 and not word.isupper():
+            elif len(word) >= 3 and not word.isupper() and not CONTRACTION.search(word):
                 uses[word].append(Use(match.start(), source))
-                # Only what lies between this word and the one before decides whether a sentence starts here.
-                if previous_end and not SENTENCE_END.search(text[previous_end : match.start()]):
+                # Only what lies between this word and the one before decides whether a sentence starts here;
+                # the full stop of an initial ("Professor T. Artelett") ends none.
+                if previous is not None and (
+                    not SENTENCE_END.search(text[previous.end() : match.start()]) or INITIAL.fullmatch(previous.group())
+                ):
                     mid_sentence.add(word)
-            previous_end = match.end()
+            previous = match
     return uses, mid_sentence, lower
 
 
@@ -129,3 +148,63 @@ def name_drifts(text: str, earlier: list[str] = (), known=()) -> list[Drift]:
         if best is not None:
             drifts.append(Drift(rare, best, names[rare], names.get(best, []), best in known_words))
     return drifts
+
+
+@dataclass
+class StandIn:
+    name: str
+    use: Use
+    usual: str  # the main character whose passage it stands in
+    usual_uses: list[Use] = field(default_factory=list)
+
+
+def _opens_like_a_subject(word: str) -> bool:
+    # Sentences often open with a participle or an adverb ("Stepping back, she...", "Slowly...").
+    return word not in NOT_NAMES and word not in NOT_SUBJECTS and not word.endswith(("ing", "ly"))
+
+
+def _next_words(text: str) -> dict[int, str]:
+    """Each word's offset -> the lower-case word right after it (one space between), for telling subjects."""
+    following, previous = {}, None
+    for match in WORD_RE.finditer(text):
+        if previous is not None and text[previous.end() : match.start()] == " " and match.group()[0].islower():
+            following[previous.start()] = match.group()
+        previous = match
+    return following
+
+
+def stand_ins(text: str, earlier: list[str] = (), known=(), *, dictionary) -> list[StandIn]:
+    """Names in `text` used once in the whole story, only to open a sentence and followed by a word of it (a verb,
+    not "and Ethan"), in a passage about a main character: one named within FOCUS_CHARS before, and not in the
+    name's own sentence. A main character's name is used MAIN_USES times or more, mostly as a subject (places
+    are not). A word at the start of a sentence is a name only when `dictionary` (a set of words -> the ones it
+    knows in lower case) does not know it. Linear in the text."""
+    texts = [text, *earlier]
+    uses, mid_sentence, lower = name_uses(texts)
+    known_words = {_base(w) for name in known for w in WORD_RE.findall(name) if len(w) >= 3}
+    counts = {w: len(found) for w, found in uses.items() if w.lower() not in lower and w not in NOT_NAMES}
+    following = [_next_words(t) for t in texts]
+
+    def subject(use: Use) -> bool:
+        return following[use.source].get(use.offset, "and") not in NOT_VERBS
+
+    main = {
+        w for w, n in counts.items()
+        if n >= MAIN_USES and (w in mid_sentence or w in known_words) and 2 * sum(map(subject, uses[w])) >= n
+    }  # fmt: skip
+    named_here = sorted((u.offset, w) for w in main for u in uses[w] if u.source == 0)
+    candidates = {}
+    for word, (use, *more) in uses.items():
+        if more or use.source != 0 or word not in counts or word in mid_sentence or word in known_words:
+            continue
+        if not _opens_like_a_subject(word) or not subject(use):
+            continue
+        last = bisect.bisect_left(named_here, (use.offset, "")) - 1
+        if last < 0 or named_here[last][0] < use.offset - FOCUS_CHARS:
+            continue
+        usual = named_here[last][1]
+        sentence = SENTENCE.split(text[use.offset : use.offset + FOCUS_CHARS], maxsplit=1)[0]
+        if not re.search(rf"\b{re.escape(usual)}\b", sentence):  # both in one sentence: two people
+            candidates[word] = StandIn(word, use, usual, uses[usual])
+    ordinary = dictionary(set(candidates))
+    return [found for word, found in candidates.items() if word not in ordinary]

@@ -1,8 +1,12 @@
-"""Name drift without a model: rare spellings one or two letters from an established name."""
+"""Name drift without a model: rare spellings one or two letters from an established name, and names used once
+in a main character's place."""
 
 import time
 
-from agents.names import close_spellings, distance, name_drifts
+import pytest
+
+from agents.grammar import dictionary_words
+from agents.names import close_spellings, distance, name_drifts, name_uses, stand_ins
 
 EARLIER = (
     "Idony Falk came down the hill at dusk. Behind her walked Brannoch, carrying the nets. "
@@ -55,4 +59,75 @@ def test_a_long_text_without_a_single_full_stop_is_checked_in_linear_time():
     text = " and ".join(words * 170)  # ~200,000 words, 600 distinct capitalised words
     started = time.perf_counter()
     name_drifts(text)
+    assert time.perf_counter() - started < 10
+
+
+# A stand-in: a name used once, in a main character's place. Idony is the main character (named often, mostly as
+# the subject of a verb); Greyhaven is a place named as often, after prepositions.
+IDONY = " ".join(
+    f"That day Idony {verb} the {thing} in Greyhaven."
+    for verb, thing in [
+        ("mended", "nets"), ("counted", "boats"), ("watched", "tide"), ("carried", "oars"), ("found", "rope"),
+        ("fed", "gulls"), ("painted", "hull"), ("climbed", "steps"), ("lit", "lamp"), ("closed", "shutters"),
+    ]
+)  # fmt: skip
+TAIL = "The sea had gone quiet around the boat. "
+
+
+def no_words(words):
+    return set()
+
+
+def test_a_name_used_once_in_a_main_characters_place_is_a_stand_in():
+    text = IDONY + " Idony pulled the last net aboard. " + TAIL + "Wenna looked back at the harbour lights."
+    [found] = stand_ins(text, dictionary=no_words)
+    assert (found.name, found.usual) == ("Wenna", "Idony")
+    assert found.use.offset == text.index("Wenna") and len(found.usual_uses) == 11
+
+
+def test_the_main_character_may_be_established_in_earlier_chapters():
+    [found] = stand_ins("Idony pulled the last net aboard. Wenna looked back.", [IDONY], dictionary=no_words)
+    assert (found.name, found.usual) == ("Wenna", "Idony")
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        "Wenna, the harbour master's daughter, waved from the quay.",  # introduced, not a subject
+        "Idony and Wenna looked back.",  # mid-sentence: named beside the main character
+        "Wenna looked at Idony for a long time.",  # both in one sentence: two people
+        "Wenna looked back. Wenna waved.",  # used twice
+        "Stepping back, she looked at the lights.",  # a participle opens the sentence
+        "Everyone looked back at the harbour lights.",
+    ],
+)
+def test_introductions_second_uses_and_two_people_are_not_stand_ins(ending):
+    text = IDONY + " Idony pulled the last net aboard. " + TAIL + ending
+    assert stand_ins(text, dictionary=no_words) == []
+
+
+def test_a_cast_member_a_place_and_a_passage_long_after_the_main_character_are_left_alone():
+    text = IDONY + " Idony pulled the last net aboard. " + TAIL + "Wenna looked back."
+    assert stand_ins(text, known=["Wenna Treloar"], dictionary=no_words) == []
+    places = " ".join(["They sailed to Greyhaven at dawn."] * 12) + " " + TAIL + "Wenna looked back."
+    assert stand_ins(places, dictionary=no_words) == []  # Greyhaven is a place: named, never a subject
+    far = IDONY + " Idony pulled the last net aboard. " + TAIL * 20 + "Wenna looked back."
+    assert stand_ins(far, dictionary=no_words) == []
+
+
+def test_a_word_the_dictionary_knows_is_not_a_name_at_the_start_of_a_sentence():
+    text = IDONY + " Idony pulled the last net aboard. " + TAIL + "Thunder rolled over the bay. Wenna looked back."
+    assert [f.name for f in stand_ins(text, dictionary=dictionary_words)] == ["Wenna"]
+    assert dictionary_words({"Thunder", "Hmm", "Wenna", "Idony"}) == {"Thunder", "Hmm"}
+
+
+def test_an_initials_full_stop_does_not_start_a_sentence():
+    uses, mid_sentence, _ = name_uses(["They met Professor T. Artelett at sea. Then I. Once more."])
+    assert "Artelett" in mid_sentence and "Once" not in mid_sentence
+
+
+def test_stand_ins_take_linear_time_on_a_long_text():
+    text = (IDONY + " " + TAIL * 3) * 2000 + "Wenna looked back."  # ~200,000 words
+    started = time.perf_counter()
+    assert [f.name for f in stand_ins(text, dictionary=no_words)] == ["Wenna"]
     assert time.perf_counter() - started < 10

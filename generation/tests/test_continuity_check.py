@@ -226,3 +226,25 @@ def test_a_chapter_that_contradicts_itself_is_caught_with_several_pairs_a_call(u
     batches = [p for p in judge_prompts if "Each PAIR below" in p]
     assert batches and all(p.count("\nPAIR ") <= 6 for p in batches)
     assert task.quality.consistency["calls"] == len(batches)
+
+
+def test_a_name_used_once_in_the_main_characters_place_is_questioned_until_the_cast_knows_it(
+    user, settings, redis_conn
+):
+    settings.LLM_PROVIDER, settings.OLLAMA_HOSTS, settings.LLM_RETRIES = "ollama", ["http://127.0.0.1:9"], 0
+    settings.LANGUAGETOOL_URL = ""
+    story = make_story(user, title="The Quay")
+    first = " ".join(f"At {hour} Idony {verb} the boats." for hour in ("dawn", "noon", "dusk") for verb in (
+        "counted", "painted", "watched", "tarred"))  # fmt: skip
+    make_chapter(story, title="Boats", content=first)
+    text = "Idony pulled the last net aboard. The sea had gone quiet. Wenna looked back at the harbour lights."
+    checked = make_chapter(story, title="Lights", content=text)
+
+    [found] = [f for f in check(user, story, checked).quality.findings if f.evidence == "Wenna"]
+    assert found.check == "name_drift" and found.severity == "info"
+    assert "“Wenna” is named only here, in a passage about Idony (named 13 times)" in found.message
+    assert text[found.offset : found.offset + found.length] == "Wenna"
+    assert found.earlier.chapter == checked.pk and "Idony pulled" in found.earlier.text
+
+    cast(story, make_character(user, name="Wenna Treloar"), role="supporting", importance=3)
+    assert not [f for f in check(user, story, checked).quality.findings if f.evidence == "Wenna"]
