@@ -1,10 +1,10 @@
 """Checking the writer's own text: a chapter (or a selection of it) against everything the story established
 before it, its profiles, earlier chapters, continuity notes and the fact ledger, never against later chapters.
 
-Name drift and grammar need no model, so the built-in set-up still catches those. The ledger's candidates (a fact
-of this chapter that differs from the fact in force before it, with no change told) are judged first, then the
-closest sentence pairs, within CONTINUITY_CHECK_MAX_CALLS judge calls in all; with the small built-in model the
-report says plainly that those checks need a capable one.
+Name drift, eye and hair colours and grammar need no model, so the built-in set-up still catches those. The
+ledger's candidates (a fact of this chapter that differs from the fact in force before it, with no change told)
+are judged first, then the closest sentence pairs, within CONTINUITY_CHECK_MAX_CALLS judge calls in all; with the
+small built-in model the report says plainly that those checks need a capable one.
 """
 
 from functools import partial
@@ -13,12 +13,12 @@ from django.conf import settings
 
 from stories.models import Chapter
 
-from . import consistency, facts, llm
+from . import appearance, consistency, facts, llm
 from .base import AgentContext
 from .grammar import check_story_text, dictionary_words, story_names
 from .messages import AgentMessage, CheckRun, Earlier, Finding, QualityReport, StepResult, fingerprint
 from .models import IgnoredFinding
-from .names import name_drifts, stand_ins
+from .names import established_names, name_drifts, stand_ins
 
 CAPABLE_MODEL_NOTE = (
     "The built-in model is too small to judge facts and characters: it misses most contradictions. Choose a "
@@ -126,6 +126,78 @@ def name_drift_findings(ctx: AgentContext, text: str, base: int, ignored) -> tup
     return findings, CheckRun(name="Name spellings", detail=detail)
 
 
+def appearance_findings(
+    ctx: AgentContext, text: str, base: int, before: str | None = None
+) -> tuple[list[Finding], CheckRun]:
+    """Eye and hair colours against the profiles, the earlier chapters and the chapter's text before the passage
+    (`before`, when not the chapter up to `base`). Without a chapter (a draft of a new one) every chapter is
+    earlier. Dismissed findings are among them: merge_repeats leaves them out."""
+    chapter = ctx.chapter
+    every = ctx.story.chapters.only("id", "order", "title", "content").order_by("order")
+    chapters = earlier_chapters(chapter) if chapter else list(every)
+    earlier = [c.content for c in chapters]
+    labels = [consistency.chapter_source(c) for c in chapters]
+    ids = [c.pk for c in chapters]
+    if chapter is not None:
+        earlier.append(chapter.content[:base] if before is None else before)
+        labels.append(f"this chapter, “{chapter.title}”")
+        ids.append(chapter.pk)
+    characters = {c.name: c for c in ctx.story.characters.only("id", "name", "appearance")}
+    profiles = {name: c.appearance for name, c in characters.items() if c.appearance.strip()}
+    names = [*story_names(ctx.story), *established_names([text, *earlier])]
+    findings = []
+    for slip in appearance.slips(text, earlier, profiles, names):
+        new, first = slip.new, slip.established
+        key = fingerprint("appearance", new.person, new.feature, new.colour, first.colour)
+        if slip.source == -1:
+            where = f"{new.person}'s profile"
+            earlier_cited = Earlier(text=first.sentence, source=where, character=characters[new.person].pk)
+        elif slip.source == 0:
+            where = "this passage"
+            earlier_cited = Earlier(text=first.sentence, source=where, chapter=chapter.pk if chapter else None)
+        else:
+            where = labels[slip.source - 1]
+            earlier_cited = Earlier(text=first.sentence, source=where, chapter=ids[slip.source - 1])
+        findings.append(
+            Finding(
+                check="character_consistency",
+                severity="warn",
+                message=(
+                    f"{new.person}'s {new.feature}: {new.colour} here, but {first.colour} in {where}, and no change "
+                    "is told."
+                ),
+                evidence=text[new.offset : new.offset + new.length],
+                offset=base + new.offset,
+                length=new.length,
+                earlier=earlier_cited,
+                fingerprint=key,
+            )
+        )
+    detail = f"colours compared with {len(profiles)} profile(s) and {len(chapters)} earlier chapter(s), no model needed"
+    return findings, CheckRun(name="Eyes and hair", detail=detail)
+
+
+def merge_repeats(rule_findings: list[Finding], judged: list[Finding], ignored) -> tuple[list[Finding], list[Finding]]:
+    """A rule's finding and the judge's on one passage are one finding: the judge's (it reads better) stands for
+    both and dismissing it dismisses both; once the rule's is dismissed, the judge's goes too. The rule's findings
+    come in with the dismissed ones still among them."""
+    kept, dropped = [], set()
+    for finding in rule_findings:
+        end = finding.offset + finding.length
+        same = [
+            j for j in judged
+            if j.offset is not None and j.offset < end and finding.offset < j.offset + (j.length or len(j.evidence))
+        ]  # fmt: skip
+        if finding.fingerprint in ignored:
+            dropped.update(id(j) for j in same)
+        elif same:
+            for j in same:
+                j.same_as.append(finding.fingerprint)
+        else:
+            kept.append(finding)
+    return kept, [j for j in judged if id(j) not in dropped]
+
+
 def grammar_findings(ctx: AgentContext, text: str, base: int) -> tuple[list[Finding], dict, CheckRun]:
     report = check_story_text(ctx.story, text)
     for match in report["matches"]:
@@ -222,6 +294,7 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
         return StepResult(QualityReport(checks=[empty], scope=scope))
     ignored = IgnoredFinding.objects.fingerprints(ctx.story)
     names, names_run = name_drift_findings(ctx, text, base, ignored)
+    looks, looks_run = appearance_findings(ctx, text, base)
     grammar, grammar_report, grammar_run = grammar_findings(ctx, text, base)
     calls = settings.CONTINUITY_CHECK_MAX_CALLS
     try:
@@ -237,9 +310,10 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
     except llm.LLMError as exc:
         claims, judging = [], {"error": str(exc)}
         claims_run = CheckRun(name="Facts and characters", ran=False, detail="the model did not answer", note=str(exc))
+    looks, judged = merge_repeats(looks, ledger + claims, ignored)
     report = QualityReport.judge(
-        names + ledger + claims + grammar,
-        checks=[names_run, ledger_run, claims_run, grammar_run],
+        names + looks + judged + grammar,
+        checks=[names_run, looks_run, ledger_run, claims_run, grammar_run],
         scope=scope,
         consistency=judging,
         grammar=grammar_report,

@@ -130,6 +130,7 @@ class Finding(BaseModel):
     earlier: Earlier | None = None
     similarity: float | None = None
     fingerprint: str = ""  # stable across rewrites, so the writer can ignore it for the story
+    same_as: list[str] = []  # fingerprints of other checks' findings on this passage, dismissed along with it
     ignored: bool = False
 
 

@@ -208,3 +208,13 @@ def stand_ins(text: str, earlier: list[str] = (), known=(), *, dictionary) -> li
             candidates[word] = StandIn(word, use, usual, uses[usual])
     ordinary = dictionary(set(candidates))
     return [found for word, found in candidates.items() if word not in ordinary]
+
+
+def established_names(texts: list[str]) -> list[str]:
+    """The names the texts use as names (capitalised mid-sentence, never in lower case) at least ESTABLISHED_USES
+    times: people and places, for a story whose cast list is short or empty."""
+    uses, mid_sentence, lower = name_uses(texts)
+    return [
+        w for w, found in uses.items()
+        if w in mid_sentence and w.lower() not in lower and w not in NOT_NAMES and len(found) >= ESTABLISHED_USES
+    ]  # fmt: skip

@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 from django.conf import settings
 
-from . import consistency, embeddings, genre, voices
+from . import consistency, continuity_check, embeddings, genre, voices
 from .base import AgentContext
 from .grammar import check_story_text
 from .messages import AgentMessage, Draft, Finding, QualityReport, StepResult
@@ -126,7 +126,11 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
     contradictions, judging = consistency.contradictions(
         ctx.story, text, chapter=ctx.chapter, include_chapter=True, ignored=ignored
     )
-    findings += contradictions
+    # Eye and hair colours need no model; the draft joins the end of its chapter.
+    before = ctx.chapter.content if ctx.chapter is not None else None
+    looks, _ = continuity_check.appearance_findings(ctx, text, 0, before=before)
+    looks, contradictions = continuity_check.merge_repeats(looks, contradictions, ignored)
+    findings += looks + contradictions
     genre_fit, genre_report = genre.genre_findings(ctx.story, text, ignored)
     findings += genre_fit
     grammar, grammar_report = grammar_findings(ctx.story, text) if text.strip() else ([], {})

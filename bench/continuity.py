@@ -10,8 +10,10 @@ process) and through its candidate pairing alone:
 - flagged and cited: stories with an error where a finding quotes the labelled sentence; false alarms: clean
   stories with any contradiction finding. On the configured model (the embedded SmolLM2 unless LLM_PROVIDER /
   OLLAMA_HOST say otherwise).
-Name drift on the five long ConStory stories (four labelled drifts), with the other drifts it reports per
-10,000 words (those labels are an LLM judge's and incomplete: other drifts may be real).
+Name slips (drifts and stand-ins) on the five long ConStory stories (four labelled), with the others it reports
+per 10,000 words (those labels are an LLM judge's and incomplete: other slips may be real), and what it reports on
+the ContraDoc stories and the demo story, where no name slip is known. Eye and hair colours (no model) on the
+project's labelled pairs, the ContraDoc stories and the long stories.
 
 A long story (--long-words, 100,000 by default, in chapters of 5,000 words) times one check of its last chapter
 as a writer runs it, with the judge calls it makes and the share of the time spent outside the model.
@@ -149,31 +151,90 @@ def named(name: str, text: str) -> bool:
     return re.search(rf"\b{re.escape(name)}\b", text) is not None
 
 
-def name_drift(items) -> dict:
-    from agents.names import name_drifts
+def name_slips(text: str, earlier=(), known=()) -> list[tuple[str, str, int, int]]:
+    """(name used, name meant, uses of each) for every drift and stand-in the check reports."""
+    from agents.grammar import dictionary_words
+    from agents.names import name_drifts, stand_ins
 
+    return [(d.rare, d.usual, len(d.rare_uses), len(d.usual_uses)) for d in name_drifts(text, earlier, known)] + [
+        (s.name, s.usual, 1, len(s.usual_uses)) for s in stand_ins(text, earlier, known, dictionary=dictionary_words)
+    ]
+
+
+def name_drift(items, contradoc_items) -> dict:
+    """The long stories' labelled drifts, and everything else reported on them, on the ContraDoc stories (none has a
+    name slip labelled) and, chapter by chapter, on the demo story."""
     rows, words, others = [], 0, 0
     for item in items:
         text, error = item["story"], item["error"] or {}
         started = time.perf_counter()
-        drifts = name_drifts(text)
+        slips = name_slips(text)
         seconds = time.perf_counter() - started
         description = error.get("description", "")
         labelled = "spelled" in description or "called" in description or "referred to as" in description
-        found = [d for d in drifts if named(d.rare, description) and named(d.usual, description)]
+        found = [s for s in slips if named(s[0], description) and named(s[1], description)]
         words += len(text.split())
-        others += len(drifts) - len(found)
+        others += len(slips) - len(found)
         rows.append({
             "id": item["id"], "words": len(text.split()), "labelled_name_drift": labelled, "found": bool(found),
-            "reported": [f"{d.rare} ({len(d.rare_uses)}) ~ {d.usual} ({len(d.usual_uses)})" for d in drifts],
+            "reported": [f"{used} ({n}) ~ {meant} ({m})" for used, meant, n, m in slips],
             "seconds": round(seconds, 3), "label": description[:160],
         })  # fmt: skip
     labelled = [r for r in rows if r["labelled_name_drift"]]
+    contradoc_words = sum(len(item["story"].split()) for item in contradoc_items)
+    contradoc_reported = [
+        f"{item['id']}: {s[0]} ~ {s[1]}" for item in contradoc_items for s in name_slips(item["story"])
+    ]
+    demo = json.loads((ROOT / "storyassistant" / "management" / "demo_story.json").read_text())
+    chapters = [c["content"] for c in demo["chapters"]]
+    cast = [c["name"] for c in demo["characters"]]
+    demo_reported = [
+        f"chapter {i + 1}: {s[0]} ~ {s[1]}"
+        for i, text in enumerate(chapters)
+        for s in name_slips(text, chapters[:i], cast)
+    ]
+    demo_words = sum(len(text.split()) for text in chapters)
     return {
         "labelled_drifts": len(labelled),
         "found": sum(r["found"] for r in labelled),
         "other_drifts_reported_per_10000_words": round(10000 * others / max(words, 1), 2),
+        "contradoc_words": contradoc_words,
+        "reported_on_contradoc_per_10000_words": round(10000 * len(contradoc_reported) / max(contradoc_words, 1), 2),
+        "reported_on_contradoc": contradoc_reported,
+        "demo_story_words": demo_words,
+        "reported_on_demo_story": demo_reported,
         "stories": rows,
+    }
+
+
+def appearance(contradoc_items, long_items) -> dict:
+    """Eye and hair colours, no model: the project's labelled pairs (a profile statement against a new sentence),
+    the ContraDoc stories split as the check splits them, and the long stories (first half against second)."""
+    from agents.appearance import slips
+    from agents.names import established_names
+    from agents.tests.consistency_set import LABELS, PAIRS, scores
+
+    predicted = [bool(slips(p["new"], [], {p["subject"]: p["earlier"]}, [p["subject"]])) for p in PAIRS]
+    flagged = {True: 0, False: 0}
+    for item in contradoc_items:
+        earlier, new = split(item["story"])
+        flagged[item["has_error"]] += bool(slips(new, [earlier], {}, established_names([item["story"]])))
+    long_words, long_reported = 0, []
+    for item in long_items:
+        text = item["story"]
+        half = len(text) // 2
+        long_words += len(text.split())
+        long_reported += [
+            f"{item['id']}: {s.new.person}'s {s.new.feature} {s.new.colour}, earlier {s.established.colour}"
+            for s in slips(text[half:], [text[:half]], {}, established_names([text]))
+        ]
+    errors = sum(item["has_error"] for item in contradoc_items)
+    return {
+        "own_pairs": {"pairs": len(PAIRS), "contradicting": sum(LABELS), **scores(predicted)},
+        "contradoc_flagged_with_error": f"{flagged[True]}/{errors}",
+        "contradoc_flagged_clean": f"{flagged[False]}/{len(contradoc_items) - errors}",
+        "long_stories_reported_per_10000_words": round(10000 * len(long_reported) / max(long_words, 1), 2),
+        "long_stories_reported": long_reported,
     }
 
 
@@ -238,7 +299,8 @@ def main():
         result = {"model": {"provider": target.provider.name, "model": target.model}}
         if not args.long_only:
             result["contradoc"] = contradoc(user, contradoc_items, judge=not args.no_judge)
-            result["name_drift"] = name_drift(load("constory_long_silver.jsonl"))
+            result["name_drift"] = name_drift(load("constory_long_silver.jsonl"), load("contradoc_stories.jsonl"))
+            result["appearance"] = appearance(contradoc_items, load("constory_long_silver.jsonl"))
         if args.long_words:
             result["long_story"] = long_story(user, args.long_words)
     finally:
@@ -246,7 +308,7 @@ def main():
     if "contradoc" in result:
         print(json.dumps({"model": result["model"], **result["contradoc"]["figures"]}, indent=2))
         drift = {k: v for k, v in result["name_drift"].items() if k != "stories"}
-        print(json.dumps({"name_drift": drift}, indent=2))
+        print(json.dumps({"name_drift": drift, "appearance": result["appearance"]}, indent=2))
     if "long_story" in result:
         print(json.dumps({"long_story": result["long_story"]}, indent=2))
     name = "continuity" if target.provider.name == "embedded" else f"continuity-{target.provider.name}"

@@ -147,9 +147,10 @@ class GenerationTask(models.Model):
         finding = next((f for f in findings if fingerprint and f.fingerprint == fingerprint), None)
         if finding is None:
             return False
-        IgnoredFinding.objects.get_or_create(
-            story=self.story, fingerprint=fingerprint, defaults={"kind": finding.check, "message": finding.message}
-        )
+        for key in (fingerprint, *finding.same_as):  # the same passage as other checks found it
+            IgnoredFinding.objects.get_or_create(
+                story=self.story, fingerprint=key, defaults={"kind": finding.check, "message": finding.message}
+            )
         finding.ignored = True
         self.quality_report = report.stored()
         self.save(update_fields=["quality_report"])

@@ -162,8 +162,12 @@ def test_the_quality_gate_fails_a_contradiction_and_an_ignored_finding_stays_ign
     assert report.genre == {"answered": True, "score": 4, "note": "Fits the genre."}
     assert report.signals["character_similarity"]["Mara"] > 0
     eyes = next(f for f in report.findings if f.check == "character_consistency" and "Mara" in f.message)
+    # The colour rule found the same passage: the judge's finding stands for both, and dismissing it (as
+    # GenerationTask.ignore_finding does) dismisses both.
+    assert len(eyes.same_as) == 1 and not any(f.message.startswith("Mara's eyes:") for f in report.findings)
 
-    IgnoredFinding.objects.create(story=saga, fingerprint=eyes.fingerprint, kind=eyes.check, message="x")
+    for key in (eyes.fingerprint, *eyes.same_as):
+        IgnoredFinding.objects.create(story=saga, fingerprint=key, kind=eyes.check, message="x")
     again = quality_assurance.check(ctx, message).output
     assert eyes.fingerprint not in {f.fingerprint for f in again.findings}
     assert len(again.findings) == len(report.findings) - 1

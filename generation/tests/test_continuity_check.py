@@ -84,7 +84,8 @@ def test_a_hand_written_chapter_is_checked_against_what_came_before(user, judge_
     # Never compared with a later chapter.
     assert all(f.earlier is None or f.earlier.chapter != later.pk for f in report.findings)
     assert [(c.name, c.ran) for c in report.checks] == [
-        ("Name spellings", True), ("Fact ledger", True), ("Facts and characters", True), ("Grammar and style", True),
+        ("Name spellings", True), ("Eyes and hair", True), ("Fact ledger", True), ("Facts and characters", True),
+        ("Grammar and style", True),
     ]  # fmt: skip
     assert not any(c.note == CAPABLE_MODEL_NOTE for c in report.checks)
     checked.refresh_from_db()
@@ -147,6 +148,11 @@ def test_the_built_in_model_runs_and_the_report_says_it_needs_a_capable_one(user
     ledger = next(c for c in task.quality.checks if c.name == "Fact ledger")
     assert not ledger.ran and "capable model" in ledger.note
     assert any(f.check == "name_drift" for f in task.quality.findings)
+    # Eye colour needs no model: the profile's grey against this chapter's green.
+    [eyes] = [f for f in task.quality.findings if f.message.startswith("Mara's eyes")]
+    assert eyes.message == "Mara's eyes: green here, but grey in Mara's profile, and no change is told."
+    assert CHECKED[eyes.offset : eyes.offset + eyes.length] == "green eyes"
+    assert eyes.earlier.character == story.characters.get(name="Mara").pk
 
 
 def test_the_editor_asks_for_a_check_and_shows_its_findings_beside_the_text(
@@ -189,7 +195,7 @@ def test_the_api_starts_a_check_and_reports_its_findings(user, writer_client, ju
     assert status["status"] == "succeeded" and status["scope"] == "the selection"
     assert any(f["check"] == "name_drift" and f["offset"] == CHECKED.index("Marra") for f in status["findings"])
     assert [c["name"] for c in status["checks"]] == [
-        "Name spellings", "Fact ledger", "Facts and characters", "Grammar and style",
+        "Name spellings", "Eyes and hair", "Fact ledger", "Facts and characters", "Grammar and style",
     ]  # fmt: skip
 
 
@@ -248,3 +254,21 @@ def test_a_name_used_once_in_the_main_characters_place_is_questioned_until_the_c
 
     cast(story, make_character(user, name="Wenna Treloar"), role="supporting", importance=3)
     assert not [f for f in check(user, story, checked).quality.findings if f.evidence == "Wenna"]
+
+
+def test_dismissing_the_judges_finding_dismisses_the_colour_rules_on_the_same_passage(
+    user, writer_client, judge_server, mill_story
+):
+    story, _, checked, _ = mill_story
+    task = check(user, story, checked)
+    start = CHECKED.index("green eyes")
+    on_eyes = [
+        f for f in task.quality.findings
+        if f.offset is not None and f.offset <= start < f.offset + (f.length or len(f.evidence))
+    ]  # fmt: skip
+    eyes = next(f for f in on_eyes if f.same_as)  # the judge's, standing for the rule's too
+    writer_client.post(reverse("finding_ignore", args=[task.pk]), {"fingerprint": eyes.fingerprint})
+    assert set(story.ignored_findings.values_list("fingerprint", flat=True)) == {eyes.fingerprint, *eyes.same_as}
+
+    again = check(user, story, checked).quality.findings
+    assert not [f for f in again if f.fingerprint in {eyes.fingerprint, *eyes.same_as}]
