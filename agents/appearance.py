@@ -37,7 +37,7 @@ FEATURE = re.compile(
 # A told change, a disguise or a passing look: not the character's colour.
 CHANGE = re.compile(
     r"\b(turn(?:ed|s|ing)?|became|become|becoming|chang\w*|fad\w*|dye[ds]?|dyed|wig|lens(?:es)?|contacts|disguis\w*|"
-    r"illusion|glamou?r|glow\w*|flash\w*|gone|went|grew|now|reflect\w*|like|as if|seemed|appeared|wore)\b",
+    r"illusion|glamou?r|glow\w*|flash\w*|gone|went|grew|now|reflect\w*|seemed|appeared|wore)\b",
     re.IGNORECASE,
 )
 POSSESSIVE = re.compile(r"\b(?P<name>[A-Z][\w-]*)[’']s\s+(?:\w+[, ]+){0,2}$")
@@ -104,16 +104,6 @@ def conflicts(a: Mention, b: Mention) -> bool:
     return not a.families & b.families
 
 
-def people_words(names: list[str]) -> dict[str, str]:
-    """Each capitalised word of each name (first name, surname) -> the name; a word two people share names no one."""
-    words: dict[str, str | None] = {}
-    for name in names:
-        for word in re.findall(r"[A-Z][\w-]+", name):
-            if len(word) >= 3:
-                words[word] = name if words.get(word, name) == name else None
-    return {w: n for w, n in words.items() if n}
-
-
 @dataclass
 class Slip:
     new: Mention  # in the checked text
@@ -121,11 +111,10 @@ class Slip:
     source: int  # where the established colour is: 0 the checked text, 1.. the earlier texts in the order given
 
 
-def slips(text: str, earlier: list[str], profiles: dict[str, str], names: list[str]) -> list[Slip]:
+def slips(text: str, earlier: list[str], profiles: dict[str, str], people: dict[str, str]) -> list[Slip]:
     """Colours in `text` that differ from the one established for that person and feature: their profile's
     (`profiles`: name -> appearance), else the first in the earlier texts (in story order), else the first earlier
-    in `text`. One slip per person, feature and colour."""
-    people = people_words([*names, *profiles])
+    in `text`. One slip per person, feature and colour. `people`: names.person_words()."""
     established: dict[tuple[str, str], tuple[Mention, int]] = {}
     for name, appearance in profiles.items():
         for mention in mentions(appearance, people, owner=name):

@@ -1,10 +1,10 @@
 """Checking the writer's own text: a chapter (or a selection of it) against everything the story established
 before it, its profiles, earlier chapters, continuity notes and the fact ledger, never against later chapters.
 
-Name drift, eye and hair colours and grammar need no model, so the built-in set-up still catches those. The
-ledger's candidates (a fact of this chapter that differs from the fact in force before it, with no change told)
-are judged first, then the closest sentence pairs, within CONTINUITY_CHECK_MAX_CALLS judge calls in all; with the
-small built-in model the report says plainly that those checks need a capable one.
+Name drift, eye and hair colours, the dead acting and grammar need no model, so the built-in set-up still
+catches those. The ledger's candidates (a fact of this chapter that differs from the fact in force before it, with
+no change told) are judged first, then the closest sentence pairs, within CONTINUITY_CHECK_MAX_CALLS judge calls
+in all; with the small built-in model the report says plainly that those checks need a capable one.
 """
 
 from functools import partial
@@ -13,12 +13,12 @@ from django.conf import settings
 
 from stories.models import Chapter
 
-from . import appearance, consistency, facts, llm
+from . import appearance, consistency, deaths, facts, llm
 from .base import AgentContext
 from .grammar import check_story_text, dictionary_words, story_names
 from .messages import AgentMessage, CheckRun, Earlier, Finding, QualityReport, StepResult, fingerprint
 from .models import IgnoredFinding
-from .names import established_names, name_drifts, stand_ins
+from .names import established_names, name_drifts, person_words, stand_ins
 
 CAPABLE_MODEL_NOTE = (
     "The built-in model is too small to judge facts and characters: it misses most contradictions. Choose a "
@@ -126,12 +126,10 @@ def name_drift_findings(ctx: AgentContext, text: str, base: int, ignored) -> tup
     return findings, CheckRun(name="Name spellings", detail=detail)
 
 
-def appearance_findings(
-    ctx: AgentContext, text: str, base: int, before: str | None = None
-) -> tuple[list[Finding], CheckRun]:
-    """Eye and hair colours against the profiles, the earlier chapters and the chapter's text before the passage
-    (`before`, when not the chapter up to `base`). Without a chapter (a draft of a new one) every chapter is
-    earlier. Dismissed findings are among them: merge_repeats leaves them out."""
+def rule_findings(ctx: AgentContext, text: str, base: int, before: str | None = None) -> tuple[list[Finding], CheckRun]:
+    """Eye and hair colours against the profiles, and acts of the dead, against the earlier chapters and the
+    chapter's text before the passage (`before`, when not the chapter up to `base`). Without a chapter (a draft of
+    a new one) every chapter is earlier. Dismissed findings are among them: merge_repeats leaves them out."""
     chapter = ctx.chapter
     every = ctx.story.chapters.only("id", "order", "title", "content").order_by("order")
     chapters = earlier_chapters(chapter) if chapter else list(every)
@@ -144,37 +142,50 @@ def appearance_findings(
         ids.append(chapter.pk)
     characters = {c.name: c for c in ctx.story.characters.only("id", "name", "appearance")}
     profiles = {name: c.appearance for name, c in characters.items() if c.appearance.strip()}
+    dictionary = partial(dictionary_words, dialect=ctx.story.settings.dialect)
     names = [*story_names(ctx.story), *established_names([text, *earlier])]
-    findings = []
-    for slip in appearance.slips(text, earlier, profiles, names):
-        new, first = slip.new, slip.established
-        key = fingerprint("appearance", new.person, new.feature, new.colour, first.colour)
-        if slip.source == -1:
-            where = f"{new.person}'s profile"
-            earlier_cited = Earlier(text=first.sentence, source=where, character=characters[new.person].pk)
-        elif slip.source == 0:
+    people = person_words(names, dictionary)
+
+    def finding(source: int, passage: str, person: str, message: str, offset: int, length: int, key: str):
+        """A slip in the checked text at `offset`, citing `passage` where `source` says (-1 the person's profile, 0
+        this passage, 1.. the earlier texts); `message` gets the place named for {where}."""
+        if source == -1:
+            where = f"{person}'s profile"
+            earlier_cited = Earlier(text=passage, source=where, character=characters[person].pk)
+        elif source == 0:
             where = "this passage"
-            earlier_cited = Earlier(text=first.sentence, source=where, chapter=chapter.pk if chapter else None)
+            earlier_cited = Earlier(text=passage, source=where, chapter=chapter.pk if chapter else None)
         else:
-            where = labels[slip.source - 1]
-            earlier_cited = Earlier(text=first.sentence, source=where, chapter=ids[slip.source - 1])
-        findings.append(
-            Finding(
-                check="character_consistency",
-                severity="warn",
-                message=(
-                    f"{new.person}'s {new.feature}: {new.colour} here, but {first.colour} in {where}, and no change "
-                    "is told."
-                ),
-                evidence=text[new.offset : new.offset + new.length],
-                offset=base + new.offset,
-                length=new.length,
-                earlier=earlier_cited,
-                fingerprint=key,
-            )
+            where = labels[source - 1]
+            earlier_cited = Earlier(text=passage, source=where, chapter=ids[source - 1])
+        return Finding(
+            check="character_consistency", severity="warn", message=message.replace("{where}", where),
+            evidence=text[offset : offset + length], offset=base + offset, length=length, earlier=earlier_cited,
+            fingerprint=key,
+        )  # fmt: skip
+
+    findings = [
+        finding(
+            slip.source, slip.established.sentence, slip.new.person,
+            f"{slip.new.person}'s {slip.new.feature}: {slip.new.colour} here, but {slip.established.colour} in "
+            "{where}, and no change is told.",
+            slip.new.offset, slip.new.length,
+            fingerprint("appearance", slip.new.person, slip.new.feature, slip.new.colour, slip.established.colour),
         )
-    detail = f"colours compared with {len(profiles)} profile(s) and {len(chapters)} earlier chapter(s), no model needed"
-    return findings, CheckRun(name="Eyes and hair", detail=detail)
+        for slip in appearance.slips(text, earlier, profiles, people)
+    ] + [
+        finding(
+            slip.source, slip.death.sentence, slip.act.person,
+            f"{slip.act.person} acts here, but died in {{where}}, and no return is told.",
+            slip.act.offset, slip.act.length, fingerprint("dead_acting", slip.act.person, slip.death.sentence),
+        )
+        for slip in deaths.slips(text, earlier, people)
+    ]  # fmt: skip
+    detail = (
+        f"eye and hair colours compared with {len(profiles)} profile(s) and {len(chapters)} earlier chapter(s), and "
+        "what the dead do; no model needed"
+    )
+    return findings, CheckRun(name="Appearance and deaths", detail=detail)
 
 
 def merge_repeats(rule_findings: list[Finding], judged: list[Finding], ignored) -> tuple[list[Finding], list[Finding]]:
@@ -294,7 +305,7 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
         return StepResult(QualityReport(checks=[empty], scope=scope))
     ignored = IgnoredFinding.objects.fingerprints(ctx.story)
     names, names_run = name_drift_findings(ctx, text, base, ignored)
-    looks, looks_run = appearance_findings(ctx, text, base)
+    looks, looks_run = rule_findings(ctx, text, base)
     grammar, grammar_report, grammar_run = grammar_findings(ctx, text, base)
     calls = settings.CONTINUITY_CHECK_MAX_CALLS
     try:

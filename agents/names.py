@@ -218,3 +218,17 @@ def established_names(texts: list[str]) -> list[str]:
         w for w, found in uses.items()
         if w in mid_sentence and w.lower() not in lower and w not in NOT_NAMES and len(found) >= ESTABLISHED_USES
     ]  # fmt: skip
+
+
+def person_words(names: list[str], dictionary=None) -> dict[str, str]:
+    """How a text names each person -> the name: the full name, and each word of it of three letters or more
+    that is no ordinary word (`dictionary`: a set of words -> the ones it knows; "Old" of "Old Bram" is one) and
+    that no one else's name shares."""
+    words: dict[str, str | None] = {}
+    candidates = {w for name in names for w in re.findall(r"[A-Z][\w’'-]+", name) if len(w) >= 3}
+    ordinary = dictionary(candidates) if dictionary and candidates else set()
+    for name in names:
+        for word in re.findall(r"[A-Z][\w’'-]+", name):
+            if len(word) >= 3 and word not in ordinary and word not in NOT_NAMES:
+                words[word] = name if words.get(word, name) == name else None
+    return {w: n for w, n in words.items() if n} | {name: name for name in names if name}

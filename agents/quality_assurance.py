@@ -126,9 +126,9 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
     contradictions, judging = consistency.contradictions(
         ctx.story, text, chapter=ctx.chapter, include_chapter=True, ignored=ignored
     )
-    # Eye and hair colours need no model; the draft joins the end of its chapter.
+    # Eye and hair colours and the dead acting need no model; the draft joins the end of its chapter.
     before = ctx.chapter.content if ctx.chapter is not None else None
-    looks, _ = continuity_check.appearance_findings(ctx, text, 0, before=before)
+    looks, _ = continuity_check.rule_findings(ctx, text, 0, before=before)
     looks, contradictions = continuity_check.merge_repeats(looks, contradictions, ignored)
     findings += looks + contradictions
     genre_fit, genre_report = genre.genre_findings(ctx.story, text, ignored)

@@ -84,8 +84,8 @@ def test_a_hand_written_chapter_is_checked_against_what_came_before(user, judge_
     # Never compared with a later chapter.
     assert all(f.earlier is None or f.earlier.chapter != later.pk for f in report.findings)
     assert [(c.name, c.ran) for c in report.checks] == [
-        ("Name spellings", True), ("Eyes and hair", True), ("Fact ledger", True), ("Facts and characters", True),
-        ("Grammar and style", True),
+        ("Name spellings", True), ("Appearance and deaths", True), ("Fact ledger", True),
+        ("Facts and characters", True), ("Grammar and style", True),
     ]  # fmt: skip
     assert not any(c.note == CAPABLE_MODEL_NOTE for c in report.checks)
     checked.refresh_from_db()
@@ -195,7 +195,7 @@ def test_the_api_starts_a_check_and_reports_its_findings(user, writer_client, ju
     assert status["status"] == "succeeded" and status["scope"] == "the selection"
     assert any(f["check"] == "name_drift" and f["offset"] == CHECKED.index("Marra") for f in status["findings"])
     assert [c["name"] for c in status["checks"]] == [
-        "Name spellings", "Eyes and hair", "Fact ledger", "Facts and characters", "Grammar and style",
+        "Name spellings", "Appearance and deaths", "Fact ledger", "Facts and characters", "Grammar and style",
     ]  # fmt: skip
 
 
@@ -272,3 +272,18 @@ def test_dismissing_the_judges_finding_dismisses_the_colour_rules_on_the_same_pa
 
     again = check(user, story, checked).quality.findings
     assert not [f for f in again if f.fingerprint in {eyes.fingerprint, *eyes.same_as}]
+
+
+def test_a_character_the_story_killed_who_acts_again_is_flagged_without_a_model(user, settings, redis_conn):
+    settings.LLM_PROVIDER, settings.OLLAMA_HOSTS, settings.LLM_RETRIES = "ollama", ["http://127.0.0.1:9"], 0
+    settings.LANGUAGETOOL_URL = ""
+    story = make_story(user, title="The Mill")
+    fire = make_chapter(story, title="The Fire", content="The mill burned all night. Old Bram died in the fire.")
+    text = "The new mill rose by spring. “Bring the lamp,” Old Bram said, shuffling into the kitchen."
+    checked = make_chapter(story, title="Spring", content=text)
+    cast(story, make_character(user, name="Old Bram"), role="minor", importance=2)
+
+    [dead] = [f for f in check(user, story, checked).quality.findings if "acts here" in f.message]
+    assert dead.message == "Old Bram acts here, but died in Chapter 1 “The Fire”, and no return is told."
+    assert text[dead.offset :].startswith("Old Bram said") and dead.earlier.chapter == fire.pk
+    assert dead.earlier.text == "Old Bram died in the fire."

@@ -1,0 +1,138 @@
+"""The dead acting, without a model: a character the story has killed ("Old Bram died in the fire") who later
+speaks or acts in the narrative ("Old Bram said, shuffling into the kitchen"), with no return told.
+
+Only the narrative counts: what characters say inside quotation marks may be rumour or a lie. A death is told
+plainly (not "nearly died", "if he died", "feared dead"); an act is the person's name followed by a verb of doing
+or speaking in the simple past. A sentence that remembers (a memory, a dream, a ghost, years ago, a letter) is no
+act, a passage that goes back in time ("ten years earlier") is skipped from there on, and a told return ("Bram
+was alive", "survived") brings the character back. Linear in the text.
+"""
+
+import re
+from dataclasses import dataclass
+
+from .text import sentences
+
+# Told in the past or the present tense ("Bram died", "Bram dies").
+DEATH_AFTER = (
+    r"(?:had\s+|has\s+)?(?:died|dies|drowned|drowns|perished|perishes|passed\s+away|passes\s+away|"
+    r"(?:was|is)\s+(?:killed|murdered|slain|executed|hanged)|(?:is|was|lay|lies)\s+dead)\b"
+)
+DEATH_BEFORE = re.compile(
+    r"\b(?:killed|kills|murdered|murders|slew|slays|executed|executes|buried|buries|mourned|mourns)\s+$"
+    r"|\bthe\s+late\s+$",
+    re.IGNORECASE,
+)
+DEATH_OWNED = re.compile(r"^[’']s\s+(?:death|funeral|grave|corpse|body)\b")
+# A death that is not told as one.
+NOT_TOLD = re.compile(
+    r"\b(?:not|never|nearly|almost|would|could|might|may|must|if|should|thought|feared|pretended|faked|rumou?r\w*|"
+    r"believed|presumed|supposedly|as\s+if)\b",
+    re.IGNORECASE,
+)
+DEATH_AFTER_RE = re.compile(r"^\s+" + DEATH_AFTER)
+RETURN = re.compile(
+    r"^\s+(?:(?:was|is)\s+(?:still\s+)?alive|(?:had\s+|has\s+)?survived|survives|had\s+not\s+died|"
+    r"(?:came|comes)\s+back\s+from)\b"
+)
+ACTS = (  # noqa: SIM905
+    "said says asked asks whispered whispers shouted shouts called calls replied replies answered answers spoke speaks "
+    "laughed laughs smiled smiles grinned grins nodded nods sighed sighs shrugged shrugs walked walks ran runs came "
+    "comes went goes stood stands sat sits rose rises took takes gave gives handed hands looked looks turned turns "
+    "opened opens closed closes lit lights climbed climbs reached reaches pulled pulls pushed pushes picked picks "
+    "waved waves entered enters left leaves shuffled shuffles knocked knocks poured pours wrote writes drove drives "
+    "rode rides carried carries lifted lifts kissed kisses hugged hugs"
+).split()
+ACT = re.compile(rf"^\s+(?:\w+ly\s+)?(?:{'|'.join(ACTS)})\b")
+REMEMBERING = re.compile(
+    r"\b(?:remember\w*|recall\w*|memor\w+|dream\w*|ghost\w*|spirit|vision|once|used\s+to|years?\s+ago|"
+    r"portrait|painting|photo\w*|letter|diary|journal|before\s+(?:he|she|they)\s+died)\b",
+    re.IGNORECASE,
+)
+BACK_IN_TIME = re.compile(
+    r"\b(?:\w+\s+years?\s+(?:earlier|before)|years?\s+ago|flashback|long\s+ago|in\s+those\s+days)\b", re.IGNORECASE
+)
+QUOTED = re.compile(r"“[^”]*”|\"[^\"\n]*\"")
+CAPITALISED_RUN = re.compile(r"[A-Z][\w-]*(?:[ ][A-Z][\w-]*)*")
+
+
+@dataclass
+class Event:
+    person: str
+    kind: str  # "death", "return" or "act"
+    offset: int
+    length: int
+    sentence: str
+
+
+def _narrative(text: str) -> str:
+    """The text with what characters say blanked out (same length, so offsets hold)."""
+    return QUOTED.sub(lambda m: " " * len(m.group()), text)
+
+
+def _named(sentence: str, people: dict[str, str]):
+    """(person, start, end) for each person the sentence names: the longest known tail of each run of capitalised
+    words ("Then Old Bram" is Old Bram), else each known word of it."""
+    for run in CAPITALISED_RUN.finditer(sentence):
+        words = [(m.start() + run.start(), m.group()) for m in re.finditer(r"\S+", run.group())]
+        tails = ((i, " ".join(w for _, w in words[i:])) for i in range(len(words)))
+        tail = next(((i, name) for i, name in tails if name in people), None)
+        if tail is not None:
+            yield people[tail[1]], words[tail[0]][0], run.end()
+            continue
+        for offset, word in words:
+            if word in people:
+                yield people[word], offset, offset + len(word)
+
+
+def events(text: str, people: dict[str, str]) -> list[Event]:
+    """Deaths, returns and acts of the people in `text`, in order; `people` maps each way of naming someone (a
+    full name, a first name) to the person. Linear in the text: each run of capitalised words is looked up."""
+    if not people:
+        return []
+    found = []
+    narrative = _narrative(text)
+    back_in_time = BACK_IN_TIME.search(narrative)
+    goes_back = back_in_time.start() if back_in_time else len(text)  # from here on the past is told
+    for start, sentence in sentences(narrative):
+        for person, name_start, name_end in _named(sentence, people):
+            before, after = sentence[:name_start], sentence[name_end:]
+            event = None
+            if DEATH_AFTER_RE.match(after) or DEATH_OWNED.match(after) or DEATH_BEFORE.search(before):
+                event = None if NOT_TOLD.search(before + " " + after.split(",")[0]) else "death"
+            elif RETURN.match(after):
+                event = "return"
+            elif ACT.match(after) and not REMEMBERING.search(sentence) and start < goes_back:
+                event = "act"
+            if event:
+                found.append(Event(person, event, start + name_start, len(sentence) - name_start, sentence))
+    return found
+
+
+@dataclass
+class Slip:
+    act: Event  # in the checked text
+    death: Event
+    source: int  # where the death is told: 0 the checked text, 1.. the earlier texts in the order given
+
+
+def slips(text: str, earlier: list[str], people: dict[str, str]) -> list[Slip]:
+    """Acts in `text` of people the story has killed (in `earlier`, in story order, or before them in `text`)
+    and not brought back since. One slip per person."""
+    dead: dict[str, tuple[Event, int]] = {}
+    for source, earlier_text in enumerate(earlier, 1):
+        for event in events(earlier_text, people):
+            if event.kind == "death":
+                dead.setdefault(event.person, (event, source))
+            elif event.kind == "return":
+                dead.pop(event.person, None)
+    found, reported = [], set()
+    for event in events(text, people):
+        if event.kind == "death":
+            dead.setdefault(event.person, (event, 0))
+        elif event.kind == "return":
+            dead.pop(event.person, None)
+        elif event.person in dead and event.person not in reported:
+            reported.add(event.person)
+            found.append(Slip(event, *dead[event.person]))
+    return found
