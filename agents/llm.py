@@ -180,6 +180,8 @@ def _cache_key(target: Target, messages: list[dict], options: dict) -> str:
 
 
 def _should_cache(cache: bool | None, options: dict) -> bool:
+    if settings.LLM_CACHE_TTL <= 0:  # the cache is off
+        return False
     return cache if cache is not None else options.get("temperature") == 0
 
 

@@ -305,8 +305,12 @@ def main():
     parser.add_argument("--long-only", action="store_true", help="only the long story (bench/results/continuity-long)")
     args = parser.parse_args()
     setup_django()
+    from django.conf import settings
+
     from agents import llm
     from storyassistant.models import User
+
+    settings.LLM_CACHE_TTL = 0  # every judgement made afresh: a run right after another would time cached answers
 
     contradoc_items = load("contradoc_stories.jsonl")
     if args.stories:

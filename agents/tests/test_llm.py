@@ -130,6 +130,14 @@ def test_deterministic_requests_are_cached(ollama):
     assert llm.generate(HELLO, temperature=0.8, cache=True).cached
 
 
+def test_a_cache_lifetime_of_zero_turns_the_cache_off(ollama, settings):
+    llm.generate(HELLO, temperature=0)
+    settings.LLM_CACHE_TTL = 0
+    assert not llm.generate(HELLO, temperature=0).cached
+    assert not llm.generate(HELLO, temperature=0, cache=True).cached
+    assert len(chat_requests(ollama)) == 3
+
+
 def test_cancelling_a_stream_stops_it(local_server, settings):
     serve_ollama(local_server, reply=lambda body: "one two three four five six seven eight", token_delay=0.05)
     settings.LLM_PROVIDER, settings.OLLAMA_HOSTS = "ollama", [local_server.url]
