@@ -29,9 +29,11 @@ HAIR_COLOURS = {
 }  # fmt: skip
 AGEING = {"grey", "gray", "white", "silver", "silvery", "salt-and-pepper"}  # hair: compatible with every colour
 COLOUR = "|".join(sorted({*EYE_COLOURS, *HAIR_COLOURS, *AGEING}, key=len, reverse=True))
+# "grey eyes", "dark blue eyes" (the colour nearest the feature counts), "fair-haired", "her eyes were grey"; not
+# "her eyes were dark with anger" (a mood, not a colour).
 FEATURE = re.compile(
-    rf"\b(?P<colour>{COLOUR})(?:,?[- ]\w+)?[- ](?P<feature>eyes|eyed|hair|haired)\b"
-    rf"|\b(?P<feature2>eyes|hair)\s+(?:was|were|is|are)\s+(?:a\s+)?(?:\w+\s+)?(?P<colour2>{COLOUR})\b",
+    rf"\b(?P<colour>{COLOUR})(?:,?[- ](?:(?P<nearer>{COLOUR})|\w+))?[- ](?P<feature>eyes|eyed|hair|haired)\b"
+    rf"|\b(?P<feature2>eyes|hair)\s+(?:was|were|is|are)\s+(?:a\s+)?(?:\w+\s+)?(?P<colour2>{COLOUR})\b(?!\s+with\b)",
     re.IGNORECASE,
 )
 # A told change, a disguise or a passing look: not the character's colour.
@@ -76,7 +78,7 @@ def mentions(text: str, people: dict[str, str], owner: str = "") -> list[Mention
         for match in matches:
             feature = (match.group("feature") or match.group("feature2")).lower()
             feature = "eyes" if feature.startswith("eye") else "hair"
-            colour = match.group("colour") or match.group("colour2")
+            colour = match.group("nearer") or match.group("colour") or match.group("colour2")
             families = _families(feature, colour)
             if not families:
                 continue

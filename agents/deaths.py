@@ -24,10 +24,10 @@ DEATH_BEFORE = re.compile(
     re.IGNORECASE,
 )
 DEATH_OWNED = re.compile(r"^[’']s\s+(?:death|funeral|grave|corpse|body)\b")
-# A death that is not told as one.
+# A death that is not told as one, or only reported ("Wenna said Bram died").
 NOT_TOLD = re.compile(
     r"\b(?:not|never|nearly|almost|would|could|might|may|must|if|should|thought|feared|pretended|faked|rumou?r\w*|"
-    r"believed|presumed|supposedly|as\s+if)\b",
+    r"believed|presumed|supposedly|as\s+if|said|says|told|tells|claimed|claims|heard|hears|reported|lied)\b",
     re.IGNORECASE,
 )
 DEATH_AFTER_RE = re.compile(r"^\s+" + DEATH_AFTER)

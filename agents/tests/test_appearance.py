@@ -28,6 +28,8 @@ def owned(sentence: str) -> list[tuple[str, str, str]]:
         ("Tomas looked at Mara, her blue eyes wide.", []),  # two people: whose is unclear
         ("Mara's eyes turned silver as the spell took hold.", []),  # a told change
         ("Her red eyes stung from the smoke, Mara said.", []),  # red is no eye colour
+        ("Mara blinked her dark blue eyes.", [("Mara Vell", "eyes", "blue")]),  # the colour nearest the eyes
+        ("Her eyes were dark with anger, Mara knew.", []),  # a mood, not a colour
     ],
 )
 def test_a_colour_is_someones_only_when_the_sentence_says_whose(sentence, expected):

@@ -45,6 +45,7 @@ def test_memories_the_past_others_and_speech_are_not_acts_of_the_dead(text):
         "Old Bram nearly died in the fire at the mill.",
         "If Bram died, the mill would close.",
         "Everyone feared Old Bram was dead.",
+        "Wenna said Old Bram died in the fire.",  # only reported
         "Old Bram was killed in the fire. Days later Old Bram was alive after all, in the infirmary.",  # a return
     ],
 )
