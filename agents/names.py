@@ -223,12 +223,17 @@ def established_names(texts: list[str]) -> list[str]:
 def person_words(names: list[str], dictionary=None) -> dict[str, str]:
     """How a text names each person -> the name: the full name, and each word of it of three letters or more
     that is no ordinary word (`dictionary`: a set of words -> the ones it knows; "Old" of "Old Bram" is one) and
-    that no one else's name shares."""
-    words: dict[str, str | None] = {}
+    that no one else's name shares. A name that is a word of a longer one ("Mara" of "Mara Vell") is that person;
+    a word two names share names no one."""
+    names = sorted({n.strip() for n in names if n and n.strip()}, key=lambda n: (-len(n.split()), n))
     candidates = {w for name in names for w in re.findall(r"[A-Z][\w’'-]+", name) if len(w) >= 3}
     ordinary = dictionary(candidates) if dictionary and candidates else set()
-    for name in names:
+    people: dict[str, str | None] = {}
+    for name in names:  # the longest first, so a first name alone finds its full name
+        if name in people:
+            continue
+        people[name] = name
         for word in re.findall(r"[A-Z][\w’'-]+", name):
-            if len(word) >= 3 and word not in ordinary and word not in NOT_NAMES:
-                words[word] = name if words.get(word, name) == name else None
-    return {w: n for w, n in words.items() if n} | {name: name for name in names if name}
+            if len(word) >= 3 and word != name and word not in ordinary and word not in NOT_NAMES:
+                people[word] = name if people.get(word, name) == name else None
+    return {w: n for w, n in people.items() if n}

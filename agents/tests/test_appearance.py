@@ -87,3 +87,9 @@ def test_a_rule_finding_and_the_judges_on_one_passage_are_dismissed_together():
     judged = [found("character_consistency", 35, "judge"), found("fact", 90, "other")]
     kept, stands = merge_repeats([rule, alone], judged, ignored={"rule"})
     assert [f.fingerprint for f in kept] == ["alone"] and [f.fingerprint for f in stands] == ["other"]
+
+
+def test_a_first_name_in_the_text_is_the_profiles_full_name():
+    people = person_words(["Mara Vell", "Mara", "Tomas"])  # the cast's name and the name the text uses
+    [slip] = slips("Mara rubbed her blue eyes.", [], {"Mara Vell": "Grey eyes."}, people)
+    assert (slip.new.person, slip.source) == ("Mara Vell", -1)

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from agents.grammar import dictionary_words
-from agents.names import close_spellings, distance, name_drifts, name_uses, stand_ins
+from agents.names import close_spellings, distance, name_drifts, name_uses, person_words, stand_ins
 
 EARLIER = (
     "Idony Falk came down the hill at dusk. Behind her walked Brannoch, carrying the nets. "
@@ -131,3 +131,11 @@ def test_stand_ins_take_linear_time_on_a_long_text():
     started = time.perf_counter()
     assert [f.name for f in stand_ins(text, dictionary=no_words)] == ["Wenna"]
     assert time.perf_counter() - started < 10
+
+
+def test_a_first_name_alone_is_the_person_whose_full_name_it_is():
+    people = person_words(["Mara", "Mara Vell", "Old Ness", "Ness", "Tomas Reed", "Tomas Vane", "Tomas"],
+                          dictionary=lambda words: {w for w in words if w == "Old"})  # fmt: skip
+    assert people["Mara"] == people["Vell"] == people["Mara Vell"] == "Mara Vell"
+    assert people["Ness"] == "Old Ness" and "Old" not in people
+    assert "Tomas" not in people and people["Reed"] == "Tomas Reed"  # two people share it
