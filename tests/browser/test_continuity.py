@@ -43,7 +43,7 @@ def test_a_writer_checks_a_chapter_and_a_finding_selects_its_passage(web_page, s
     expect(panel.locator("[data-task-status]")).to_have_text("Succeeded")
     expect(panel).to_contain_text("Continuity check of the whole chapter")
     expect(panel).to_contain_text("“Marra” appears 1 time(s); the story spells it “Mara”")
-    expect(panel.locator("[data-check-run=ran]")).to_have_count(4)
+    expect(panel.locator("[data-check-run=ran]")).to_have_count(5)
     screenshot(page, "14-continuity-check")
 
     finding = panel.locator("[data-grammar-match][data-original=Marra]")
