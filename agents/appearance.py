@@ -10,6 +10,7 @@ turned silver", "dyed", "a wig") is left alone. Linear in the text.
 import re
 from dataclasses import dataclass
 
+from .names import named_in
 from .text import sentences
 
 EYE_COLOURS = {
@@ -59,7 +60,7 @@ class Mention:
     sentence: str
 
 
-def _families(feature: str, colour: str) -> frozenset | None:
+def _families(feature: str, colour: str) -> frozenset:
     colour = colour.lower()
     if feature == "hair":
         return frozenset({"ageing"}) if colour in AGEING else frozenset(HAIR_COLOURS.get(colour, ()))
@@ -67,14 +68,15 @@ def _families(feature: str, colour: str) -> frozenset | None:
 
 
 def mentions(text: str, people: dict[str, str], owner: str = "") -> list[Mention]:
-    """Colours of eyes and hair in `text` and whose they are; `people` maps each word that names someone (a first
-    name, a surname) to the person's name. Every colour in a profile (`owner`) is its character's."""
+    """Colours of eyes and hair in `text` and whose they are; `people` (names.person_words()) maps each way of
+    naming someone (a full name, a first name, a surname) to the person's name. Every colour in a profile
+    (`owner`) is its character's."""
     found = []
     for start, sentence in sentences(text):
         matches = list(FEATURE.finditer(sentence))
         if not matches or CHANGE.search(sentence):
             continue
-        named = {people[w] for w in re.findall(r"[A-Z][\w-]*", sentence) if w in people}
+        named = {person for person, _, _ in named_in(sentence, people)}
         for match in matches:
             feature = (match.group("feature") or match.group("feature2")).lower()
             feature = "eyes" if feature.startswith("eye") else "hair"

@@ -11,11 +11,12 @@ was alive", "survived") brings the character back. Linear in the text.
 import re
 from dataclasses import dataclass
 
+from .names import named_in
 from .text import sentences
 
 # Told in the past or the present tense ("Bram died", "Bram dies").
-DEATH_AFTER = (
-    r"(?:had\s+|has\s+)?(?:died|dies|drowned|drowns|perished|perishes|passed\s+away|passes\s+away|"
+DEATH_AFTER = re.compile(
+    r"^\s+(?:had\s+|has\s+)?(?:died|dies|drowned|drowns|perished|perishes|passed\s+away|passes\s+away|"
     r"(?:was|is)\s+(?:killed|murdered|slain|executed|hanged)|(?:is|was|lay|lies)\s+dead)\b"
 )
 DEATH_BEFORE = re.compile(
@@ -30,7 +31,6 @@ NOT_TOLD = re.compile(
     r"believed|presumed|supposedly|as\s+if|said|says|told|tells|claimed|claims|heard|hears|reported|lied)\b",
     re.IGNORECASE,
 )
-DEATH_AFTER_RE = re.compile(r"^\s+" + DEATH_AFTER)
 RETURN = re.compile(
     r"^\s+(?:(?:was|is)\s+(?:still\s+)?alive|(?:had\s+|has\s+)?survived|survives|had\s+not\s+died|"
     r"(?:came|comes)\s+back\s+from)\b"
@@ -53,7 +53,6 @@ BACK_IN_TIME = re.compile(
     r"\b(?:\w+\s+years?\s+(?:earlier|before)|years?\s+ago|flashback|long\s+ago|in\s+those\s+days)\b", re.IGNORECASE
 )
 QUOTED = re.compile(r"“[^”]*”|\"[^\"\n]*\"")
-CAPITALISED_RUN = re.compile(r"[A-Z][\w-]*(?:[ ][A-Z][\w-]*)*")
 
 
 @dataclass
@@ -70,24 +69,9 @@ def _narrative(text: str) -> str:
     return QUOTED.sub(lambda m: " " * len(m.group()), text)
 
 
-def _named(sentence: str, people: dict[str, str]):
-    """(person, start, end) for each person the sentence names: the longest known tail of each run of capitalised
-    words ("Then Old Bram" is Old Bram), else each known word of it."""
-    for run in CAPITALISED_RUN.finditer(sentence):
-        words = [(m.start() + run.start(), m.group()) for m in re.finditer(r"\S+", run.group())]
-        tails = ((i, " ".join(w for _, w in words[i:])) for i in range(len(words)))
-        tail = next(((i, name) for i, name in tails if name in people), None)
-        if tail is not None:
-            yield people[tail[1]], words[tail[0]][0], run.end()
-            continue
-        for offset, word in words:
-            if word in people:
-                yield people[word], offset, offset + len(word)
-
-
 def events(text: str, people: dict[str, str]) -> list[Event]:
     """Deaths, returns and acts of the people in `text`, in order; `people` maps each way of naming someone (a
-    full name, a first name) to the person. Linear in the text: each run of capitalised words is looked up."""
+    full name, a first name) to the person. Linear in the text."""
     if not people:
         return []
     found = []
@@ -95,10 +79,10 @@ def events(text: str, people: dict[str, str]) -> list[Event]:
     back_in_time = BACK_IN_TIME.search(narrative)
     goes_back = back_in_time.start() if back_in_time else len(text)  # from here on the past is told
     for start, sentence in sentences(narrative):
-        for person, name_start, name_end in _named(sentence, people):
+        for person, name_start, name_end in named_in(sentence, people):
             before, after = sentence[:name_start], sentence[name_end:]
             event = None
-            if DEATH_AFTER_RE.match(after) or DEATH_OWNED.match(after) or DEATH_BEFORE.search(before):
+            if DEATH_AFTER.match(after) or DEATH_OWNED.match(after) or DEATH_BEFORE.search(before):
                 event = None if NOT_TOLD.search(before + " " + after.split(",")[0]) else "death"
             elif RETURN.match(after):
                 event = "return"

@@ -87,6 +87,21 @@ def name_uses(texts: list[str]) -> tuple[dict[str, list[Use]], set[str], set[str
     return uses, mid_sentence, lower
 
 
+def _known_words(known) -> set[str]:
+    """The words of the cast's and the world's names, as name_uses counts them."""
+    return {_base(w) for name in known for w in WORD_RE.findall(name) if len(w) >= 3}
+
+
+def _as_names(uses, mid_sentence, lower, known_words=frozenset()) -> dict[str, list[Use]]:
+    """The capitalised words used as names: seen mid-sentence (or named by the cast or the world), never in lower
+    case, no title or month."""
+    return {
+        word: found
+        for word, found in uses.items()
+        if word not in NOT_NAMES and word.lower() not in lower and (word in mid_sentence or word in known_words)
+    }
+
+
 def distance(a: str, b: str, limit: int) -> int:
     """Optimal string alignment distance (a swap of two letters counts once), or limit + 1 when it is larger."""
     if abs(len(a) - len(b)) > limit:
@@ -120,12 +135,8 @@ def name_drifts(text: str, earlier: list[str] = (), known=()) -> list[Drift]:
     where both spellings are used (source 0 is `text`)."""
     texts = [text, *earlier]
     uses, mid_sentence, lower = name_uses(texts)
-    known_words = {_base(w) for name in known for w in WORD_RE.findall(name) if len(w) >= 3}
-    names = {
-        word: found
-        for word, found in uses.items()
-        if word not in NOT_NAMES and word.lower() not in lower and (word in mid_sentence or word in known_words)
-    }
+    known_words = _known_words(known)
+    names = _as_names(uses, mid_sentence, lower, known_words)
     counts = Counter({word: len(found) for word, found in names.items()})
     established = [w for w in known_words if w not in NOT_NAMES] + [
         w for w, n in counts.items() if n >= ESTABLISHED_USES and w not in known_words
@@ -181,21 +192,22 @@ def stand_ins(text: str, earlier: list[str] = (), known=(), *, dictionary) -> li
     knows in lower case) does not know it. Linear in the text."""
     texts = [text, *earlier]
     uses, mid_sentence, lower = name_uses(texts)
-    known_words = {_base(w) for name in known for w in WORD_RE.findall(name) if len(w) >= 3}
-    counts = {w: len(found) for w, found in uses.items() if w.lower() not in lower and w not in NOT_NAMES}
+    known_words = _known_words(known)
     following = [_next_words(t) for t in texts]
 
     def subject(use: Use) -> bool:
         return following[use.source].get(use.offset, "and") not in NOT_VERBS
 
     main = {
-        w for w, n in counts.items()
-        if n >= MAIN_USES and (w in mid_sentence or w in known_words) and 2 * sum(map(subject, uses[w])) >= n
+        w for w, found in _as_names(uses, mid_sentence, lower, known_words).items()
+        if len(found) >= MAIN_USES and 2 * sum(map(subject, found)) >= len(found)
     }  # fmt: skip
     named_here = sorted((u.offset, w) for w in main for u in uses[w] if u.source == 0)
     candidates = {}
     for word, (use, *more) in uses.items():
-        if more or use.source != 0 or word not in counts or word in mid_sentence or word in known_words:
+        if more or use.source != 0 or word in mid_sentence or word in known_words:
+            continue
+        if word.lower() in lower:  # an ordinary word of the story
             continue
         if not _opens_like_a_subject(word) or not subject(use):
             continue
@@ -213,11 +225,7 @@ def stand_ins(text: str, earlier: list[str] = (), known=(), *, dictionary) -> li
 def established_names(texts: list[str]) -> list[str]:
     """The names the texts use as names (capitalised mid-sentence, never in lower case) at least ESTABLISHED_USES
     times: people and places, for a story whose cast list is short or empty."""
-    uses, mid_sentence, lower = name_uses(texts)
-    return [
-        w for w, found in uses.items()
-        if w in mid_sentence and w.lower() not in lower and w not in NOT_NAMES and len(found) >= ESTABLISHED_USES
-    ]  # fmt: skip
+    return [w for w, found in _as_names(*name_uses(texts)).items() if len(found) >= ESTABLISHED_USES]
 
 
 def person_words(names: list[str], dictionary=None) -> dict[str, str]:
@@ -237,3 +245,28 @@ def person_words(names: list[str], dictionary=None) -> dict[str, str]:
             if len(word) >= 3 and word != name and word not in ordinary and word not in NOT_NAMES:
                 people[word] = name if people.get(word, name) == name else None
     return {w: n for w, n in people.items() if n}
+
+
+# Capitalised words one space apart; an apostrophe inside a name ("O’Brien") but not a possessive ("Bram’s").
+NAME_WORD = r"[A-Z][\w-]*(?:[’'][A-Z][\w-]*)*"
+CAPITALISED_RUN = re.compile(rf"{NAME_WORD}(?:[ ]{NAME_WORD})*")
+LONGEST_NAME_WORDS = 4
+
+
+def named_in(sentence: str, people: dict[str, str]):
+    """(person, start, end) for each person the sentence names (`people`: person_words()): in each run of
+    capitalised words, the longest known name at each place ("Then Old Bram" is Old Bram; "Tomas Mara" is two
+    people)."""
+    for run in CAPITALISED_RUN.finditer(sentence):
+        words = [(run.start() + m.start(), m.group()) for m in re.finditer(r"\S+", run.group())]
+        at = 0
+        while at < len(words):
+            for size in range(min(LONGEST_NAME_WORDS, len(words) - at), 0, -1):
+                name = " ".join(w for _, w in words[at : at + size])
+                if name in people:
+                    start, (last, word) = words[at][0], words[at + size - 1]
+                    yield people[name], start, last + len(word)
+                    at += size
+                    break
+            else:
+                at += 1

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from agents.grammar import dictionary_words
-from agents.names import close_spellings, distance, name_drifts, name_uses, person_words, stand_ins
+from agents.names import close_spellings, distance, name_drifts, name_uses, named_in, person_words, stand_ins
 
 EARLIER = (
     "Idony Falk came down the hill at dusk. Behind her walked Brannoch, carrying the nets. "
@@ -139,3 +139,11 @@ def test_a_first_name_alone_is_the_person_whose_full_name_it_is():
     assert people["Mara"] == people["Vell"] == people["Mara Vell"] == "Mara Vell"
     assert people["Ness"] == "Old Ness" and "Old" not in people
     assert "Tomas" not in people and people["Reed"] == "Tomas Reed"  # two people share it
+
+
+def test_a_sentence_names_the_longest_known_name_at_each_place():
+    people = person_words(["Old Bram", "Mara", "Liam O’Brien"], dictionary=lambda words: {"Old"})
+    sentence = "Then Old Bram and Mara met O’Brien’s sister. Tomas Mara waved."
+    assert [(p, sentence[a:b]) for p, a, b in named_in(sentence, people)] == [
+        ("Old Bram", "Old Bram"), ("Mara", "Mara"), ("Liam O’Brien", "O’Brien"), ("Mara", "Mara"),
+    ]  # fmt: skip
