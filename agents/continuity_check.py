@@ -42,10 +42,13 @@ def checked_text(ctx: AgentContext) -> tuple[str, int, str]:
     return content, 0, "the whole chapter"
 
 
+CHAPTER_FIELDS = ("id", "order", "title", "content")
+
+
 def earlier_chapters(chapter) -> list[Chapter]:
     return list(
         Chapter.objects.filter(story_id=chapter.story_id, order__lt=chapter.order)
-        .only("id", "order", "title", "content")
+        .only(*CHAPTER_FIELDS)
         .order_by("order")
     )
 
@@ -55,8 +58,9 @@ def around(text: str, offset: int, length: int) -> str:
     return ("…" if start else "") + text[start:end].replace("\n", " ") + ("…" if end < len(text) else "")
 
 
-def name_drift_findings(ctx: AgentContext, text: str, base: int, ignored) -> tuple[list[Finding], CheckRun]:
-    chapters = earlier_chapters(ctx.chapter)
+def name_drift_findings(
+    ctx: AgentContext, text: str, base: int, ignored, chapters: list[Chapter]
+) -> tuple[list[Finding], CheckRun]:
     # The chapter's own text outside the selection counts as established too.
     own = ctx.chapter.content[:base] + "\n" + ctx.chapter.content[base + len(text) :]
     sources = [own] + [c.content for c in chapters]
@@ -126,13 +130,18 @@ def name_drift_findings(ctx: AgentContext, text: str, base: int, ignored) -> tup
     return findings, CheckRun(name="Name spellings", detail=detail)
 
 
-def rule_findings(ctx: AgentContext, text: str, base: int, before: str | None = None) -> tuple[list[Finding], CheckRun]:
-    """Eye and hair colours against the profiles, and acts of the dead, against the earlier chapters and the
-    chapter's text before the passage (`before`, when not the chapter up to `base`). Without a chapter (a draft of
-    a new one) every chapter is earlier. Dismissed findings are among them: merge_repeats leaves them out."""
+def rule_findings(
+    ctx: AgentContext, text: str, base: int, chapters: list[Chapter] | None = None, before: str | None = None
+) -> tuple[list[Finding], CheckRun]:
+    """Eye and hair colours against the profiles, and acts of the dead, against the earlier `chapters` (when not
+    given: those before the chapter, or every chapter for a draft of a new one) and the chapter's text before the
+    passage (`before`, when not the chapter up to `base`). Dismissed findings are among them: merge_repeats leaves
+    them out."""
     chapter = ctx.chapter
-    every = ctx.story.chapters.only("id", "order", "title", "content").order_by("order")
-    chapters = earlier_chapters(chapter) if chapter else list(every)
+    if chapters is None and chapter is None:
+        chapters = list(ctx.story.chapters.only(*CHAPTER_FIELDS).order_by("order"))
+    elif chapters is None:
+        chapters = earlier_chapters(chapter)
     earlier = [c.content for c in chapters]
     labels = [consistency.chapter_source(c) for c in chapters]
     ids = [c.pk for c in chapters]
@@ -304,8 +313,9 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
         empty = CheckRun(name="All checks", ran=False, detail="there is no text to check yet")
         return StepResult(QualityReport(checks=[empty], scope=scope))
     ignored = IgnoredFinding.objects.fingerprints(ctx.story)
-    names, names_run = name_drift_findings(ctx, text, base, ignored)
-    looks, looks_run = rule_findings(ctx, text, base)
+    chapters = earlier_chapters(ctx.chapter)  # read once for the name and the rule checks
+    names, names_run = name_drift_findings(ctx, text, base, ignored, chapters)
+    looks, looks_run = rule_findings(ctx, text, base, chapters)
     grammar, grammar_report, grammar_run = grammar_findings(ctx, text, base)
     calls = settings.CONTINUITY_CHECK_MAX_CALLS
     try:
