@@ -4,6 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from stories.models import ManuscriptImport, Story
+from storyassistant import uploads
 
 from .dispatch import dispatch
 from .models import GenerationTask
@@ -40,9 +41,10 @@ def run_generation(task_id: str):
 
 def maintenance():
     """Resume or fail abandoned tasks, re-dispatch lost ones, keep the line moving, delete stories that have been
-    in the trash longer than the 30 days they can be restored for, and manuscripts uploaded a day ago and never
-    imported. `manage.py maintenance` runs it every
+    in the trash longer than the 30 days they can be restored for and manuscripts read a day ago and never
+    imported, and settle uploads whose reading stopped with its worker. `manage.py maintenance` runs it every
     MAINTENANCE_EVERY seconds."""
     dispatch()
     Story.objects.expired_trash().delete()
     ManuscriptImport.objects.abandoned().delete()
+    uploads.give_up_stale()

@@ -1,4 +1,3 @@
-import re
 from datetime import timedelta
 from typing import Literal
 
@@ -11,15 +10,10 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-WORD_RE = re.compile(r"\w+(?:['’-]\w+)*")
+from .manuscript import stored_split
+from .text import CHAPTER_MAX_CHARS, count_words  # noqa: F401 - the chapter's limit and word count live there
+
 TRASH_DAYS = 30
-# About a whole novel in one chapter; past this the editor asks the writer to split it.
-CHAPTER_MAX_CHARS = 500_000
-
-
-def count_words(text: str) -> int:
-    """Words as a writer counts them: apostrophes and hyphens join, punctuation does not count."""
-    return len(WORD_RE.findall(text or ""))
 
 
 DIALECTS = {
@@ -181,6 +175,21 @@ class Story(models.Model):
     def next_chapter_order(self) -> int:
         last = self.chapters.aggregate(models.Max("order"))["order__max"]
         return (last or 0) + 1
+
+    def append_chapter(self, title: str | None = None, content: str = "", **fields) -> "Chapter":
+        """A new chapter after the last one (titled "Chapter N" when no title is given). The story's row is locked
+        while the place is chosen, so chapters added at once (two tabs, two API calls) take different places.
+        `fields` may include the first revision's revision_author, revision_source and revision_note."""
+        revision = {k: fields.pop(k) for k in ("revision_author", "revision_source", "revision_note") if k in fields}
+        with transaction.atomic():
+            Story.objects.select_for_update().filter(pk=self.pk).values_list("pk", flat=True).get()
+            order = self.next_chapter_order()
+            chapter = Chapter(story=self, order=order, title=(title or f"Chapter {order}")[:200], **fields)
+            chapter.content = content
+            for name, value in revision.items():
+                setattr(chapter, name, value)
+            chapter.save()
+        return chapter
 
     def archive(self):
         self.archived_at = timezone.now()
@@ -487,13 +496,21 @@ class ManuscriptImportQuerySet(models.QuerySet):
 
 
 class ManuscriptImport(models.Model):
-    """An uploaded manuscript read into text (headings as "# " lines), waiting for the writer to confirm how it
-    splits into chapters; then the story it went into. The text is kept, so another split needs no new upload."""
+    """A manuscript a worker has read into text (headings as "# " lines), waiting for the writer to confirm how it
+    splits into chapters; then the story it went into. The text and its splits (spans of the text, worked out once
+    when it was read, a word the writer chooses once when first asked) are kept, so another split needs no new
+    upload and a preview is never worked out again."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="manuscript_imports")
     filename = models.CharField(max_length=255)
     source_format = models.CharField(max_length=10)
     text = models.TextField()
+    word_count = models.PositiveIntegerField(default=0)
+    # {how: {"spans": [[title, start, end, note, words, opening], ...]} or {"refused": why}}
+    splits = models.JSONField(default=dict, blank=True)
+    # The writer's choice once they confirm (how, word, story, title); a worker then makes the chapters.
+    requested = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)  # why the import stopped, for the writer
     story = models.ForeignKey(Story, null=True, blank=True, on_delete=models.SET_NULL, related_name="imports")
     chapters_created = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -512,11 +529,36 @@ class ManuscriptImport(models.Model):
 
     @property
     def words(self) -> int:
-        return count_words(self.text)
+        return self.word_count
 
     @property
     def default_title(self) -> str:
         return self.filename.rsplit(".", 1)[0] or self.filename
+
+    @property
+    def importing(self) -> bool:
+        return bool(self.requested) and self.imported_at is None and not self.error
+
+    def split_for(self, how: str, word: str = "") -> dict:
+        """The stored split (spans or the reason it cannot be used); a split at a word the writer chose is worked
+        out the first time it is asked for (linear in the text) and stored, the last few kept."""
+        key = how if how != "custom" else f"custom:{word.strip().lower()}"
+        if key not in self.splits:
+            text = ManuscriptImport.objects.values_list("text", flat=True).get(pk=self.pk)
+            customs = [k for k in self.splits if k.startswith("custom:")]
+            kept = {k: v for k, v in self.splits.items() if k not in customs[: max(0, len(customs) - 4)]}
+            self.splits = {**kept, key: stored_split(text, how, word)}
+            ManuscriptImport.objects.filter(pk=self.pk).update(splits=self.splits)
+        return self.splits[key]
+
+    def request_import(self, how: str, word: str, story, title: str) -> bool:
+        """Record the writer's choice, once; False when it was already made (a second click, another tab)."""
+        requested = {"how": how, "word": word, "story": story.pk if story else None, "title": title}
+        done = ManuscriptImport.objects.filter(pk=self.pk, requested={}, imported_at__isnull=True).update(
+            requested=requested, error=""
+        )
+        self.requested = requested if done else self.requested
+        return bool(done)
 
     def import_into(self, parts, story=None, title: str = "") -> Story:
         """The chapters, after the story's last one (a new story when none is given), each saved with an
@@ -527,18 +569,14 @@ class ManuscriptImport(models.Model):
                 raise ValueError("This manuscript was already imported.")
             if story is None:
                 story = Story.objects.create(owner=self.owner, title=(title or self.default_title)[:200])
-            order = story.next_chapter_order()
-            for offset, part in enumerate(parts):
-                chapter = Chapter(story=story, order=order + offset, title=part.title[:200],
-                                  metadata={"import": self.pk})  # fmt: skip
-                chapter.content = part.content
-                chapter.revision_author = self.owner
-                chapter.revision_source = ChapterRevision.Source.IMPORT
-                chapter.revision_note = f"Imported from {self.filename}"
-                chapter.save()
+            for part in parts:
+                story.append_chapter(
+                    part.title, part.content, metadata={"import": self.pk}, revision_author=self.owner,
+                    revision_source=ChapterRevision.Source.IMPORT, revision_note=f"Imported from {self.filename}",
+                )  # fmt: skip
             # The text is in the chapters now; the import keeps only where it went.
             ManuscriptImport.objects.filter(pk=self.pk).update(
-                story=story, chapters_created=len(parts), imported_at=timezone.now(), text=""
+                story=story, chapters_created=len(parts), imported_at=timezone.now(), text="", splits={}
             )
         self.refresh_from_db()
         return story

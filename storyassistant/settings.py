@@ -461,3 +461,12 @@ MEMORY_SYNC_DELAY = env_int("MEMORY_SYNC_DELAY", 15)
 EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 1)
 # Load the embedding model before a web process listens, so the first searches do not stall the requests beside them.
 EMBEDDINGS_PRELOAD = env_bool("EMBEDDINGS_PRELOAD", True)
+
+# --- Files writers send (manuscripts, cards, lorebooks, backups) ------------------------------------------------
+# Each is read by a worker in a child process limited to this much memory (address space) and CPU time; past
+# either, the writer is told the file could not be read within the limits. A writer has one file being read at a
+# time and may send UPLOADS_PER_HOUR an hour. A reader's answer (and each file it makes) is at most this large.
+UPLOAD_MEMORY_MB = env_int("UPLOAD_MEMORY_MB", 512)
+UPLOAD_CPU_SECONDS = env_int("UPLOAD_CPU_SECONDS", 8)
+UPLOAD_OUTPUT_MAX_BYTES = env_int("UPLOAD_OUTPUT_MAX_BYTES", 256 * 1024 * 1024)
+UPLOADS_PER_HOUR = env_int("UPLOADS_PER_HOUR", 30)

@@ -11,6 +11,7 @@ handler500 = "storyassistant.views.server_error"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("uploads/<uuid:pk>/", views.upload_status, name="upload_status"),
     path("", include("generation.urls")),  # before admin/: it adds the staff agent-metrics page under admin/
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),

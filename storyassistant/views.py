@@ -1,14 +1,19 @@
 import sys
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.crypto import constant_time_compare
 from django.views import defaults
 from django.views.decorators.cache import never_cache
+from django_htmx.http import HttpResponseClientRedirect
 
 from .health import run_checks
 from .middleware import UNAVAILABLE, refusal, unavailable_response
+from .models import Upload
 
 TOO_LARGE = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
 
@@ -53,3 +58,17 @@ def server_error(request):
     if isinstance(sys.exc_info()[1], UNAVAILABLE):
         return unavailable_response(request)
     return defaults.server_error(request)
+
+
+@never_cache
+@login_required
+def upload_status(request, pk):
+    """A file the writer sent, while a worker reads it (the page polls itself); once read, on to what it made
+    (with the message, once), or the reason it could not be read."""
+    upload = get_object_or_404(Upload.objects.for_user(request.user), pk=pk)
+    if upload.status == Upload.Status.DONE and upload.next_url:
+        if Upload.objects.filter(pk=upload.pk, announced=False).update(announced=True):
+            messages.success(request, upload.message)
+        return HttpResponseClientRedirect(upload.next_url) if request.htmx else redirect(upload.next_url)
+    template = "uploads/status.html#status" if request.htmx else "uploads/status.html"
+    return render(request, template, {"upload": upload})

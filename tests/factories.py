@@ -1,10 +1,11 @@
 """Small factory functions for tests: each makes one valid object and takes overrides."""
 
 import itertools
+from importlib import import_module
 
 from characters.models import Character, CharacterRelationship, StoryCharacter
 from stories.models import Chapter, Story, WorldEntry
-from storyassistant.models import User
+from storyassistant.models import Upload, User
 
 _seq = itertools.count(1)
 PASSWORD = "a-long-test-password-42"
@@ -44,3 +45,14 @@ def make_world_entry(story, **fields) -> WorldEntry:
     fields.setdefault("kind", WorldEntry.Kind.LOCATION)
     fields.setdefault("name", f"Place {next(_seq)}")
     return WorldEntry.objects.create(story=story, **fields)
+
+
+def read_uploads() -> list[Upload]:
+    """Run the job of every upload still waiting, in this process as a worker would (the sandboxed reader
+    included), in the order they were sent; the uploads as they end."""
+    done = []
+    for upload in Upload.objects.filter(status=Upload.Status.WAITING).order_by("created_at"):
+        module, name = upload.job.rsplit(".", 1)
+        getattr(import_module(module), name)(upload.pk)
+        done.append(Upload.objects.get(pk=upload.pk))
+    return done

@@ -1,5 +1,6 @@
 """Importing a manuscript: real DOCX files made by python-docx, EPUBs made by the app's own export, Markdown and
-text; the split previewed before anything is saved; bad files refused with a reason."""
+text, read by the job a worker runs (in the sandbox); the split previewed before anything is saved; bad files
+refused with a reason; the chapters made by a second job once the writer confirms."""
 
 import io
 import time
@@ -12,9 +13,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from stories import manuscript
+from stories import manuscript, tasks
 from stories.models import ChapterRevision, ManuscriptImport, Story
-from tests.factories import make_chapter, make_story
+from storyassistant.models import Upload
+from tests.factories import make_chapter, make_story, read_uploads
 from tests.responses import streamed_body
 
 pytestmark = pytest.mark.django_db
@@ -37,14 +39,30 @@ def novel_docx(chapters=3, paragraphs=2) -> bytes:
     return out.getvalue()
 
 
+BOUNDS = manuscript.Bounds(25 * 1024 * 1024, 100 * 1024 * 1024, 10_000_000)
+
+
 def upload(client, data, name="novel.docx", **extra):
-    return client.post(reverse("manuscript_upload"), {"manuscript": SimpleUploadedFile(name, data), **extra})
+    """Send the file and let the worker's job read it; the answer the writer's page then gives."""
+    response = client.post(reverse("manuscript_upload"), {"manuscript": SimpleUploadedFile(name, data), **extra})
+    if response.status_code != 302:
+        return response
+    read_uploads()
+    return client.get(response["Location"])
+
+
+def confirm(client, imported, **choice):
+    """The writer confirms the import; the worker's job makes the chapters."""
+    response = client.post(imported.get_absolute_url(), choice)
+    tasks.import_manuscript(imported.pk)
+    return response
 
 
 def test_a_word_manuscript_is_previewed_then_imported_with_its_emphasis(writer_client, user):
     response = upload(writer_client, novel_docx())
     imported = ManuscriptImport.objects.get()
     assert response["Location"] == imported.get_absolute_url() and imported.source_format == "docx"
+    assert imported.words == 3 + 5 + 3 * 2 + 3 * 2 * 10  # title, dedication, headings, paragraphs
     assert "Paragraph 0 of chapter 1, where Mara *climbed* the **stairs**." in imported.text
     assert not Story.objects.exists()  # nothing saved to a story yet
 
@@ -53,7 +71,7 @@ def test_a_word_manuscript_is_previewed_then_imported_with_its_emphasis(writer_c
     for title in ("The Lighthouse Keeper", "Chapter 1", "Chapter 3"):
         assert f"<strong>{title}</strong>" in page
 
-    response = writer_client.post(imported.get_absolute_url(), {"split": "chapter-lines", "title": "Keeper"})
+    response = confirm(writer_client, imported, split="chapter-lines", title="Keeper")
     story = Story.objects.get(title="Keeper")
     assert response["Location"] == imported.get_absolute_url()
     chapters = list(story.chapters.order_by("order"))
@@ -65,7 +83,7 @@ def test_a_word_manuscript_is_previewed_then_imported_with_its_emphasis(writer_c
     page = writer_client.get(imported.get_absolute_url()).content.decode()
     assert 'data-memory-total="4"' in page
 
-    again = writer_client.post(imported.get_absolute_url(), {"split": "headings"})
+    again = confirm(writer_client, imported, split="headings")
     assert again.status_code == 200 and story.chapters.count() == 4  # imported once only
 
 
@@ -74,7 +92,7 @@ def test_chapters_go_after_an_existing_storys_chapters(writer_client, user):
     make_chapter(story, title="Already here", content="First.")
     upload(writer_client, b"# One\n\nThe tide.\n\n# Two\n\nThe storm.", name="more.md")
     imported = ManuscriptImport.objects.get()
-    writer_client.post(imported.get_absolute_url(), {"story": story.pk})
+    confirm(writer_client, imported, story=story.pk)
     assert [c.title for c in story.chapters.order_by("order")] == ["Already here", "One", "Two"]
 
 
@@ -135,14 +153,17 @@ def test_bad_files_are_refused_with_a_reason_and_nothing_is_saved(writer_client,
         (b"   \n\n ", "empty.txt", "no text in it"),
     ]
     for data, name, reason in cases:
-        response = upload(writer_client, data, name=name)
-        assert response.status_code == 400 and reason in response.content.decode(), (name, response.content)
+        page = upload(writer_client, data, name=name).content.decode()
+        failed = Upload.objects.get(filename=name)
+        assert failed.status == Upload.Status.FAILED and reason in failed.message, (name, failed.message)
+        assert "Nothing was saved" in failed.message and reason in page and 'data-upload-status="failed"' in page
     settings.MANUSCRIPT_MAX_BYTES = 1000
     response = writer_client.post(
         reverse("manuscript_upload"), {"manuscript": SimpleUploadedFile("big.txt", b"x" * 100_000)}
     )
     assert response.status_code == 413 and "too large; the limit is" in response.content.decode()
     assert not ManuscriptImport.objects.exists() and not Story.objects.exists()
+    assert Upload.objects.count() == len(cases) and not any(u.file for u in Upload.objects.all())
 
 
 def test_script_in_a_manuscript_is_shown_as_text(writer_client):
@@ -157,6 +178,7 @@ def test_another_writer_gets_404(writer_client, other_client, user):
     imported = ManuscriptImport.objects.get()
     assert other_client.get(imported.get_absolute_url()).status_code == 404
     assert other_client.post(imported.get_absolute_url(), {}).status_code == 404
+    assert other_client.get(Upload.objects.get().get_absolute_url()).status_code == 404
     story = make_story(user)
     other = upload(other_client, b"# One\n\nText.", name="theirs.md", story=story.pk)
     assert other.status_code == 404
@@ -174,7 +196,7 @@ def test_a_long_novel_is_read_and_split_in_bounded_time():
     out = io.BytesIO()
     document.save(out)
     started = time.perf_counter()
-    text, _ = manuscript.read("novel.docx", out.getvalue())
+    text, _ = manuscript.read("novel.docx", out.getvalue(), BOUNDS)
     parts = manuscript.split(text)
     elapsed = time.perf_counter() - started
     assert len(parts) == 60 and sum(p.words for p in parts) == 60 * 28 * 90
@@ -189,7 +211,7 @@ def test_uploads_never_imported_are_cleared_after_a_day_and_imported_text_is_not
         created_at=timezone.now() - timedelta(days=2)
     )
     done = ManuscriptImport.objects.get(filename="done.md")
-    writer_client.post(done.get_absolute_url(), {})
+    confirm(writer_client, done)
     done.refresh_from_db()
     assert done.text == "" and done.story.chapters.get().content == "Text."
     assert [i.filename for i in ManuscriptImport.objects.abandoned()] == ["old.md"]

@@ -1,5 +1,6 @@
-"""A writer imports a Word manuscript: the split is previewed, then the chapters are in the story and its memory
-fills in the background (a real RQ worker), shown by a progress bar that updates itself."""
+"""A writer imports a Word manuscript: a real RQ worker reads it (the page follows along), the split is previewed,
+then the worker makes the chapters and the story's memory fills in the background, shown by a progress bar that
+updates itself."""
 
 import io
 
@@ -29,18 +30,19 @@ def test_a_writer_imports_a_docx_and_sees_its_chapters(web_page, start_worker, t
     path = tmp_path / "The Keeper.docx"
     path.write_bytes(manuscript())
     page = web_page(writer)
+    start_worker()
     page.goto("/")
     page.click("text=Import a manuscript")
     page.set_input_files("#manuscript", str(path))
     page.click("text=Read the manuscript")
 
+    expect(page.locator(".messages")).to_contain_text("Read 30 words from “The Keeper.docx”")
     expect(page.locator("[data-parts]")).to_have_attribute("data-parts", "2")
     expect(page.locator(".import-parts")).to_contain_text("Mara climbed the lighthouse stairs. She *did not* look")
     screenshot(page, "17-import-preview")
     page.fill("#title", "The Keeper")
-    start_worker()
     page.click("text=Import 2 chapters")
-    expect(page.locator(".messages")).to_contain_text("Imported 2 chapters into “The Keeper”")
+    expect(page.locator("main")).to_contain_text("Imported 2 chapters into The Keeper")
     # The progress bar polls until every chapter is in the story's memory.
     expect(page.locator("#import-progress")).to_have_attribute("data-memory-done", "2", timeout=90_000)
     screenshot(page, "18-import-done")
