@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 .PHONY: run test install install-dev system-packages lint format migrations-check
 
 run: install
-	$(PY) manage.py serve
+	$(PY) manage.py serve --demo
 
 test: install-dev system-packages
 	$(PY) -m ruff check .

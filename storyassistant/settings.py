@@ -336,7 +336,9 @@ LOGGING = {
 # --- Product ---------------------------------------------------------------------------------------------------
 
 DEMO_EMAIL = env_str("DEMO_EMAIL", "demo@example.com")
-DEMO_PASSWORD = env_secret("DEMO_PASSWORD", "storyassistant-demo")
+# The demo account exists only when the app is started with `manage.py serve --demo` (as `make run` does). Without
+# DEMO_PASSWORD its password is made at random for the install (VAR_DIR/demo_password) and printed at each start.
+DEMO_PASSWORD = env_secret("DEMO_PASSWORD", "")
 
 # --- Language models (agents/llm.py is the only code that uses these) ---------------------------------------
 # LLM_PROVIDER: "ollama", "openai" (any OpenAI-compatible server) or "embedded" (SmolLM2 in-process). Empty: Ollama

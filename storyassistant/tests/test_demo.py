@@ -1,4 +1,5 @@
-"""The demo account starts with a sample story that fills every page, once."""
+"""The demo account (make run's --demo only) starts with a sample story that fills every page, once; its password
+is made for the install unless DEMO_PASSWORD is set."""
 
 import pytest
 from django.test import Client
@@ -8,6 +9,30 @@ from storyassistant.management.commands.serve import Command
 from storyassistant.models import User
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def var_dir(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    settings.DEMO_PASSWORD = ""
+    return tmp_path
+
+
+def test_the_demo_password_is_made_for_the_install_and_kept_private(settings, var_dir):
+    email, password = Command().ensure_demo_account()
+    assert email == settings.DEMO_EMAIL and len(password) >= 16 and password != "storyassistant-demo"
+    assert (var_dir / "demo_password").read_text() == password and (var_dir / "demo_password").stat().st_mode & 0o077 == 0
+    assert Command().ensure_demo_account() == (email, password)  # the same at the next start
+    user = User.objects.get(email=email)
+    assert user.check_password(password)
+    user.set_password("the-writers-own-choice-9")
+    user.save()
+    assert Command().ensure_demo_account() == (email, "(the password you set)")
+
+
+def test_a_set_demo_password_is_used(settings):
+    settings.DEMO_PASSWORD = "chosen-by-the-operator-7"
+    assert Command().ensure_demo_account()[1] == "chosen-by-the-operator-7"
 
 
 def test_the_demo_account_gets_a_sample_story_that_fills_every_page(settings):
@@ -31,3 +56,8 @@ def test_the_demo_account_gets_a_sample_story_that_fills_every_page(settings):
             assert text in page, (name, text)
     dashboard = client.get(reverse("dashboard")).content.decode()
     assert "The Keeper of Greyhaven" in dashboard and " 0 chapters" not in dashboard
+
+
+def test_serve_makes_no_demo_account_unless_asked():
+    parser = Command().create_parser("manage.py", "serve")
+    assert parser.parse_args([]).demo is False and parser.parse_args(["--demo"]).demo is True

@@ -1,4 +1,5 @@
-"""Run the whole app: migrations, a demo account, daphne (HTTP + websockets), RQ workers and the maintenance loop.
+"""Run the whole app: migrations, the demo account when asked (--demo), daphne (HTTP + websockets), RQ workers and the
+maintenance loop.
 
 The embedded PostgreSQL and Redis (when DATABASE_URL / REDIS_URL are unset) were started by settings when this
 command loaded; the web and worker processes get their URLs explicitly, so this process owns them and they stop
@@ -6,6 +7,7 @@ when it does.
 """
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -25,6 +27,16 @@ from storyassistant.management.demo_story import create_demo_story
 from storyassistant.models import User
 
 
+def demo_password() -> str:
+    """This install's demo password: made once, kept readable by its owner only."""
+    path = settings.VAR_DIR / "demo_password"
+    if not path.exists():
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
@@ -32,7 +44,7 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 class Command(BaseCommand):
-    help = "Run Story Assistant: migrate, create the demo account, start the web server, RQ workers and maintenance."
+    help = "Run Story Assistant: migrate, start the web server, RQ workers and maintenance (--demo: a demo account)."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -44,16 +56,21 @@ class Command(BaseCommand):
             default=int(os.environ.get("WEB_PROCESSES", "0")) or min(2, os.cpu_count() or 1),
             help="daphne processes sharing the port (default: one per core, at most two)",
         )
-        parser.add_argument("--no-demo", action="store_true", help="Do not create the demo account.")
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="Create the demo account with its sample story (make run does): for trying the app on your own "
+            "machine, never on a public site. Its password is DEMO_PASSWORD, or one made for this install.",
+        )
 
-    def handle(self, *args, host, port, workers, web_processes, no_demo, **options):
+    def handle(self, *args, host, port, workers, web_processes, demo, **options):
         if port_in_use(host, port):
             raise CommandError(
                 f"Something is already listening on {host}:{port}. If Story Assistant is running, open "
                 f"http://{host}:{port}/; otherwise pass --port."
             )
         call_command("migrate", interactive=False, verbosity=0)
-        demo = None if no_demo else self.ensure_demo_account()
+        demo = self.ensure_demo_account() if demo else None
         connection.close_pool()  # this process only supervises from here on: it holds no connection
 
         env = os.environ.copy()
@@ -85,7 +102,10 @@ class Command(BaseCommand):
         supervisor.run()
 
     def ensure_demo_account(self):
-        email, password = settings.DEMO_EMAIL, settings.DEMO_PASSWORD
+        """The demo account (once, with its sample story), and the login to print. Its password is DEMO_PASSWORD,
+        or one made at random for this install and kept in VAR_DIR/demo_password: a known password on an account
+        that anyone can guess would be a way in to any site started with --demo."""
+        email, password = settings.DEMO_EMAIL, settings.DEMO_PASSWORD or demo_password()
         user = User.objects.filter(email__iexact=email).first()
         if user is None:
             user = User.objects.create_user(email=email, password=password, display_name="Demo writer")
