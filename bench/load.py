@@ -572,7 +572,7 @@ def main():
         bouncer, env["DATABASE_URL"] = start_pgbouncer(settings.DATABASES["default"], args.pgbouncer)
         env["DATABASE_BEHIND_POOLER"] = "true"
     log = tempfile.NamedTemporaryFile(prefix="bench-load-", suffix=".log", delete=False)  # noqa: SIM115
-    command = [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port), 
+    command = [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(args.workers)]  # fmt: skip
     if args.web_processes:
         command += ["--web-processes", str(args.web_processes)]

@@ -15,6 +15,7 @@ from pictures.images import PictureRejected
 from pictures.models import Picture
 from stories import lorebooks
 from stories.access import get_story_for_user
+from storyassistant.bodylimit import accepts_upload
 from storyassistant.http import optional_id, uploaded
 from storyassistant.middleware import refusal
 
@@ -22,6 +23,7 @@ from . import cards
 from .models import Character, StoryCharacter
 
 
+@accepts_upload("CARD_MAX_BYTES")
 @login_required
 @require_POST
 def card_import(request):

@@ -9,6 +9,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from stories.access import get_story_for_user
+from storyassistant.bodylimit import accepts_upload
 from storyassistant.http import download, uploaded
 from storyassistant.middleware import refusal
 
@@ -29,6 +30,7 @@ def account_backup(request):
     return download(lambda out: backup.write_account(request.user, out), name, "application/zip")
 
 
+@accepts_upload("BACKUP_MAX_BYTES")
 @login_required
 @require_POST
 def backup_restore(request):

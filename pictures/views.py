@@ -7,6 +7,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from characters.models import Character
+from storyassistant.bodylimit import accepts_upload
 from storyassistant.http import file_chunks, uploaded
 from storyassistant.middleware import refusal
 
@@ -35,6 +36,7 @@ def serve(picture, variant: str) -> StreamingHttpResponse:
     return response
 
 
+@accepts_upload("PICTURE_MAX_BYTES")
 @login_required
 @require_POST
 def portrait_upload(request, character_pk):

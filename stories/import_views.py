@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from storyassistant import uploads
+from storyassistant.bodylimit import accepts_upload
 from storyassistant.http import optional_id, text_param
 from storyassistant.middleware import refusal
 from storyassistant.models import Upload
@@ -17,6 +18,7 @@ from . import manuscript, tasks
 from .models import ManuscriptImport, Story
 
 
+@accepts_upload("MANUSCRIPT_MAX_BYTES")
 @login_required
 @require_http_methods(["GET", "POST"])
 def manuscript_upload(request):

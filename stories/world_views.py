@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
+from storyassistant.bodylimit import accepts_upload
 from storyassistant.http import paginate, text_param
 from storyassistant.middleware import refusal
 
@@ -91,6 +92,7 @@ def world_delete(request, story_pk, pk):
     )
 
 
+@accepts_upload("LOREBOOK_MAX_BYTES")
 @login_required
 @require_POST
 def lorebook_import(request, story_pk):

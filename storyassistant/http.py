@@ -8,6 +8,7 @@ from django.core.exceptions import BadRequest
 from django.core.paginator import Page, Paginator
 from django.http import StreamingHttpResponse
 
+from .bodylimit import UPLOAD_OVERHEAD
 from .middleware import refusal
 
 # PostgreSQL cannot store NUL in text; a pasted one would otherwise fail the query.
@@ -79,7 +80,3 @@ def uploaded(request, field: str, limit: int, what: str, choose: str):
     if upload.size > limit:
         return None, refusal(request, 413, too_large)
     return upload, None
-
-
-# A multipart upload carries a little more than the file itself.
-UPLOAD_OVERHEAD = 64 * 1024

@@ -280,6 +280,9 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every star
 MANUSCRIPT_MAX_BYTES = env_int("MANUSCRIPT_MAX_BYTES", 25 * 1024 * 1024)
 MANUSCRIPT_MAX_UNZIPPED = env_int("MANUSCRIPT_MAX_UNZIPPED", 100 * 1024 * 1024)
 MANUSCRIPT_MAX_CHARS = env_int("MANUSCRIPT_MAX_CHARS", 10_000_000)
+# Character cards (JSON or PNG) and lorebooks: the largest file accepted.
+CARD_MAX_BYTES = env_int("CARD_MAX_BYTES", 20 * 1024 * 1024)
+LOREBOOK_MAX_BYTES = env_int("LOREBOOK_MAX_BYTES", 10 * 1024 * 1024)
 # A story's backup: the largest archive accepted for restore, and what it may expand to.
 BACKUP_MAX_BYTES = env_int("BACKUP_MAX_BYTES", 200 * 1024 * 1024)
 BACKUP_MAX_UNZIPPED = env_int("BACKUP_MAX_UNZIPPED", 1024 * 1024 * 1024)
@@ -322,7 +325,8 @@ CONTENT_SECURITY_POLICY = env_str(
 )
 # Who may read /healthz in detail (versions, errors) besides staff: monitors sending this bearer token.
 HEALTHZ_TOKEN = env_secret("HEALTHZ_TOKEN")
-# A 2 MB chapter arrives as a form post, so allow a little more than that; a bigger request is refused with 413.
+# The largest request body that is not an upload (an upload's limit is its own setting): a 500,000-character chapter
+# form-encoded can take a few MB. A bigger body is refused with 413 before it is read (storyassistant/bodylimit.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 
 LOGGING = {

@@ -54,8 +54,9 @@ def test_a_word_document_is_read_as_a_stream_within_the_sandboxs_memory(tmp_path
         assert result.value["format"] == "docx"
         assert len(result.file("text.md").read_text()) > 900_000
     settings.UPLOAD_CPU_SECONDS = 1
-    with pytest.raises(sandbox.OverLimit, match="more than 1 seconds"), sandbox.run(
-        "stories.manuscript:read_upload", path, uploads.limits(), **options
+    with (
+        pytest.raises(sandbox.OverLimit, match="more than 1 seconds"),
+        sandbox.run("stories.manuscript:read_upload", path, uploads.limits(), **options),
     ):
         pass
 

@@ -21,7 +21,9 @@ def var_dir(settings, tmp_path):
 def test_the_demo_password_is_made_for_the_install_and_kept_private(settings, var_dir):
     email, password = Command().ensure_demo_account()
     assert email == settings.DEMO_EMAIL and len(password) >= 16 and password != "storyassistant-demo"
-    assert (var_dir / "demo_password").read_text() == password and (var_dir / "demo_password").stat().st_mode & 0o077 == 0
+    assert (var_dir / "demo_password").read_text() == password and (
+        var_dir / "demo_password"
+    ).stat().st_mode & 0o077 == 0
     assert Command().ensure_demo_account() == (email, password)  # the same at the next start
     user = User.objects.get(email=email)
     assert user.check_password(password)
