@@ -1,6 +1,8 @@
 """Answers that hold for every page: a short outage is a 503 the editor retries, and the security headers."""
 
+import ipaddress
 import logging
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -71,3 +73,35 @@ class ContentSecurityPolicyMiddleware:
         if settings.CONTENT_SECURITY_POLICY and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
         return response
+
+
+FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST", "HTTP_FORWARDED")
+
+
+@lru_cache(maxsize=8)
+def _networks(proxies: tuple) -> tuple:
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def is_trusted_proxy(address: str) -> bool:
+    """The address is one of settings.TRUSTED_PROXIES (an address or a network)."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in network for network in _networks(tuple(settings.TRUSTED_PROXIES)))
+
+
+class ForwardedHeadersMiddleware:
+    """What a proxy says about the client (its address, that it came over HTTPS) is believed only from the
+    proxies the site names (TRUSTED_PROXIES): from anyone else those headers are removed before anything reads
+    them, so a client cannot pick its own address for the per-address limits or pretend to be on HTTPS."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not is_trusted_proxy(request.META.get("REMOTE_ADDR", "")):
+            for header in FORWARDED:
+                request.META.pop(header, None)
+        return self.get_response(request)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import RedisError
 
-from .middleware import refusal
+from .middleware import is_trusted_proxy, refusal
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,15 @@ def too_many(request, retry_after: int, message: str):
 
 
 def client_address(request) -> str:
-    # Behind the proxy compose documents, REMOTE_ADDR is the proxy; the proxy's X-Forwarded-For is used only when
-    # the site says it is behind one (settings.SECURE_PROXY_SSL_HEADER set by BEHIND_PROXY).
-    if settings.SECURE_PROXY_SSL_HEADER and request.headers.get("X-Forwarded-For"):
-        return request.headers["X-Forwarded-For"].split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "")
+    """The client's address: REMOTE_ADDR, or behind trusted proxies the last address in X-Forwarded-For that is
+    not one of them (ForwardedHeadersMiddleware has removed the header from anyone else's requests)."""
+    address = request.META.get("REMOTE_ADDR", "")
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = hop
+        if not is_trusted_proxy(hop):
+            break
+    return address
 
 
 def limit(scope: str, setting: str, seconds: int, message: str):

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "storyassistant.middleware.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "storyassistant.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -314,8 +315,11 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", Fals
 # HSTS for every subdomain, and the browsers' preload list, commit domains this app does not own: the operator's
 # choice (SECURE_HSTS_INCLUDE_SUBDOMAINS), so `check --deploy` does not insist on them.
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
-# Trust X-Forwarded-Proto only when a proxy that always sets it stands in front (else a client could forge it).
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", SECURE_SITE) else None
+# The addresses (or networks, 10.0.0.0/8) of the reverse proxies in front of the app. X-Forwarded-For and
+# X-Forwarded-Proto are believed only on requests that come from one of them (any other client could forge them):
+# storyassistant.middleware.ForwardedHeadersMiddleware removes them from every other request.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CONTENT_SECURITY_POLICY = env_str(

@@ -114,3 +114,36 @@ def test_the_public_site_switch_passes_djangos_deployment_checks():
     assert result.returncode == 0, result.stderr
     del env["SECURE_SITE"]  # a local install on http:// is what `make run` is; there the check does complain
     assert subprocess.run(check, cwd=root, env=env, capture_output=True, timeout=120).returncode != 0
+
+
+def test_a_forged_forwarded_for_does_not_change_the_address_but_a_trusted_proxys_does(client, settings, redis_conn):
+    settings.ADMIN_LOGINS_PER_15_MINUTES = 2
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # a public HTTPS site
+    guesses = [
+        client.post("/admin/login/", {"username": f"u{n}@example.com", "password": "x"},
+                    headers={"X-Forwarded-For": f"203.0.113.{n}", "X-Forwarded-Proto": "https"}).status_code
+        for n in range(3)
+    ]  # fmt: skip
+    assert guesses == [200, 200, 429]  # one address (127.0.0.1), whatever the header says
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    proxied = Client(REMOTE_ADDR="10.1.2.3")
+    answers = [
+        proxied.post("/admin/login/", {"username": f"v{n}@example.com", "password": "x"},
+                     headers={"X-Forwarded-For": f"198.51.100.{n}, 10.9.9.9"}).status_code
+        for n in range(3)
+    ]  # fmt: skip
+    assert answers == [200, 200, 200]  # three clients behind the proxy, each with its own count
+
+
+def test_https_is_believed_only_from_a_trusted_proxy(settings):
+    from django.test import RequestFactory
+
+    from storyassistant.middleware import ForwardedHeadersMiddleware
+
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.TRUSTED_PROXIES = ["10.0.0.1"]
+    seen = []
+    middleware = ForwardedHeadersMiddleware(lambda request: seen.append(request.is_secure()))
+    middleware(RequestFactory().get("/", REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_PROTO="https"))
+    middleware(RequestFactory().get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_PROTO="https"))
+    assert seen == [False, True]
