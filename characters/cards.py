@@ -5,18 +5,27 @@ A card's fields map onto the profile (description to backstory, personality, exa
 everything else it carries (greetings, scenario, tags, the embedded lorebook, extensions) is kept in the
 character's attributes, so exporting an imported card gives an equivalent card. The profile's appearance and
 goals travel in the card's extensions, and appearance also leads the description other tools read.
+
+An uploaded card is read in the sandbox (`read_upload`): a PNG's text chunks are found by walking its chunks,
+without decoding a single frame (an animated PNG's every frame was decoded to reach text stored after them), and
+the picture is cleaned from its first frame only.
 """
 
 import base64
 import binascii
 import io
 import json
+import zlib
 from dataclasses import dataclass
 
-from django.conf import settings
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, PngImagePlugin
 
-MAX_BYTES = 20 * 1024 * 1024
+from pictures.images import clean, save_clean
+from stories import lorebooks
+from storyassistant.sandbox import Unreadable
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CARD_KEYWORDS = (b"chara", b"ccv3")
 # Card fields that map onto the profile; the rest of `data` is kept as it came.
 MAPPED = {"name", "description", "personality", "mes_example"}
 EXTENSION = "storyassistant"
@@ -24,7 +33,7 @@ LIMITS = {"name": 200, "appearance": 10000, "personality": 10000, "backstory": 2
           "goals": 5000}  # fmt: skip
 
 
-class CardError(ValueError):
+class CardError(Unreadable):
     """Not a character card this app can read; the message says why. Nothing was saved."""
 
 
@@ -36,11 +45,27 @@ class Card:
     image: bytes | None = None  # the PNG the card came in: the portrait
 
 
-def read(data: bytes) -> Card:
-    if len(data) > MAX_BYTES:
-        raise CardError(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return from_png(data)
+def read_upload(
+    data: bytes, folder, *, max_bytes: int, max_picture_bytes: int, max_pixels: int, lorebook_bytes: int | None = None
+) -> dict:
+    """The sandbox's entry point: the card's fields, its portrait cleaned into `folder`, and (when
+    `lorebook_bytes` is given, for a card going into a story) its lorebook's entries."""
+    card = read(data, max_bytes)
+    portrait = None
+    if card.image:
+        portrait = save_clean(clean(card.image, max_picture_bytes, max_pixels), folder, "portrait")
+    book = card.kept.get("character_book")
+    entries = []
+    if lorebook_bytes and isinstance(book, dict) and book.get("entries"):
+        entries = lorebooks.parse(json.dumps(book).encode(), lorebook_bytes)[1]
+    return {"fields": card.fields, "kept": card.kept, "spec": card.spec, "portrait": portrait, "lore": entries}
+
+
+def read(data: bytes, max_bytes: int) -> Card:
+    if len(data) > max_bytes:
+        raise CardError(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+    if data[:8] == PNG_SIGNATURE:
+        return from_png(data, max_bytes)
     try:
         card = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -48,24 +73,49 @@ def read(data: bytes) -> Card:
     return from_json(card)
 
 
-def from_png(data: bytes) -> Card:
-    unreadable = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+def png_text(data: bytes, keywords=CARD_KEYWORDS, max_text: int = 20 * 1024 * 1024) -> dict[bytes, str]:
+    """The PNG's text chunks (tEXt, zTXt, iTXt) with the given keywords, found by walking the chunks in one pass;
+    compressed text is inflated no further than `max_text`. Nothing is decoded."""
+    found, at = {}, len(PNG_SIGNATURE)
+    while at + 8 <= len(data):
+        length, kind = int.from_bytes(data[at : at + 4], "big"), data[at + 4 : at + 8]
+        body = data[at + 8 : at + 8 + length]
+        if len(body) < length:
+            raise CardError("The PNG is damaged: it ends in the middle of a part.")
+        if kind == b"IEND":
+            break
+        if kind in (b"tEXt", b"zTXt", b"iTXt"):
+            keyword, _, rest = body.partition(b"\0")
+            if keyword in keywords:
+                found[keyword] = _chunk_text(kind, rest, max_text)
+        at += 12 + length  # length, type, data, CRC
+    return found
+
+
+def _chunk_text(kind: bytes, rest: bytes, max_text: int) -> str:
+    if kind == b"tEXt":
+        return rest.decode("latin-1")
+    if kind == b"zTXt":
+        return _inflate(rest[1:], max_text).decode("latin-1")
+    compressed, rest = rest[:1] == b"\1", rest[2:]  # iTXt: flag, method, language\0, translated keyword\0, text
+    rest = rest.partition(b"\0")[2].partition(b"\0")[2]
+    return (_inflate(rest, max_text) if compressed else rest).decode("utf-8", "replace")
+
+
+def _inflate(data: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj()
     try:
-        image = Image.open(io.BytesIO(data))
-    except unreadable as exc:
-        raise CardError("The PNG is damaged: it could not be read.") from exc
-    with image:
-        # Reading the text chunks decodes the pixels: bound them first, as every picture is bounded.
-        if image.width * image.height > settings.PICTURE_MAX_PIXELS:
-            raise CardError(
-                f"The card's picture is {image.width:,} × {image.height:,} pixels; the limit is "
-                f"{settings.PICTURE_MAX_PIXELS / 1e6:.0f} megapixels."
-            )
-        try:
-            chunks = dict(image.text) if hasattr(image, "text") else {}
-        except unreadable as exc:
-            raise CardError("The PNG is damaged: it could not be read.") from exc
-    encoded = chunks.get("ccv3") or chunks.get("chara")  # V3 first: it carries more
+        out = inflater.decompress(data, limit)
+    except zlib.error as exc:
+        raise CardError("The character card in this PNG is damaged.") from exc
+    if inflater.unconsumed_tail:
+        raise CardError("The character card in this PNG expands to far more than a card could; it was refused.")
+    return out
+
+
+def from_png(data: bytes, max_bytes: int) -> Card:
+    chunks = png_text(data, max_text=max_bytes)
+    encoded = chunks.get(b"ccv3") or chunks.get(b"chara")  # V3 first: it carries more
     if not encoded:
         raise CardError("This PNG has no character card in it (no chara or ccv3 text chunk).")
     try:

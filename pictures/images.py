@@ -6,17 +6,20 @@ metadata survives (EXIF with its GPS position, PNG text chunks, ICC profiles, an
 """
 
 import io
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from storyassistant.sandbox import Unreadable
 
 ACCEPTED = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 THUMBNAIL_SIZE = (512, 512)
 THUMBNAIL_QUALITY = 80
 
 
-class PictureRejected(ValueError):
+class PictureRejected(Unreadable):
     """The data is not an image the app accepts; the message says why, for the writer."""
 
 
@@ -30,8 +33,11 @@ class CleanImage:
     thumbnail: bytes  # WebP, at most THUMBNAIL_SIZE
 
 
-def clean(data: bytes) -> CleanImage:
-    max_bytes, max_pixels = settings.PICTURE_MAX_BYTES, settings.PICTURE_MAX_PIXELS
+def clean(data: bytes, max_bytes: int | None = None, max_pixels: int | None = None) -> CleanImage:
+    """The image re-encoded from its pixels (its first frame), within the limits (PICTURE_MAX_BYTES and
+    PICTURE_MAX_PIXELS unless given: a reader in the sandbox, with no Django settings, gives them)."""
+    max_bytes = max_bytes or settings.PICTURE_MAX_BYTES
+    max_pixels = max_pixels or settings.PICTURE_MAX_PIXELS
     if len(data) > max_bytes:
         raise PictureRejected(f"The image is {megabytes(len(data))}; the limit is {megabytes(max_bytes)}.")
     try:
@@ -82,3 +88,27 @@ def encode(image: Image.Image, format: str, **options) -> bytes:
     out = io.BytesIO()
     image.save(out, format=format, **options)  # no exif= or pnginfo=: nothing but the pixels is written
     return out.getvalue()
+
+
+def save_clean(cleaned: CleanImage, folder: Path, name: str) -> dict:
+    """A sandboxed reader's cleaned image as files in its folder, described for `load_clean`."""
+    (folder / f"{name}.{cleaned.extension}").write_bytes(cleaned.data)
+    (folder / f"{name}-thumb.webp").write_bytes(cleaned.thumbnail)
+    fields = {k: v for k, v in asdict(cleaned).items() if k not in ("data", "thumbnail")}
+    return {**fields, "file": f"{name}.{cleaned.extension}", "thumbnail_file": f"{name}-thumb.webp"}
+
+
+def load_clean(described: dict, file) -> CleanImage:
+    """The cleaned image a reader described (`file(name)` gives the path of a file it made)."""
+    if described.get("content_type") not in ACCEPTED.values() or described.get("extension") not in ("png", "jpg"):
+        raise PictureRejected("The picture could not be read.")
+    return CleanImage(
+        data=file(described["file"]).read_bytes(), content_type=described["content_type"],
+        extension=described["extension"], width=int(described["width"]), height=int(described["height"]),
+        thumbnail=file(described["thumbnail_file"]).read_bytes(),
+    )  # fmt: skip
+
+
+def read_upload(data: bytes, folder: Path, *, max_bytes: int, max_pixels: int) -> dict:
+    """The sandbox's entry point: the image cleaned into `folder`, described for `load_clean`."""
+    return save_clean(clean(data, max_bytes, max_pixels), folder, "picture")

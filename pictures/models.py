@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from characters.models import Character
 
-from .images import clean
+from .images import CleanImage, clean
 
 PROMPT_MAX_CHARS = 4000
 
@@ -127,7 +127,11 @@ class Picture(models.Model):
     @classmethod
     def store(cls, data: bytes, **fields) -> "Picture":
         """Clean the image (raises PictureRejected with a message for the writer) and save it with its thumbnail."""
-        cleaned = clean(data)
+        return cls.store_clean(clean(data), **fields)
+
+    @classmethod
+    def store_clean(cls, cleaned: CleanImage, **fields) -> "Picture":
+        """Save an image already cleaned (by a reader in the sandbox) with its thumbnail."""
         picture = cls(content_type=cleaned.content_type, width=cleaned.width, height=cleaned.height, **fields)
         picture.image.save(f"{picture.pk}.{cleaned.extension}", ContentFile(cleaned.data), save=False)
         picture.thumbnail.save(f"{picture.pk}-thumb.webp", ContentFile(cleaned.thumbnail), save=False)

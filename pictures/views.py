@@ -7,11 +7,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from characters.models import Character
+from storyassistant import uploads
 from storyassistant.bodylimit import accepts_upload
-from storyassistant.http import file_chunks, uploaded
-from storyassistant.middleware import refusal
+from storyassistant.http import file_chunks
+from storyassistant.models import Upload
 
-from .images import PictureRejected
 from .models import Picture
 
 
@@ -40,20 +40,13 @@ def serve(picture, variant: str) -> StreamingHttpResponse:
 @login_required
 @require_POST
 def portrait_upload(request, character_pk):
-    """The writer's own portrait of a character: cleaned like any image, and current at once."""
+    """The writer's own portrait of a character: cleaned like any image by a worker (pictures/tasks.py), and
+    current once it is."""
     character = get_object_or_404(Character.objects.for_user(request.user), pk=character_pk)
-    upload, refused = uploaded(request, "portrait", settings.PICTURE_MAX_BYTES, "image", "an image file to upload")
-    if refused:
-        return refused
-    try:
-        Picture.store(
-            upload.read(), owner=request.user, kind=Picture.Kind.PORTRAIT, character=character,
-            status=Picture.Status.ACCEPTED, source=Picture.Source.UPLOADED, caption=character.name,
-        )  # fmt: skip
-    except PictureRejected as exc:
-        return refusal(request, 400, f"{exc} Nothing was saved.")
-    messages.success(request, f"Uploaded a portrait of {character.name}.")
-    return redirect(next_url(request) or character)
+    return uploads.accept(
+        request, Upload.Kind.PICTURE, "portrait", settings.PICTURE_MAX_BYTES, "image", "an image file to upload",
+        "pictures.tasks.read_portrait", character=character.pk, back=next_url(request) or character.get_absolute_url(),
+    )  # fmt: skip
 
 
 @login_required

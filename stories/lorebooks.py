@@ -1,23 +1,32 @@
 """Lorebooks in and out: SillyTavern World Info JSON, NovelAI .lorebook, and the character_book inside a
 Character Card. Each entry becomes a world entry with its keys; what this app has no field for is kept in the
-entry's metadata, so exporting what was imported gives an equivalent lorebook."""
+entry's metadata, so exporting what was imported gives an equivalent lorebook.
+
+Plain Python (no Django): an uploaded lorebook is read in the sandbox (`read_upload`)."""
 
 import json
 
-from .models import WorldEntry
+from storyassistant.sandbox import Unreadable
 
 MAX_ENTRIES = 2000
-MAX_BYTES = 10 * 1024 * 1024
+LORE = "lore"  # WorldEntry.Kind.LORE
+DESCRIPTION_MAX_CHARS = 20000  # WorldEntry.description
 
 
-class LorebookError(ValueError):
+class LorebookError(Unreadable):
     """Not a lorebook this app can read; the message says why. Nothing was saved."""
 
 
-def parse(data: bytes) -> tuple[str, list[dict]]:
+def read_upload(data: bytes, folder, *, max_bytes: int) -> dict:
+    """The sandbox's entry point: the lorebook's format and its entries."""
+    kind, items = parse(data, max_bytes)
+    return {"format": kind, "entries": items}
+
+
+def parse(data: bytes, max_bytes: int) -> tuple[str, list[dict]]:
     """The lorebook's format and its entries as world entry fields (name, description, kind, metadata)."""
-    if len(data) > MAX_BYTES:
-        raise LorebookError(f"The lorebook is larger than {MAX_BYTES // (1024 * 1024)} MB.")
+    if len(data) > max_bytes:
+        raise LorebookError(f"The lorebook is larger than {max_bytes // (1024 * 1024)} MB.")
     try:
         book = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -53,8 +62,8 @@ def entry(name, description, keys_, secondary, original: dict, source: str) -> d
     found = keys(keys_)
     return {
         "name": text(name, 200).strip() or (found[0] if found else ""),
-        "description": text(description, 20000),
-        "kind": WorldEntry.Kind.LORE,
+        "description": text(description, DESCRIPTION_MAX_CHARS),
+        "kind": LORE,
         "metadata": {"keys": found, "secondary_keys": keys(secondary), "lorebook": {"format": source, **original}},
     }
 
@@ -72,20 +81,7 @@ def from_character_book(e: dict) -> dict:
     return entry(name, e.get("content"), e.get("keys"), e.get("secondary_keys"), e, "character_book")
 
 
-def import_into(story, items: list[dict]) -> tuple[int, int]:
-    """World entries for the items, skipping names the story already has; (added, skipped)."""
-    existing = {n.lower() for n in story.world_entries.values_list("name", flat=True)}
-    added = 0
-    for item in items:
-        if item["name"].lower() in existing:
-            continue
-        WorldEntry.objects.create(story=story, **item)
-        existing.add(item["name"].lower())
-        added += 1
-    return added, len(items) - added
-
-
-def original(entry_: WorldEntry, source: str) -> dict:
+def original(entry_, source: str) -> dict:
     """The fields an imported entry came with, when it came from this kind of lorebook."""
     book = (entry_.metadata or {}).get("lorebook") or {}
     return {k: v for k, v in book.items() if k != "format"} if book.get("format") == source else {}

@@ -191,6 +191,21 @@ class Story(models.Model):
             chapter.save()
         return chapter
 
+    def add_lore(self, items: list[dict]) -> tuple[int, int]:
+        """World entries for lorebook items (stories.lorebooks), skipping names the story already has, all or
+        nothing; (added, skipped)."""
+        with transaction.atomic():
+            Story.objects.select_for_update().filter(pk=self.pk).values_list("pk", flat=True).get()
+            existing = {n.lower() for n in self.world_entries.values_list("name", flat=True)}
+            added = 0
+            for item in items:
+                if item["name"].lower() in existing:
+                    continue
+                WorldEntry.objects.create(story=self, **item)
+                existing.add(item["name"].lower())
+                added += 1
+        return added, len(items) - added
+
     def archive(self):
         self.archived_at = timezone.now()
         self.save(update_fields=["archived_at", "updated_at"])

@@ -2,6 +2,7 @@
 gone."""
 
 from django.conf import settings
+from django.urls import reverse
 
 from storyassistant import uploads
 from storyassistant.sandbox import Unreadable
@@ -62,3 +63,24 @@ def import_manuscript(import_id: int):
         imported.import_into(parts, story=story, title=choice.get("title", ""))
     except ValueError:
         return  # imported meanwhile
+
+
+LOREBOOK_NAMES = {"sillytavern": "SillyTavern", "novelai": "NovelAI", "character_book": "character card"}
+
+
+def read_lorebook(upload_id):
+    """Read an uploaded lorebook in the sandbox into the story's world."""
+    uploads.process(upload_id, _lorebook_into_world)
+
+
+def _lorebook_into_world(upload) -> tuple[str, str]:
+    story = Story.objects.for_user(upload.owner).filter(pk=upload.options.get("story")).first()
+    if story is None:
+        raise Unreadable("The story is no longer yours to add to (deleted or hidden).")
+    with uploads.read(upload, "stories.lorebooks:read_upload", max_bytes=settings.LOREBOOK_MAX_BYTES) as result:
+        kind, items = result.value["format"], result.value["entries"]
+    added, skipped = story.add_lore(items)
+    note = f" ({skipped} already in the world were left as they are)" if skipped else ""
+    return f"Added {added} entries from the {LOREBOOK_NAMES.get(kind, kind)} lorebook{note}.", reverse(
+        "world_list", args=[story.pk]
+    )

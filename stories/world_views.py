@@ -2,17 +2,20 @@
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
+from storyassistant import uploads
 from storyassistant.bodylimit import accepts_upload
 from storyassistant.http import paginate, text_param
-from storyassistant.middleware import refusal
+from storyassistant.models import Upload
 
 from . import lorebooks
 from .access import get_story_for_user
@@ -20,9 +23,6 @@ from .forms import WorldEntryForm
 from .models import WorldEntry
 
 ENTRIES_PER_PAGE = 60
-
-
-LOREBOOK_NAMES = {"sillytavern": "SillyTavern", "novelai": "NovelAI", "character_book": "character card"}
 
 
 def _get_entry(request, story_pk, pk):
@@ -96,21 +96,14 @@ def world_delete(request, story_pk, pk):
 @login_required
 @require_POST
 def lorebook_import(request, story_pk):
-    """A SillyTavern World Info JSON, a NovelAI .lorebook or a card's character_book, into the story's world."""
+    """A SillyTavern World Info JSON, a NovelAI .lorebook or a card's character_book, into the story's world (read
+    by a worker in the sandbox)."""
     story = get_story_for_user(request, story_pk)
-    upload = request.FILES.get("lorebook")
-    if upload is None:
-        return refusal(request, 400, "Choose a lorebook to import (.json or .lorebook).")
-    if upload.size > lorebooks.MAX_BYTES:
-        return refusal(request, 413, "The lorebook is larger than 10 MB. Nothing was imported.")
-    try:
-        kind, items = lorebooks.parse(upload.read())
-    except lorebooks.LorebookError as exc:
-        return refusal(request, 400, f"{exc} Nothing was imported.")
-    added, skipped = lorebooks.import_into(story, items)
-    note = f" ({skipped} already in the world were left as they are)" if skipped else ""
-    messages.success(request, f"Added {added} entries from the {LOREBOOK_NAMES[kind]} lorebook{note}.")
-    return redirect("world_list", story.pk)
+    return uploads.accept(
+        request, Upload.Kind.LOREBOOK, "lorebook", settings.LOREBOOK_MAX_BYTES, "lorebook",
+        "a lorebook to import (.json or .lorebook)", "stories.tasks.read_lorebook", story=story.pk,
+        back=reverse("world_list", args=[story.pk]),
+    )  # fmt: skip
 
 
 @login_required

@@ -74,6 +74,7 @@ class Upload(models.Model):
         CARD = "card", "Character card"
         LOREBOOK = "lorebook", "Lorebook"
         BACKUP = "backup", "Backup"
+        PICTURE = "picture", "Picture"
 
     class Status(models.TextChoices):
         WAITING = "waiting", "Waiting for a worker"

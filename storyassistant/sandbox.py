@@ -51,6 +51,7 @@ class Result:
     value: object  # what the reader returned (JSON)
     folder: Path  # where the files it made are, named as its answer names them
     seconds: float  # wall-clock time of the child
+    peak_memory: int = 0  # the child's largest resident size, in bytes (from the child itself)
 
     def file(self, name: str) -> Path:
         """A file the reader made, by the name its answer gave (never outside the folder)."""
@@ -84,7 +85,8 @@ def run(reader: str, source: Path, limits: Limits, **options):
                 process.communicate()
                 raise OverLimit(f"It took more than {wall} seconds.") from None
         seconds = time.monotonic() - started
-        yield Result(_answer(process.returncode, folder / RESULT, limits, errors), folder, seconds)
+        value, peak = _answer(process.returncode, folder / RESULT, limits, errors)
+        yield Result(value, folder, seconds, peak)
 
 
 def wall_seconds(limits: Limits) -> int:
@@ -111,7 +113,7 @@ def _answer(returncode: int, path: Path, limits: Limits, errors: bytes):
         raise OverLimit(f"It needed more than {limits.describe_memory()}.")
     if "refused" in answer:
         raise Unreadable(str(answer["refused"]))
-    return answer.get("value")
+    return answer.get("value"), int(answer.get("peak_memory") or 0)
 
 
 # --- the child -------------------------------------------------------------------------------------------------
@@ -124,8 +126,19 @@ def _limit(memory_bytes: int, cpu_seconds: int, output_bytes: int):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _peak_memory() -> int:
+    """This process's high-water resident size (VmHWM: of this program, not of the parent it was forked from)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _write(folder: Path, answer: dict):
-    (folder / RESULT).write_text(json.dumps(answer, ensure_ascii=False))
+    (folder / RESULT).write_text(json.dumps({**answer, "peak_memory": _peak_memory()}, ensure_ascii=False))
 
 
 def main(argv: list[str]):

@@ -56,3 +56,14 @@ def read_uploads() -> list[Upload]:
         getattr(import_module(module), name)(upload.pk)
         done.append(Upload.objects.get(pk=upload.pk))
     return done
+
+
+def send_file(client, url: str, fields: dict):
+    """Post a form with a file as the browser does, let the worker's job read it, and return what the upload's
+    page then answers: a redirect to what it made, or the page with the reason it could not be read (or the
+    refusal, when the form itself was refused)."""
+    response = client.post(url, fields)
+    if response.status_code != 302 or not response["Location"].startswith("/uploads/"):
+        return response
+    read_uploads()
+    return client.get(response["Location"])

@@ -4,16 +4,22 @@ portrait included, the lorebook into the story's world; exporting what was impor
 import base64
 import io
 import json
+import struct
+import time
+import zlib
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image, PngImagePlugin
 
+from characters import cards
 from characters.models import Character
 from pictures.models import Picture
 from stories.models import WorldEntry
-from tests.factories import make_character, make_story
+from storyassistant.models import Upload
+from tests import hostile
+from tests.factories import make_character, make_story, send_file
 from tests.image_servers import png_claiming
 
 pytestmark = pytest.mark.django_db
@@ -45,8 +51,15 @@ def card_png(card: dict, keyword="chara", size=(40, 60)) -> bytes:
     return out.getvalue()
 
 
+def with_card(png: bytes, card: dict) -> bytes:
+    """The PNG with a `chara` text chunk holding the card, put right after its header."""
+    text = b"chara\0" + base64.b64encode(json.dumps(card).encode())
+    chunk = struct.pack(">I", len(text)) + b"tEXt" + text + struct.pack(">I", zlib.crc32(b"tEXt" + text))
+    return png[:33] + chunk + png[33:]
+
+
 def import_card(client, data, name="card.json", **extra):
-    return client.post(reverse("card_import"), {"card": SimpleUploadedFile(name, data), **extra})
+    return send_file(client, reverse("card_import"), {"card": SimpleUploadedFile(name, data), **extra})
 
 
 def test_a_v2_card_round_trips_through_the_library(writer_client, user):
@@ -122,10 +135,13 @@ def test_bad_cards_are_refused_and_nothing_is_saved(writer_client):
         (json.dumps({"spec": "chara_card_v9", "data": {}}).encode(), "x.json", "Unknown character card format"),
         (json.dumps({"spec": "chara_card_v2", "data": {"name": ""}}).encode(), "x.json", "has no name"),
         (card_png(V2)[:80], "x.png", "damaged"),
-        (png_claiming(9000, 9000), "bomb.png", "9,000 × 9,000 pixels; the limit is 40 megapixels"),
+        (with_card(png_claiming(9000, 9000), V2), "bomb.png", "9,000 × 9,000 pixels; the limit is 40 megapixels"),
     ]:
-        response = import_card(writer_client, data, name=name)
-        assert response.status_code == 400 and reason in response.content.decode(), (name, response.content)
+        page = import_card(writer_client, data, name=name).content.decode()
+        failed = Upload.objects.get(filename=name)
+        assert failed.status == Upload.Status.FAILED and reason in failed.message, (name, failed.message)
+        assert reason in page
+        failed.delete()
     assert not Character.objects.exists() and not Picture.objects.exists()
 
 
@@ -147,3 +163,29 @@ def test_another_writer_gets_404(writer_client, other_client, user):
     assert import_card(other_client, json.dumps(V2).encode(), story=story.pk).status_code == 404
     assert writer_client.get(reverse("card_export", args=[mara.pk, "exe"])).status_code == 404
     assert not story.characters.exists()
+
+
+def test_an_animated_png_card_is_read_without_decoding_its_frames(writer_client):
+    animated = hostile.apng_card(frames=60, size=3000)
+    started = time.perf_counter()
+    card = cards.read(animated, 20 * 1024 * 1024)
+    assert time.perf_counter() - started < 0.2 and card.fields["name"] == "Frames"
+    import_card(writer_client, animated, name="animated.png")
+    portrait = Picture.objects.get(character__name="Frames")
+    assert (portrait.width, portrait.height) == (3000, 3000)  # the first frame, cleaned like any picture
+    assert Upload.objects.get().seconds < 10
+
+
+def test_compressed_and_international_text_chunks_are_read_within_bounds():
+    text = base64.b64encode(json.dumps(V2).encode())
+    compressed = b"chara\0\0" + zlib.compress(text)
+    international = b"ccv3\0\0\0en\0\0" + text
+    for kind, body in ((b"zTXt", compressed), (b"iTXt", international)):
+        chunk = struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        png = png_claiming(10, 10)
+        assert cards.read(png[:33] + chunk + png[33:], 20 * 1024 * 1024).fields["name"] == "Seraphina"
+    bomb = b"chara\0\0" + zlib.compress(b"A" * (50 * 1024 * 1024))
+    chunk = struct.pack(">I", len(bomb)) + b"zTXt" + bomb + struct.pack(">I", zlib.crc32(b"zTXt" + bomb))
+    png = png_claiming(10, 10)
+    with pytest.raises(cards.CardError, match="expands to far more than a card could"):
+        cards.read(png[:33] + chunk + png[33:], 20 * 1024 * 1024)

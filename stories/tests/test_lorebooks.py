@@ -8,7 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from stories.models import WorldEntry
-from tests.factories import make_story
+from storyassistant.models import Upload
+from tests.factories import make_story, send_file
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +33,7 @@ NOVELAI = {
 
 def import_book(client, story, book, name="world.json"):
     data = book if isinstance(book, bytes) else json.dumps(book).encode()
-    return client.post(reverse("lorebook_import", args=[story.pk]), {"lorebook": SimpleUploadedFile(name, data)})
+    return send_file(client, reverse("lorebook_import", args=[story.pk]), {"lorebook": SimpleUploadedFile(name, data)})
 
 
 def test_world_info_round_trips(writer_client, user):
@@ -74,8 +75,9 @@ def test_bad_lorebooks_are_refused(writer_client, user):
         (json.dumps({"entries": {"0": {"content": ""}}}).encode(), "no entries with text"),
     ]
     for data, reason in bad:
-        response = import_book(writer_client, story, data)
-        assert response.status_code == 400 and reason in response.content.decode()
+        page = import_book(writer_client, story, data).content.decode()
+        failed = Upload.objects.latest("created_at")
+        assert failed.status == Upload.Status.FAILED and reason in failed.message and reason in page
     assert not story.world_entries.exists()
 
 

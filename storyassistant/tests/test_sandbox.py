@@ -64,3 +64,8 @@ def test_the_child_sees_no_secrets_and_cannot_name_files_outside_its_folder(sour
         assert set(result.value["variables"]) <= {"PATH", "LANG", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE", "PWD"}
     with sandbox.run(f"{READERS}:escape", source, LIMITS) as result, pytest.raises(sandbox.Unreadable):
         result.file(result.value["file"])
+
+
+def test_the_childs_own_peak_memory_is_reported(source):
+    with sandbox.run(f"{READERS}:echo", source, LIMITS, name="x") as result:
+        assert 5 * 1024 * 1024 < result.peak_memory < 100 * 1024 * 1024
