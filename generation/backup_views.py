@@ -1,17 +1,17 @@
 """A story's full backup as a download, and restoring one (from this server or another) as a new story."""
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from stories.access import get_story_for_user
+from storyassistant import uploads
 from storyassistant.bodylimit import accepts_upload
-from storyassistant.http import download, uploaded
-from storyassistant.middleware import refusal
+from storyassistant.http import download
+from storyassistant.models import Upload
 
 from . import backup
 
@@ -34,17 +34,8 @@ def account_backup(request):
 @login_required
 @require_POST
 def backup_restore(request):
-    upload, refused = uploaded(request, "backup", settings.BACKUP_MAX_BYTES, "backup", "a backup to restore (.zip)")
-    if refused:
-        return refused
-    try:
-        stories = backup.restore_any(request.user, upload.read())
-    except backup.BackupError as exc:
-        return refusal(request, 400, f"{exc} Nothing was restored.")
-    if len(stories) == 1:
-        messages.success(
-            request, f"Restored “{stories[0].title}” with its chapters, history, cast, world and pictures."
-        )
-        return redirect(stories[0])
-    messages.success(request, f"Restored {len(stories)} stories and your library.")
-    return redirect("dashboard")
+    """A story's or a whole account's backup, restored by a worker (generation/backup.py) as new stories."""
+    return uploads.accept(
+        request, Upload.Kind.BACKUP, "backup", settings.BACKUP_MAX_BYTES, "backup", "a backup to restore (.zip)",
+        "generation.tasks.read_backup", back=reverse("dashboard"),
+    )  # fmt: skip

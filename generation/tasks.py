@@ -6,6 +6,7 @@ from django.utils import timezone
 from stories.models import ManuscriptImport, Story
 from storyassistant import uploads
 
+from . import backup
 from .dispatch import dispatch
 from .models import GenerationTask
 from .pipeline import execute
@@ -48,3 +49,8 @@ def maintenance():
     Story.objects.expired_trash().delete()
     ManuscriptImport.objects.abandoned().delete()
     uploads.give_up_stale()
+
+
+def read_backup(upload_id):
+    """Restore an uploaded backup (a story's or a whole account's) for its owner."""
+    uploads.process(upload_id, backup.restore_upload)

@@ -112,3 +112,11 @@ def load_clean(described: dict, file) -> CleanImage:
 def read_upload(data: bytes, folder: Path, *, max_bytes: int, max_pixels: int) -> dict:
     """The sandbox's entry point: the image cleaned into `folder`, described for `load_clean`."""
     return save_clean(clean(data, max_bytes, max_pixels), folder, "picture")
+
+
+def clean_files(data: bytes, folder: Path, *, files: list[str], max_bytes: int, max_pixels: int) -> list[dict]:
+    """The sandbox's entry point for a batch: each file (written by a reader before) cleaned into `folder`."""
+    return [
+        save_clean(clean(Path(path).read_bytes(), max_bytes, max_pixels), folder, f"picture-{index}")
+        for index, path in enumerate(files)
+    ]

@@ -21,7 +21,8 @@ def picture_path(picture, filename: str) -> str:
 
 class PictureQuerySet(models.QuerySet):
     def for_user(self, user):
-        return self.filter(owner=user).exclude(story__deleted_at__isnull=False)
+        """The user's pictures, except those of a story in the trash or hidden by moderators."""
+        return self.filter(owner=user).exclude(story__deleted_at__isnull=False).exclude(story__is_flagged=True)
 
     def portraits(self):
         return self.filter(kind=Picture.Kind.PORTRAIT)

@@ -10,11 +10,9 @@ kept as Markdown (*italic*, **bold**); headings become "# " lines, which is wher
 Every pass is linear in the text: string methods, no pattern that can backtrack over a run of spaces.
 """
 
-import io
 import posixpath
 import re
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -102,8 +100,13 @@ def read(filename: str, data: bytes, bounds: Bounds) -> tuple[str, str]:
     if data[:4] == b"PK\x03\x04":  # from the content first: the name only tells text formats apart
         archive = open_zip(data, bounds)
         kind = zip_format(archive)
-        reader = Unzipped(archive, bounds.max_unzipped)
-        text = read_docx(reader, counter) if kind == "docx" else read_epub(reader, counter)
+        reader = archives.Reader(archive, bounds.max_unzipped)
+        try:
+            text = read_docx(reader, counter) if kind == "docx" else read_epub(reader, counter)
+        except archives.TooLarge as exc:
+            raise ManuscriptError(TOO_BIG) from exc
+        except archives.Damaged as exc:
+            raise ManuscriptError(f"The file is damaged: {str(exc)[:200]}.") from exc
     else:
         kind, text = text_format(filename), decode(data)
         counter.add(len(text))
@@ -145,60 +148,6 @@ def open_zip(data: bytes, bounds: Bounds) -> zipfile.ZipFile:
 
 
 TOO_BIG = "The file expands to far more than a manuscript could; it was refused."
-DAMAGED = "The file is damaged: part of it could not be read."
-
-
-class Unzipped:
-    """Entries of the archive, read no further than `limit` bytes in all, whatever their headers claim."""
-
-    def __init__(self, archive: zipfile.ZipFile, limit: int):
-        self.archive, self.left = archive, limit
-
-    def read(self, name: str, limit: int | None = None) -> bytes:
-        budget = min(self.left, limit) if limit is not None else self.left
-        try:
-            with self.archive.open(name) as entry:
-                data = entry.read(budget + 1)
-        except KeyError as exc:
-            raise ManuscriptError(f"The file is damaged: {name[:200]} is missing.") from exc
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
-            raise ManuscriptError(DAMAGED) from exc
-        if len(data) > budget:
-            raise ManuscriptError(TOO_BIG)
-        self.left -= len(data)
-        return data
-
-    def stream(self, name: str):
-        """A file object over the entry that stops the reader at the limit."""
-        try:
-            return _Bounded(self.archive.open(name), self)
-        except KeyError as exc:
-            raise ManuscriptError(f"The file is damaged: {name[:200]} is missing.") from exc
-        except (zipfile.BadZipFile, OSError, NotImplementedError) as exc:
-            raise ManuscriptError(DAMAGED) from exc
-
-
-class _Bounded(io.RawIOBase):
-    def __init__(self, entry, owner: Unzipped):
-        self.entry, self.owner = entry, owner
-
-    def readable(self):
-        return True
-
-    def read(self, size=-1):
-        size = 64 * 1024 if size is None or size < 0 else size
-        try:
-            data = self.entry.read(size)
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-            raise ManuscriptError(DAMAGED) from exc
-        self.owner.left -= len(data)
-        if self.owner.left < 0:
-            raise ManuscriptError(TOO_BIG)
-        return data
-
-    def close(self):
-        self.entry.close()
-        super().close()
 
 
 # --- emphasis ------------------------------------------------------------------------------------------------------
@@ -227,7 +176,7 @@ def _on(element) -> bool:
     return element is not None and (element.get(W + "val") or "true").lower() not in ("0", "false", "off", "none")
 
 
-def style_names(reader: Unzipped) -> dict[str, str]:
+def style_names(reader: archives.Reader) -> dict[str, str]:
     """Paragraph style ids to their names, in lower case ("Heading1" -> "heading 1")."""
     if "word/styles.xml" not in reader.archive.namelist():
         return {}
@@ -271,12 +220,12 @@ def paragraph_text(paragraph) -> str:
     return "".join(styled(text, italic, bold) for text, italic, bold in segments).strip()
 
 
-def read_docx(reader: Unzipped, counter: Counter) -> str:
+def read_docx(reader: archives.Reader, counter: Counter) -> str:
     """The document's paragraphs in order, read as a stream: each is let go once read, so memory follows the
     text, not the XML around it."""
     styles = style_names(reader)
     blocks = []
-    stream = reader.stream("word/document.xml")
+    stream = reader.open("word/document.xml")
     parser = etree.iterparse(
         stream, events=("end",), tag=W + "p", resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
     )
@@ -310,7 +259,7 @@ def xml(data: bytes, what: str = "e-book"):
         raise ManuscriptError(f"The {what} is damaged: its contents could not be read.") from exc
 
 
-def read_epub(reader: Unzipped, counter: Counter) -> str:
+def read_epub(reader: archives.Reader, counter: Counter) -> str:
     """The spine's documents in reading order (each once), headings and paragraphs, with emphasis."""
     container = xml(reader.read("META-INF/container.xml"))
     rootfile = container.find(".//{*}rootfile")

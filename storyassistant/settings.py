@@ -287,6 +287,11 @@ LOREBOOK_MAX_BYTES = env_int("LOREBOOK_MAX_BYTES", 10 * 1024 * 1024)
 # A story's backup: the largest archive accepted for restore, and what it may expand to.
 BACKUP_MAX_BYTES = env_int("BACKUP_MAX_BYTES", 200 * 1024 * 1024)
 BACKUP_MAX_UNZIPPED = env_int("BACKUP_MAX_UNZIPPED", 1024 * 1024 * 1024)
+# Inside a backup: the largest backup.json (chapters' text and history are read a line at a time beside it), the
+# pictures' pixels in all (each is cleaned again: the cost of a restore follows them), and an account's stories.
+BACKUP_JSON_MAX_BYTES = env_int("BACKUP_JSON_MAX_BYTES", 32 * 1024 * 1024)
+BACKUP_MAX_MEGAPIXELS = env_int("BACKUP_MAX_MEGAPIXELS", 1000)
+BACKUP_MAX_STORIES = env_int("BACKUP_MAX_STORIES", 1000)
 # Pictures (portraits, illustrations) are served only to their owner, by the app (never from MEDIA_URL), so the
 # storage can be any Django storage backend: MEDIA_STORAGE=storages.backends.s3.S3Storage with django-storages.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))

@@ -15,9 +15,9 @@ ENTRY_POINTS = ("storyassistant.settings", "storyassistant.urls", "storyassistan
                 "storyassistant.management")  # fmt: skip
 # Inside generation, the same rule: each module may import only those before it in this order.
 GENERATION_ORDER = [
-    "models", "forms", "signals", "admin", "dispatch", "live", "steps", "reporting", "pipeline", "tasks",
-    "consumers", "routing", "templatetags", "views", "agent_views", "picture_views", "api", "api_schema", "data_api",
-    "backup", "backup_views", "urls", "apps",
+    "models", "forms", "signals", "admin", "backup_reader", "backup", "dispatch", "live", "steps", "reporting",
+    "pipeline", "tasks", "consumers", "routing", "templatetags", "views", "agent_views", "picture_views", "api",
+    "api_schema", "data_api", "backup_views", "urls", "apps",
 ]  # fmt: skip
 
 

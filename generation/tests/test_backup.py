@@ -1,5 +1,5 @@
-"""A story's full backup restores exactly: backup → restore (for another writer, as on another server) → backup
-gives the same document and the same pictures."""
+"""A story's full backup restores exactly: backup → restore (for another writer, as on another server, by the job
+a worker runs) → backup gives the same document, chapter files and pictures."""
 
 import io
 import json
@@ -15,7 +15,8 @@ from characters.models import Character
 from pictures.models import Picture
 from stories.models import Story
 from storyassistant.management.demo_story import create_demo_story
-from tests.factories import make_character, make_story
+from storyassistant.models import Upload
+from tests.factories import make_character, make_story, send_file
 from tests.image_servers import png
 from tests.responses import streamed_body
 
@@ -39,6 +40,11 @@ def full_story(user):
     return story
 
 
+def restore(client, data: bytes, name="b.zip"):
+    """Send the archive to the restore form and let the worker's job restore it; the upload's page then."""
+    return send_file(client, reverse("backup_restore"), {"backup": SimpleUploadedFile(name, data)})
+
+
 def backup_of(client, story) -> tuple[dict, dict]:
     response = client.get(reverse("story_backup", args=[story.pk]))
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
@@ -50,8 +56,10 @@ def backup_of(client, story) -> tuple[dict, dict]:
 
 def test_backup_restore_backup_gives_the_same_story(writer_client, full_story, other_user):
     document, files = backup_of(writer_client, full_story)
-    assert len(document["chapters"]) == 3 and len(document["chapters"][0]["revisions"]) == 2
-    assert len(document["cast"]) == 3 and len(document["pictures"]) == 2 and len(files) == 2
+    first = files["chapters/0.jsonl"].decode().splitlines()
+    assert len(document["chapters"]) == 3 and len(first) == 1 + 2  # the text, then two revisions
+    assert json.loads(first[0])["content"].endswith("She did not look down.")
+    assert len(document["cast"]) == 3 and len(document["pictures"]) == 2 and len(files) == 3 + 2
 
     # Restored by another writer, as on another server.
     other = Client()
@@ -61,7 +69,7 @@ def test_backup_restore_backup_gives_the_same_story(writer_client, full_story, o
         out.writestr("backup.json", json.dumps(document))
         for name, data in files.items():
             out.writestr(name, data)
-    response = other.post(reverse("backup_restore"), {"backup": SimpleUploadedFile("b.zip", archive.getvalue())})
+    response = restore(other, archive.getvalue())
     restored = Story.objects.get(owner=other_user)
     assert response["Location"] == restored.get_absolute_url()
 
@@ -82,12 +90,17 @@ def test_a_bad_backup_changes_nothing(writer_client, full_story, user):
         (zip_of({"notes.txt": "hello"}), "no backup.json"),
         (zip_of({"backup.json": json.dumps({"format": "other"})}), "not a Story Assistant story backup"),
         (zip_of({"backup.json": json.dumps({**document, "version": 99})}), "version 99"),
-        (zip_of({"backup.json": json.dumps(broken), **files}), "damaged or incomplete"),
-        (zip_of({"backup.json": json.dumps(document), **{name: b"<html>" for name in files}}), "not a usable image"),
+        (zip_of({"backup.json": json.dumps(broken), **files}), "a relationship names someone who is not in the cast"),
+        (
+            zip_of({"backup.json": json.dumps(document), **files, **{n: b"<html>" for n in files if "images/" in n}}),
+            "not a usable image",
+        ),
     ]
     for data, reason in cases:
-        response = writer_client.post(reverse("backup_restore"), {"backup": SimpleUploadedFile("b.zip", data)})
-        assert response.status_code == 400 and reason in response.content.decode(), (reason, response.content)
+        page = restore(writer_client, data).content.decode()
+        failed = Upload.objects.latest("created_at")
+        assert failed.status == Upload.Status.FAILED and reason in failed.message, (reason, failed.message)
+        assert reason in page
     assert (Story.objects.count(), Character.objects.count()) == (stories_before, characters_before)
 
 
@@ -117,8 +130,8 @@ def test_an_account_backup_restores_every_story_and_the_loose_characters(writer_
 
     other = Client()
     other.force_login(other_user)
-    response = other.post(reverse("backup_restore"), {"backup": SimpleUploadedFile("all.zip", archive)})
-    assert response["Location"] == reverse("dashboard")
+    response = restore(other, archive, "all.zip")
+    assert response.get("Location") == reverse("dashboard"), Upload.objects.get(owner=other_user).message
     titles = sorted(Story.objects.filter(owner=other_user).values_list("title", flat=True))
     assert titles == ["A second story", "The Keeper of Greyhaven"]
     restored_loner = Character.objects.get(owner=other_user, name="Loner")
