@@ -139,3 +139,17 @@ def test_an_account_backup_restores_every_story_and_the_loose_characters(writer_
     original, _ = backup_of(writer_client, full_story)
     again, _ = backup_of(other, Story.objects.get(owner=other_user, title="The Keeper of Greyhaven"))
     assert again == original
+
+
+def test_a_backup_in_the_earlier_format_still_restores(writer_client, full_story, other_user):
+    """Format 1 kept each chapter's text and revisions inside backup.json."""
+    document, files = backup_of(writer_client, full_story)
+    chapters, pictures = [], {name: data for name, data in files.items() if name.startswith("images/")}
+    for chapter in document["chapters"]:
+        text, *revisions = [json.loads(line) for line in files[chapter["file"]].decode().splitlines()]
+        chapters.append({**{k: v for k, v in chapter.items() if k != "file"}, **text, "revisions": revisions})
+    old = {**document, "version": 1, "chapters": chapters}
+    other = Client()
+    other.force_login(other_user)
+    restore(other, zip_of({"backup.json": json.dumps(old), **pictures}))
+    assert backup_of(other, Story.objects.get(owner=other_user)) == (document, files)
