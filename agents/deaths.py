@@ -52,7 +52,6 @@ REMEMBERING = re.compile(
 BACK_IN_TIME = re.compile(
     r"\b(?:\w+\s+years?\s+(?:earlier|before)|years?\s+ago|flashback|long\s+ago|in\s+those\s+days)\b", re.IGNORECASE
 )
-QUOTED = re.compile(r"“[^”]*”|\"[^\"\n]*\"")
 
 
 @dataclass
@@ -64,9 +63,50 @@ class Event:
     sentence: str
 
 
+def quoted_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each quotation: “…” (across lines) or "…" (within a line), leftmost first, in one pass. A
+    pattern would look for the closing mark again from every unclosed opening one (quadratic in a text of “s);
+    here the next closing mark and the next line break are found once and reused until passed."""
+    spans, at = [], 0
+    next_close = next_straight = next_line = -1
+    curly = straight = True  # whether a closing mark can still come
+    while curly or straight:
+        opening = text.find("“", at) if curly else -1
+        plain = text.find('"', at) if straight else -1
+        if opening == -1 and plain == -1:
+            break
+        if opening != -1 and (plain == -1 or opening < plain):
+            if next_close <= opening:
+                next_close = text.find("”", opening + 1)
+            if next_close == -1:
+                curly, at = False, opening + 1  # no later “ can close either
+                continue
+            spans.append((opening, next_close + 1))
+            at = next_close + 1
+            continue
+        if next_straight <= plain:
+            next_straight = text.find('"', plain + 1)
+        if next_line <= plain:
+            next_line = text.find("\n", plain + 1)
+            next_line = len(text) if next_line == -1 else next_line
+        if next_straight == -1:
+            straight, at = False, plain + 1
+        elif next_straight < next_line:
+            spans.append((plain, next_straight + 1))
+            at = next_straight + 1
+        else:
+            at = plain + 1  # this one is not closed on its line: the next " may open a quotation
+    return spans
+
+
 def _narrative(text: str) -> str:
     """The text with what characters say blanked out (same length, so offsets hold)."""
-    return QUOTED.sub(lambda m: " " * len(m.group()), text)
+    out, at = [], 0
+    for start, end in quoted_spans(text):
+        out += [text[at:start], " " * (end - start)]
+        at = end
+    out.append(text[at:])
+    return "".join(out)
 
 
 def events(text: str, people: dict[str, str]) -> list[Event]:

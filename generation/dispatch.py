@@ -5,6 +5,8 @@ dispatched ones enter the RQ queue.
 """
 
 import logging
+import os
+import socket
 from datetime import timedelta
 
 from django.conf import settings
@@ -131,14 +133,49 @@ def finish_abandoned(task, message: str, **extra):
     ).update(current_agent="", error=message, **extra)
 
 
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: it exists
+    return True
+
+
+def worker_still_running(task) -> bool:
+    """Whether the RQ worker that took the task's job is still at it, whatever the task's heartbeat says (a step
+    that keeps the interpreter busy can delay the heartbeat thread): the job is started, its worker is registered
+    (RQ keeps a worker's key for its job's time limit), and on this host its process exists. If Redis cannot be
+    asked, the worker is taken to be alive: the task waits for the next round rather than run twice."""
+    try:
+        queue = get_queue(QUEUE)
+        job = queue.fetch_job(job_id(task))
+        if job is None or job.get_status(refresh=False) != JobStatus.STARTED or not job.worker_name:
+            return False
+        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, queue.connection)
+    except RedisError:
+        log.warning("Redis unavailable while checking task %s's worker", task.pk, exc_info=True)
+        return True
+    if worker is None:
+        return False
+    return pid_alive(worker.pid) if worker.hostname == socket.gethostname() else True
+
+
 def recover_abandoned(now):
-    """Running tasks whose worker has not reported for GENERATION_ABANDONED_AFTER seconds: the worker died (the
-    heartbeat runs beside every step, however slow). Resume from the last completed step, or give up."""
+    """Running tasks whose worker has not reported for GENERATION_ABANDONED_AFTER seconds and whose RQ worker is
+    gone: the worker died. Resume from the last completed step, or give up. A task whose worker is still running
+    it is left alone, however long the heartbeat has been silent: a computation never runs twice."""
     stale = GenerationTask.objects.filter(
         status=GenerationTask.Status.RUNNING,
         heartbeat_at__lt=now - timedelta(seconds=settings.GENERATION_ABANDONED_AFTER),
     )
     for task in stale:
+        if worker_still_running(task):
+            log.warning("Task %s has not reported for a while, but its worker is still running it", task.pk)
+            continue
         where = task.current_agent or "pipeline"
         if task.cancel_requested:
             finish_abandoned(task, "", status=GenerationTask.Status.CANCELLED, finished_at=now)

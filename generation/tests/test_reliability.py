@@ -1,6 +1,9 @@
 """What a busy site does to generations: slow model calls, a task taken over by another worker, double accepts,
 jobs that fail before they start, and writers who queue too much."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -236,3 +239,38 @@ def test_a_generation_finishes_while_redis_is_unreachable(user, fake_ollama, sto
     execute(claim(str(task.pk)))
     task.refresh_from_db()
     assert task.status == "succeeded" and task.result_content == prose(120)
+
+
+def stale_running_task(user, story_with_cast, redis_conn, worker_name: str, pid: int):
+    """A running task whose heartbeat stopped an hour ago, whose RQ job a worker named `worker_name` (its
+    process `pid`, on this host) has started."""
+    story, chapter = story_with_cast
+    task = GenerationTask.objects.create(
+        user=user, story=story, chapter=chapter, status="running", attempts=1, dispatches=1,
+        dispatched_at=timezone.now(), heartbeat_at=timezone.now() - timezone.timedelta(hours=1),
+    )  # fmt: skip
+    queue = Queue("realtime", connection=redis_conn)
+    job = queue.enqueue(dispatch_module.RUN_GENERATION, str(task.pk), job_id=dispatch_module.job_id(task))
+    job.set_status("started")
+    job.worker_name = worker_name
+    job.save()
+    worker = SimpleWorker([queue], connection=redis_conn, name=worker_name)
+    worker.register_birth()
+    redis_conn.hset(worker.key, "pid", pid)
+    return task
+
+
+def test_a_task_whose_worker_is_busy_but_silent_is_not_run_twice(user, story_with_cast, redis_conn):
+    task = stale_running_task(user, story_with_cast, redis_conn, "busy-worker", os.getpid())  # alive: this process
+    dispatch()
+    task.refresh_from_db()
+    assert task.status == "running" and task.attempts == 1  # left to the worker that is still computing
+
+
+def test_a_task_whose_worker_process_is_gone_is_resumed(user, story_with_cast, redis_conn):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    task = stale_running_task(user, story_with_cast, redis_conn, "gone-worker", gone.pid)
+    dispatch()
+    task.refresh_from_db()
+    assert task.status == "queued" and "The worker stopped during" in task.error

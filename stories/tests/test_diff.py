@@ -82,3 +82,14 @@ def test_the_revision_page_of_a_whole_novel_answers_promptly(writer_client, user
     response = writer_client.get(reverse("revision_detail", args=[chapter.story_id, chapter.pk, old.pk]))
     assert response.status_code == 200 and time.monotonic() - started < 5
     assert "<ins>" in response.content.decode() and "<del>" in response.content.decode()
+
+
+def test_every_pass_is_bounded_even_for_lines_drawn_from_a_few_hundred():
+    """A paragraph list of 120,000 lines from 150 distinct ones made the paragraph matcher quadratic or worse."""
+    rng = random.Random(5)
+    lines = [str(n) for n in range(150)]
+    old, new = ("\n".join(rng.choice(lines) for _ in range(120_000)) for _ in range(2))
+    started = time.perf_counter()
+    parts = changes(old, new)
+    assert time.perf_counter() - started < 2
+    assert rebuilt(parts, {"equal", "delete"}) == old and rebuilt(parts, {"equal", "insert"}) == new
