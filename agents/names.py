@@ -27,6 +27,7 @@ RARE_SHARE = 0.25  # the rare spelling is used at most this share of the usual o
 MAX_RARE_USES = 3
 MAX_NAMES = 2000
 MAIN_USES = 10  # a name used this often is a main character's
+NEIGHBOURS_CHECKED = 50  # established names compared letter by letter with one rare spelling, the most used first
 FOCUS_CHARS = 600  # about a hundred words: the passage is about the last main character named this close before
 # Capitalised words that open sentences and act like subjects without being names.
 NOT_SUBJECTS = frozenset(
@@ -130,17 +131,53 @@ def close_spellings(a: str, b: str) -> bool:
     return distance(a.lower(), b.lower(), limit) <= limit
 
 
+def _limit(word: str) -> int:
+    return 2 if len(word) >= 8 else 1
+
+
+def _deletions(word: str, count: int) -> set[str]:
+    """The word with up to `count` letters taken out (the word itself included)."""
+    found, layer = {word}, {word}
+    for _ in range(count):
+        layer = {w[:i] + w[i + 1 :] for w in layer for i in range(len(w))}
+        found |= layer
+    return found
+
+
+class CloseSpellings:
+    """The names one or two letters from a word, looked up through the words each name becomes with letters taken
+    out (two spellings within k edits, transpositions included, share such a word): each lookup costs the word's
+    few dozen variants, not a pass over every name."""
+
+    def __init__(self, names):
+        self.index: dict[str, set[str]] = defaultdict(set)
+        for name in names:
+            for variant in _deletions(name.lower(), _limit(name)):
+                self.index[variant].add(name)
+
+    def near(self, word: str, rank, most: int = NEIGHBOURS_CHECKED) -> list[str]:
+        """The names close to `word`, of the `most` best ranked (`rank`: a name -> a sort key) that share a
+        variant with it: a real story never has dozens of names a letter apart, a hostile text may have thousands."""
+        found = set()
+        for variant in _deletions(word.lower(), _limit(word)):
+            found |= self.index.get(variant, set())
+        found.discard(word)
+        return [name for name in sorted(found, key=rank)[:most] if close_spellings(word, name)]
+
+
 def name_drifts(text: str, earlier: list[str] = (), known=()) -> list[Drift]:
     """Rare spellings in `text` close to an established name (in `text`, `earlier` or `known`); each drift lists
-    where both spellings are used (source 0 is `text`)."""
+    where both spellings are used (source 0 is `text`). At most MAX_NAMES rare spellings and MAX_NAMES established
+    names (the most used) are compared, each through an index: linear in the text."""
     texts = [text, *earlier]
     uses, mid_sentence, lower = name_uses(texts)
     known_words = _known_words(known)
     names = _as_names(uses, mid_sentence, lower, known_words)
     counts = Counter({word: len(found) for word, found in names.items()})
-    established = [w for w in known_words if w not in NOT_NAMES] + [
-        w for w, n in counts.items() if n >= ESTABLISHED_USES and w not in known_words
+    established = [w for w in known_words if w not in NOT_NAMES][:MAX_NAMES] + [
+        w for w, n in counts.most_common(MAX_NAMES) if n >= ESTABLISHED_USES and w not in known_words
     ]
+    close = CloseSpellings(established)
     candidates = [
         w for w, n in counts.most_common(MAX_NAMES)
         if w not in known_words and n <= MAX_RARE_USES and any(u.source == 0 for u in names[w])
@@ -148,9 +185,7 @@ def name_drifts(text: str, earlier: list[str] = (), known=()) -> list[Drift]:
     drifts = []
     for rare in candidates:
         best = None
-        for usual in established:
-            if usual == rare or not close_spellings(rare, usual):
-                continue
+        for usual in close.near(rare, rank=lambda name: (-counts.get(name, 0), name)):
             usual_count = counts.get(usual, 0)
             if usual not in known_words and counts[rare] > usual_count * RARE_SHARE:
                 continue  # both common: two people with similar names, not a slip
