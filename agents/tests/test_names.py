@@ -7,6 +7,7 @@ import pytest
 
 from agents.grammar import dictionary_words
 from agents.names import close_spellings, distance, name_drifts, name_uses, named_in, person_words, stand_ins
+from tests import hostile
 
 EARLIER = (
     "Idony Falk came down the hill at dusk. Behind her walked Brannoch, carrying the nets. "
