@@ -10,6 +10,7 @@ kept as Markdown (*italic*, **bold**); headings become "# " lines, which is wher
 Every pass is linear in the text: string methods, no pattern that can backtrack over a run of spaces.
 """
 
+import codecs
 import posixpath
 import re
 import zipfile
@@ -299,10 +300,25 @@ def _leaf_blocks(root) -> list:
     return [b for b in blocks if b not in has_block_inside]
 
 
+XML_ENCODING = re.compile(rb"""<\?xml[^>]{0,100}?encoding=["']([A-Za-z0-9._-]{1,40})["']""")
+
+
+def _declared_encoding(data: bytes) -> str:
+    """An XHTML document's encoding: the XML declaration's, else UTF-8 (XML's default; an HTML parser left to
+    guess takes bytes for Latin-1)."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    declared = XML_ENCODING.match(data[:200])
+    try:
+        return codecs.lookup(declared.group(1).decode("ascii")).name if declared else "utf-8"
+    except LookupError:
+        return "utf-8"
+
+
 def xhtml_text(data: bytes) -> str:
     try:
-        root = lxml_html.fromstring(data)
-    except (etree.ParserError, ValueError):
+        root = lxml_html.fromstring(data, parser=lxml_html.HTMLParser(encoding=_declared_encoding(data)))
+    except (etree.ParserError, ValueError, LookupError):
         return ""
     blocks = []
     for element in _leaf_blocks(root):
