@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 import openai
@@ -18,6 +18,7 @@ from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
 
 from pictures.images import megabytes
+from storyassistant.http import without_credentials as public
 
 from .providers import LLMError
 
@@ -64,7 +65,19 @@ class ImageService:
         self.url = url.rstrip("/")
 
     def __str__(self):
-        return f"{self.name} at {self.url}"
+        return f"{self.name} at {public(self.url)}"
+
+    def own_url(self, url: str) -> str:
+        """An address the service sent (an image to fetch), refused unless it is on the service's own host and
+        port: a service, or whoever answers in its place, must not send the worker to another machine (a cloud's
+        metadata address, a database on the private network)."""
+        service, target = urlsplit(self.url), urlsplit(urljoin(self.url + "/", url))
+        ports = {"http": 80, "https": 443}
+        if target.scheme not in ports or (target.hostname, target.port or ports[target.scheme]) != (
+            service.hostname, service.port or ports.get(service.scheme)
+        ):  # fmt: skip
+            raise ImageBadResponse(f"{self} sent an image address on another host; it was not fetched.")
+        return urlunsplit(target)
 
     def make(self, request: ImageRequest, progress, should_cancel) -> MadeImage:
         raise NotImplementedError
@@ -91,6 +104,14 @@ class ImageService:
             raise ImageBadResponse(f"{self} sent an image that is not valid base64.") from exc
 
 
+def body_of(response: httpx.Response) -> str:
+    """ ": " and the start of an error answer's body, when it was read (a streamed answer is not read for this)."""
+    try:
+        return f": {response.text[:300]}" if response.text.strip() else ""
+    except httpx.ResponseNotRead:
+        return ""
+
+
 @contextmanager
 def http_errors(service: ImageService):
     """httpx failures as the image errors the chooser understands."""
@@ -104,7 +125,7 @@ def http_errors(service: ImageService):
         status = exc.response.status_code
         if status >= 500 or status == 429:
             raise ImageUnavailable(f"{service} is failing or busy (HTTP {status}).") from exc
-        raise ImageBadResponse(f"{service} answered HTTP {status}: {exc.response.text[:300]}") from exc
+        raise ImageBadResponse(f"{service} answered HTTP {status}{body_of(exc.response)}") from exc
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise ImageBadResponse(f"{service} sent an answer this app cannot read ({exc}).") from exc
 
@@ -259,7 +280,7 @@ class OpenAIImages(ImageService):
         if item.b64_json:
             data = self.decode(item.b64_json)
         elif item.url:
-            with self.http() as http, http_errors(self), http.stream("GET", item.url) as response:
+            with self.http() as http, http_errors(self), http.stream("GET", self.own_url(item.url)) as response:
                 response.raise_for_status()
                 data = self.read_limited(response)
         else:

@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 
+from storyassistant.http import without_credentials as public
+
 
 class LLMError(Exception):
     """A model call failed; `hint` says what would fix it."""
@@ -115,17 +117,19 @@ class OllamaProvider(Provider):
         except ollama.ResponseError as exc:
             if exc.status_code == 404 or "not found" in str(exc.error).lower():
                 raise LLMModelMissing(
-                    f"Ollama at {endpoint} does not have the model “{model}”.", hint=f"Run: ollama pull {model}"
+                    f"Ollama at {public(endpoint)} does not have the model “{model}”.", hint=f"Run: ollama pull {model}"
                 ) from exc
-            raise LLMBadResponse(f"Ollama at {endpoint} answered with an error: {exc.error}") from exc
+            raise LLMBadResponse(f"Ollama at {public(endpoint)} answered with an error: {exc.error}") from exc
         except (ConnectionError, httpx.ConnectError, httpx.RemoteProtocolError) as exc:
             raise LLMUnavailable(
-                f"Cannot reach Ollama at {endpoint}.", hint="Start it with `ollama serve` or check OLLAMA_HOST."
+                f"Cannot reach Ollama at {public(endpoint)}.", hint="Start it with `ollama serve` or check OLLAMA_HOST."
             ) from exc
         except httpx.TimeoutException as exc:
-            raise LLMTimeout(f"Ollama at {endpoint} took longer than {settings.LLM_TIMEOUT}s.") from exc
+            raise LLMTimeout(f"Ollama at {public(endpoint)} took longer than {settings.LLM_TIMEOUT}s.") from exc
         except (ValueError, KeyError, TypeError) as exc:  # undecodable or ill-formed lines
-            raise LLMBadResponse(f"Ollama at {endpoint} sent a response that is not a chat reply: {exc}") from exc
+            raise LLMBadResponse(
+                f"Ollama at {public(endpoint)} sent a response that is not a chat reply: {exc}"
+            ) from exc
 
 
 class OpenAIProvider(Provider):
@@ -170,23 +174,32 @@ class OpenAIProvider(Provider):
                     )
         except openai.NotFoundError as exc:
             raise LLMModelMissing(
-                f"The server at {endpoint} does not have the model “{model}”.",
+                f"The server at {public(endpoint)} does not have the model “{model}”.",
                 hint="Check OPENAI_MODEL (or the story's model) against the server's /models list.",
             ) from exc
         except openai.AuthenticationError as exc:
-            raise LLMError(f"The server at {endpoint} refused the API key.", hint="Check OPENAI_API_KEY.") from exc
+            raise LLMError(
+                f"The server at {public(endpoint)} refused the API key.", hint="Check OPENAI_API_KEY."
+            ) from exc
         except openai.APITimeoutError as exc:
-            raise LLMTimeout(f"The server at {endpoint} took longer than {settings.LLM_TIMEOUT}s.") from exc
+            raise LLMTimeout(f"The server at {public(endpoint)} took longer than {settings.LLM_TIMEOUT}s.") from exc
         except openai.APIConnectionError as exc:
             raise LLMUnavailable(
-                f"Cannot reach the model server at {endpoint}.", hint="Check that it is running and OPENAI_BASE_URL."
+                f"Cannot reach the model server at {public(endpoint)}.",
+                hint="Check that it is running and OPENAI_BASE_URL.",
             ) from exc
         except openai.APIStatusError as exc:
             if exc.status_code >= 500 or exc.status_code == 429:
-                raise LLMUnavailable(f"The server at {endpoint} is failing or busy (HTTP {exc.status_code}).") from exc
-            raise LLMBadResponse(f"The server at {endpoint} answered HTTP {exc.status_code}: {exc.message}") from exc
+                raise LLMUnavailable(
+                    f"The server at {public(endpoint)} is failing or busy (HTTP {exc.status_code})."
+                ) from exc
+            raise LLMBadResponse(
+                f"The server at {public(endpoint)} answered HTTP {exc.status_code}: {exc.message}"
+            ) from exc
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise LLMBadResponse(f"The server at {endpoint} sent a response that is not a chat reply: {exc}") from exc
+            raise LLMBadResponse(
+                f"The server at {public(endpoint)} sent a response that is not a chat reply: {exc}"
+            ) from exc
 
 
 def smollm2_path() -> Path:

@@ -3,6 +3,7 @@ never a 500 from deep inside a query."""
 
 import asyncio
 import tempfile
+from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import BadRequest
 from django.core.paginator import Page, Paginator
@@ -13,6 +14,13 @@ from .middleware import refusal
 
 # PostgreSQL cannot store NUL in text; a pasted one would otherwise fail the query.
 NUL = "\x00"
+
+
+def without_credentials(url: str) -> str:
+    """The URL without the user name and password it may carry: a service's address in a message for the writer
+    (or a log) never shows them."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
 
 
 def parse_id(value, what: str = "id") -> int:

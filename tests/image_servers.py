@@ -69,8 +69,16 @@ def serve_openai_images(server, state=None):
         if state.get("status"):
             return state["status"], {}, {"error": {"message": "The server is overloaded", "type": "server_error"}}
         width, height = (int(n) for n in body.get("size", "1024x1024").split("x"))
+        if state.get("url"):  # some servers answer with an address to fetch the image from
+            state["image"] = image_for(state, width, height)
+            return 200, {}, {"created": int(time.time()), "data": [{"url": state["url"]}]}
         data = base64.b64encode(image_for(state, width, height)).decode()
         return 200, {}, {"created": int(time.time()), "data": [{"b64_json": data, "revised_prompt": body["prompt"]}]}
+
+    @server.route("GET", "/files/image.png")
+    def file(request):
+        state.setdefault("fetched", []).append(request.path)
+        return 200, {"Content-Type": "image/png"}, state["image"]
 
     server.state = state
     return state

@@ -133,3 +133,31 @@ def test_workflows_ship_as_data_with_every_placeholder_filled():
     with pytest.raises(images.ImageError, match="no ComfyUI workflow “../etc/passwd”"):
         load_workflow("../etc/passwd")
     assert issubclass(ImageBadResponse, images.ImageError)
+
+
+def test_an_image_address_is_fetched_from_the_service_itself_and_nowhere_else(image_services, settings):
+    openai_server, elsewhere = image_services["openai"], image_services["a1111"]
+    settings.OPENAI_IMAGES_BASE_URL = openai_server.url + "/v1"
+    openai_server.state["url"] = openai_server.url + "/files/image.png"
+    assert size_of(images.make(REQUEST).data) == (64, 96) and openai_server.state["fetched"] == ["/files/image.png"]
+
+    images._down_until.clear()
+    for address in (elsewhere.url + "/sdapi/v1/progress", "http://169.254.169.254/latest/meta-data/"):
+        openai_server.state["url"] = address
+        with pytest.raises(images.ImageError, match="sent an image address on another host; it was not fetched"):
+            images.make(REQUEST)
+        images._down_until.clear()
+    assert not any(r.path == "/sdapi/v1/progress" for r in elsewhere.requests)
+
+    openai_server.state["url"] = openai_server.url + "/files/missing.png"
+    with pytest.raises(images.ImageError, match="answered HTTP 404"):  # a streamed error answer is not read for it
+        images.make(REQUEST)
+
+
+def test_a_service_address_with_a_password_never_shows_it(image_services, settings):
+    server = image_services["openai"]
+    server.state["status"] = 400
+    settings.OPENAI_IMAGES_BASE_URL = server.url.replace("http://", "http://writer:s3cret@") + "/v1"
+    with pytest.raises(images.ImageError) as failure:
+        images.make(REQUEST)
+    assert "Images API at http://127.0.0.1" in str(failure.value) and "s3cret" not in str(failure.value)

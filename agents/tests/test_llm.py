@@ -82,11 +82,12 @@ def test_a_model_the_site_no_longer_offers_falls_back_to_the_default(ollama, set
 
 def test_a_server_that_is_down_gives_a_clear_error_after_bounded_retries(settings):
     settings.LLM_PROVIDER = "ollama"
-    settings.OLLAMA_HOSTS = [dead_url()]
+    settings.OLLAMA_HOSTS = [dead_url().replace("http://", "http://writer:s3cret@")]
     started = time.monotonic()
     with pytest.raises(llm.LLMUnavailable) as error:
         llm.generate(HELLO)
     assert "ollama serve" in str(error.value)
+    assert "Cannot reach Ollama at http://127.0.0.1" in str(error.value) and "s3cret" not in str(error.value)
     assert time.monotonic() - started < 5
 
 
