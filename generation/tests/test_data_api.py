@@ -1,11 +1,15 @@
 """The JSON API for stories, chapters, characters and world entries, and the OpenAPI document describing it."""
 
+from unittest import mock
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from characters.models import Character
 from generation.models import ApiToken
 from stories.models import Chapter, Story
+from tests.concurrency import at_once
 from tests.factories import make_chapter, make_character, make_story
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +117,28 @@ def test_the_openapi_document_describes_every_route_and_the_docs_page_shows_it(c
     assert (
         "<code>/api/stories/{story_id}/chapters/{chapter_id}</code>" in page and 'href="#schema-ChapterPatch"' in page
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chapters_added_at_once_take_different_places(user):
+    story = make_story(user)
+    _, key = ApiToken.issue(user, "tests")
+
+    def add():
+        client = Client(headers={"Authorization": f"Bearer {key}"})
+        return client.post(f"/api/stories/{story.pk}/chapters", {"title": "New"}, content_type="application/json")
+
+    statuses = [response.status_code for response in at_once(6, add)]
+    assert statuses == [201] * 6  # was an IntegrityError (500) when two took the same place
+    assert sorted(story.chapters.values_list("order", flat=True)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_character_change_keeps_a_portrait_seed_set_meanwhile(api, user):
+    mara = make_character(user, name="Mara")
+    stale = Character.objects.get(pk=mara.pk)  # as the request read it, before a portrait was accepted
+    Character.objects.filter(pk=mara.pk).update(portrait_seed=424242)  # the portrait accepted meanwhile
+    with mock.patch("generation.data_api.Character.objects.for_user") as for_user:
+        for_user.return_value.filter.return_value.first.return_value = stale
+        api.patch(f"/api/characters/{mara.pk}", {"goals": "Sail."}, content_type="application/json")
+    mara.refresh_from_db()
+    assert mara.goals == "Sail." and mara.portrait_seed == 424242
