@@ -220,6 +220,7 @@ class GenerationTask(models.Model):
     def _insert_chapter(self, text, user, note) -> Chapter:
         check_length(text)
         story = self.story
+        story.lock()  # another chapter added meanwhile waits, then takes the next place
         order = (self.chapter.order + 1) if self.chapter_id else story.next_chapter_order()
         # Make room after the chapter it follows (the order constraint is checked at commit).
         for later in story.chapters.select_for_update().filter(order__gte=order).order_by("-order"):

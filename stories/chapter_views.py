@@ -16,7 +16,7 @@ from storyassistant.ratelimit import limit
 from .access import get_chapter_for_user, get_story_for_user
 from .diff import word_diff
 from .forms import ChapterSaveForm, ChapterTitleForm
-from .models import Chapter, ChapterConflict
+from .models import ChapterConflict
 
 REVISIONS_PER_PAGE = 50
 
@@ -39,9 +39,7 @@ def workspace_context(story, chapter=None, **extra) -> dict:
 def chapter_create(request, story_pk):
     story = get_story_for_user(request, story_pk)
     form = ChapterTitleForm(request.POST)
-    order = story.next_chapter_order()
-    title = form.cleaned_data["title"] if form.is_valid() else f"Chapter {order}"
-    chapter = Chapter.objects.create(story=story, title=title, order=order)
+    chapter = story.append_chapter(form.cleaned_data["title"] if form.is_valid() else None)
     return redirect(chapter)
 
 

@@ -172,6 +172,11 @@ class Story(models.Model):
         self.flagged_by = None
         self.save(update_fields=["is_flagged", "flag_reason", "flagged_at", "flagged_by", "updated_at"])
 
+    def lock(self):
+        """Hold the story's row until the transaction ends, so chapters' places (and other changes that read
+        before they write) are chosen one writer at a time."""
+        Story.objects.select_for_update().filter(pk=self.pk).values_list("pk", flat=True).get()
+
     def next_chapter_order(self) -> int:
         last = self.chapters.aggregate(models.Max("order"))["order__max"]
         return (last or 0) + 1
@@ -182,7 +187,7 @@ class Story(models.Model):
         `fields` may include the first revision's revision_author, revision_source and revision_note."""
         revision = {k: fields.pop(k) for k in ("revision_author", "revision_source", "revision_note") if k in fields}
         with transaction.atomic():
-            Story.objects.select_for_update().filter(pk=self.pk).values_list("pk", flat=True).get()
+            self.lock()
             order = self.next_chapter_order()
             chapter = Chapter(story=self, order=order, title=(title or f"Chapter {order}")[:200], **fields)
             chapter.content = content
@@ -195,7 +200,7 @@ class Story(models.Model):
         """World entries for lorebook items (stories.lorebooks), skipping names the story already has, all or
         nothing; (added, skipped)."""
         with transaction.atomic():
-            Story.objects.select_for_update().filter(pk=self.pk).values_list("pk", flat=True).get()
+            self.lock()
             existing = {n.lower() for n in self.world_entries.values_list("name", flat=True)}
             added = 0
             for item in items:
