@@ -95,6 +95,7 @@ class Upload(models.Model):
     next_url = models.CharField(max_length=300, blank=True)  # where the writer goes once it is read
     announced = models.BooleanField(default=False)  # the message was shown to the writer once
     seconds = models.FloatField(null=True, blank=True)  # how long the reading took
+    peak_memory = models.PositiveBigIntegerField(null=True, blank=True)  # the largest reader process, in bytes
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

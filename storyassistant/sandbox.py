@@ -19,12 +19,27 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = "result.json"
+
+
+_peaks: ContextVar[list | None] = ContextVar("sandbox_peaks", default=None)
+
+
+@contextmanager
+def measured():
+    """Collect the peak memory of every child run inside the block: yields a list the runs append to."""
+    peaks = []
+    token = _peaks.set(peaks)
+    try:
+        yield peaks
+    finally:
+        _peaks.reset(token)
 
 
 class Unreadable(ValueError):
@@ -86,6 +101,8 @@ def run(reader: str, source: Path, limits: Limits, **options):
                 raise OverLimit(f"It took more than {wall} seconds.") from None
         seconds = time.monotonic() - started
         value, peak = _answer(process.returncode, folder / RESULT, limits, errors)
+        if _peaks.get() is not None:
+            _peaks.get().append(peak)
         yield Result(value, folder, seconds, peak)
 
 

@@ -115,26 +115,30 @@ def process(upload_id, handle) -> None:
     if not claimed:
         return
     upload = Upload.objects.get(pk=upload_id)
-    try:
-        message, next_url = handle(upload)
-    except sandbox.OverLimit as exc:
-        finish(upload, Upload.Status.FAILED, f"This file could not be read within the limits: {exc} Nothing was saved.")
-    except sandbox.Unreadable as exc:
-        finish(upload, Upload.Status.FAILED, f"{exc} Nothing was saved.")
-    except Exception:
-        log.exception("Reading upload %s failed", upload_id)
-        finish(upload, Upload.Status.FAILED, FAILED_UNEXPECTEDLY)
-    else:
-        finish(upload, Upload.Status.DONE, message, next_url)
+    with sandbox.measured() as peaks:
+        try:
+            message, next_url = handle(upload)
+        except sandbox.OverLimit as exc:
+            message = f"This file could not be read within the limits: {exc} Nothing was saved."
+            status, next_url = Upload.Status.FAILED, ""
+        except sandbox.Unreadable as exc:
+            status, message, next_url = Upload.Status.FAILED, f"{exc} Nothing was saved.", ""
+        except Exception:
+            log.exception("Reading upload %s failed", upload_id)
+            status, message, next_url = Upload.Status.FAILED, FAILED_UNEXPECTEDLY, ""
+        else:
+            status = Upload.Status.DONE
+    finish(upload, status, message, next_url, peak_memory=max(peaks, default=None))
 
 
-def finish(upload: Upload, status: str, message: str, next_url: str = ""):
+def finish(upload: Upload, status: str, message: str, next_url: str = "", peak_memory: int | None = None):
     """Record the outcome (only while this reading still holds the upload) and remove the file."""
     now = timezone.now()
     seconds = (now - upload.started_at).total_seconds() if upload.started_at else None
     Upload.objects.filter(pk=upload.pk, status=Upload.Status.READING, started_at=upload.started_at).update(
-        status=status, message=message[:5000], next_url=next_url[:300], finished_at=now, seconds=seconds
-    )
+        status=status, message=message[:5000], next_url=next_url[:300], finished_at=now, seconds=seconds,
+        peak_memory=peak_memory,
+    )  # fmt: skip
     upload.file.delete(save=False)
     Upload.objects.filter(pk=upload.pk).update(file="")
 
