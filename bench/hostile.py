@@ -109,7 +109,7 @@ def form_url(form: str, spec: dict) -> tuple[str, str]:
     }[form]
 
 
-async def attack(client, spec: dict, queue: asyncio.Queue, results: list, api_key: str):
+async def attack(client, spec: dict, queue: asyncio.Queue, results: list):
     """Send the files one after another, each as soon as the app takes it; follow each to its end."""
     import httpx
 
@@ -119,7 +119,7 @@ async def attack(client, spec: dict, queue: asyncio.Queue, results: list, api_ke
             started = time.monotonic()
             response = await client.post(f"/api/stories/{spec['story']}/chapters",
                                          json={"title": item["name"], "content": item["content"]},
-                                         headers={"Authorization": f"Bearer {api_key}"})  # fmt: skip
+                                         headers={"Authorization": f"Bearer {spec['api_key']}"})  # fmt: skip
             results.append({"file": item["name"], "through": "api", "bytes": len(item["content"].encode()),
                             "http_status": response.status_code,
                             "web_ms": round((time.monotonic() - started) * 1000, 1), "outcome": "accepted"
@@ -159,7 +159,7 @@ async def writers_typing(people, seconds: float):
     await asyncio.gather(*(writer.live() for writer in people))
 
 
-async def drive(args, writers, attackers, base, api_key, files):
+async def drive(args, writers, attackers, base, files):
     import httpx
 
     limits = httpx.Limits(max_connections=4, max_keepalive_connections=2)
@@ -186,8 +186,7 @@ async def drive(args, writers, attackers, base, api_key, files):
         queue.put_nowait(item)
     results = []
     started = time.monotonic()
-    attack_done = asyncio.gather(*(attack(c, s, queue, results, api_key) for c, s in zip(clients, attackers,
-                                                                                        strict=True)))  # fmt: skip
+    attack_done = asyncio.gather(*(attack(c, s, queue, results) for c, s in zip(clients, attackers, strict=True)))
     typing = asyncio.ensure_future(writers_typing(people, 10_000))
     await attack_done
     attack_seconds = time.monotonic() - started
@@ -227,7 +226,7 @@ def main():
     attackers = make_writers(args.attackers, prefix + "-x")
     for spec in attackers:
         spec["character"] = Character.objects.filter(owner_id=spec["user"]).values_list("pk", flat=True).first()
-    _, api_key = ApiToken.issue(User.objects.get(pk=attackers[0]["user"]), "hostile")
+        _, spec["api_key"] = ApiToken.issue(User.objects.get(pk=spec["user"]), "hostile")
     out = io.BytesIO()
     backup.write(Story.objects.get(pk=attackers[0]["story"]), out)
     files = hostile_files(out.getvalue())
@@ -256,9 +255,7 @@ def main():
             if time.monotonic() > deadline or serve.poll() is not None:
                 raise SystemExit(f"the app did not become healthy; see {log.name}")
             time.sleep(0.5)
-        people, before, during, results, attack_seconds = asyncio.run(
-            drive(args, writers, attackers, base, api_key, files)
-        )
+        people, before, during, results, attack_seconds = asyncio.run(drive(args, writers, attackers, base, files))
     finally:
         serve.send_signal(signal.SIGINT)
         try:
