@@ -105,9 +105,15 @@ async def refuse(scope, send, limit: int, upload: bool):
     await send({"type": "http.response.body", "body": body})
 
 
+# Of a refused body, this much is read and dropped (never stored) so that the client, still sending, gets to read the
+# 413 and its message (a browser shows a reset connection instead); past it, or for a body declared larger, the
+# connection is closed at once.
+DISCARD_MAX = 64 * 1024 * 1024
+
+
 class LimitedRequestMixin:
     """Twisted calls gotLength once the headers are in and handleContentChunk for each piece of the body: past the
-    route's limit the client gets 413 and the connection is closed, before the piece is stored."""
+    route's limit the client gets 413 at once, and the rest of the body is dropped, never stored."""
 
     refused = False
 
@@ -115,24 +121,28 @@ class LimitedRequestMixin:
         path = unquote(self.channel._path.split(b"?", 1)[0].decode("latin-1"))
         self.limit, self.upload = route_limit(path)
         self.received = 0
-        super().gotLength(None if length is not None and length > self.limit else length)
+        super().gotLength(0 if length is not None and length > self.limit else length)
         if length is not None and length > self.limit:
-            self.refuse(path)
+            self.refuse(path, close=length > self.limit + DISCARD_MAX)
 
     def handleContentChunk(self, data):
-        if self.refused:
-            return
         self.received += len(data)
+        if self.refused:
+            if self.received > self.limit + DISCARD_MAX:
+                self.channel.transport.loseConnection()
+            return
         if self.received > self.limit:
             self.refuse(unquote(self.channel._path.split(b"?", 1)[0].decode("latin-1")))
             return
         super().handleContentChunk(data)
 
     def process(self):
-        if not self.refused:
-            return super().process()
+        if self.refused:  # the body has all arrived, and was dropped: the answer is already on its way
+            self.channel.transport.loseConnection()
+            return None
+        return super().process()
 
-    def refuse(self, path: str):
+    def refuse(self, path: str, close: bool = False):
         self.refused = True
         accept = (self.requestHeaders.getRawHeaders(b"accept") or [b""])[0]
         body, content_type = refusal_body(path, accept, self.limit, self.upload)
@@ -141,4 +151,5 @@ class LimitedRequestMixin:
             + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\nHX-Reswap: none\r\n\r\n"
             + body
         )  # fmt: skip
-        self.channel.transport.loseConnection()
+        if close:
+            self.channel.transport.loseConnection()

@@ -4,6 +4,7 @@ layer, judged on Content-Length or on the bytes streamed so far, and Django neve
 import asyncio
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.asgi import get_asgi_application
@@ -28,7 +29,9 @@ def call(app, path, chunks, length=None):
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    # In a thread of its own: asyncio.run() refuses to start where a loop already runs (another test's).
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, app(scope, receive, send)).result()
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], body.decode(), asked
@@ -87,3 +90,23 @@ def test_through_daphne_an_unauthenticated_huge_post_is_refused_at_once(web_serv
             pass
         answer = sock.recv(4096).decode(errors="replace")
     assert answer.startswith("HTTP/1.1 413") and "the limit is 5 MB" in answer
+
+
+def test_a_client_still_sending_a_file_a_little_over_the_limit_reads_the_message(web_server):
+    """A browser that is still sending when the server closes shows a reset connection, not the 413's message: a
+    body up to DISCARD_MAX over the limit is read to its end and dropped, then the connection closes."""
+    host, port = web_server.split(":")
+    size = 26 * 1024 * 1024
+    with socket.create_connection((host, int(port)), timeout=20) as sock:
+        sock.sendall(b"POST /import/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+                     b"Content-Length: %d\r\n\r\n" % size)  # fmt: skip
+        block = b"x" * (1024 * 1024)
+        for _ in range(size // len(block)):
+            sock.sendall(block)  # every byte is taken: no reset while sending
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    text = answer.decode(errors="replace")
+    assert text.startswith("HTTP/1.1 413") and text.endswith(
+        "The file is too large; the limit is 25 MB. Nothing was saved."
+    )

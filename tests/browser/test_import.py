@@ -36,7 +36,7 @@ def test_a_writer_imports_a_docx_and_sees_its_chapters(web_page, start_worker, t
     page.set_input_files("#manuscript", str(path))
     page.click("text=Read the manuscript")
 
-    expect(page.locator(".messages")).to_contain_text("Read 30 words from “The Keeper.docx”")
+    expect(page.locator(".messages")).to_contain_text("Read 24 words from “The Keeper.docx”")
     expect(page.locator("[data-parts]")).to_have_attribute("data-parts", "2")
     expect(page.locator(".import-parts")).to_contain_text("Mara climbed the lighthouse stairs. She *did not* look")
     screenshot(page, "17-import-preview")

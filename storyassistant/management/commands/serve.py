@@ -99,6 +99,7 @@ class Command(BaseCommand):
         if demo:
             self.stdout.write(f"Sign in with {demo[0]} / {demo[1]}")
         self.stdout.write("Press Ctrl+C to stop.\n")
+        self.stdout.flush()  # also when the output goes to a file or a pipe, not a terminal
         supervisor.run()
 
     def ensure_demo_account(self):
