@@ -30,6 +30,7 @@ from .queues import get_queue
 
 log = logging.getLogger(__name__)
 QUEUE = "background"
+STILL_READING = "Your previous file is still being read. Wait for it to finish, then send this one."
 FAILED_UNEXPECTEDLY = (
     "Something went wrong while reading the file, so nothing was saved. Try again; if it happens again, the file "
     "may be damaged."
@@ -58,7 +59,7 @@ def receive(owner, kind: str, file, job: str, **options) -> Upload:
     UPLOADS_PER_HOUR."""
     mine = Upload.objects.for_user(owner)
     if mine.active().exists():
-        raise Busy("Your previous file is still being read. Wait for it to finish, then send this one.", 10)
+        raise Busy(STILL_READING, 10)
     if mine.filter(created_at__gte=timezone.now() - timedelta(hours=1)).count() >= settings.UPLOADS_PER_HOUR:
         raise Busy(f"You have sent {settings.UPLOADS_PER_HOUR} files in the last hour, this site's limit.", 600)
     upload = Upload(
@@ -70,7 +71,7 @@ def receive(owner, kind: str, file, job: str, **options) -> Upload:
             upload.save()
     except IntegrityError:  # another upload of this writer's got in first
         upload.file.delete(save=False)
-        raise Busy("Your previous file is still being read. Wait for it to finish, then send this one.", 10) from None
+        raise Busy(STILL_READING, 10) from None
     transaction.on_commit(lambda: enqueue(upload))
     return upload
 
