@@ -150,9 +150,10 @@ def curly_quotes(count: int = 500_000) -> str:
 
 def many_names(chars: int = 620_000) -> str:
     """Hundreds of thousands of distinct capitalised names, each used a few times."""
-    words, index = [], 0
-    while sum(map(len, words)) + len(words) < chars:
+    words, index, size = [], 0, 0
+    while size < chars:
         name = "Qa" + "".join(chr(97 + (index // 26**k) % 26) for k in range(4))
         words += [f"and {name} went", f"then {name} came", f"with {name} there."]
+        size += sum(len(w) + 1 for w in words[-3:])
         index += 1
     return " ".join(words)[:chars]
