@@ -215,8 +215,8 @@ def main():
     logging.getLogger("httpx").setLevel(logging.WARNING)
     call_command("migrate", verbosity=0)
     from characters.models import Character
-    from generation import backup
     from generation.models import ApiToken
+    from interop import backup
     from stories.models import Chapter, Story
     from storyassistant.embedded import database_url
     from storyassistant.models import Upload, User

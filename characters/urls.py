@@ -1,12 +1,10 @@
 from django.urls import path
 
-from . import card_views, views
+from . import views
 
 urlpatterns = [
     path("characters/", views.character_list, name="character_list"),
     path("characters/new/", views.character_create, name="character_create"),
-    path("characters/import-card/", card_views.card_import, name="card_import"),
-    path("characters/<int:pk>/card.<str:kind>", card_views.card_export, name="card_export"),
     path("characters/<int:pk>/", views.character_detail, name="character_detail"),
     path("characters/<int:pk>/delete/", views.character_delete, name="character_delete"),
     path("stories/<int:story_pk>/cast/", views.story_cast, name="story_cast"),

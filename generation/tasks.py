@@ -3,10 +3,9 @@
 from django.db import transaction
 from django.utils import timezone
 
-from stories.models import ManuscriptImport, Story
+from stories.models import Story
 from storyassistant import uploads
 
-from . import backup
 from .dispatch import dispatch
 from .models import GenerationTask
 from .pipeline import execute
@@ -42,15 +41,8 @@ def run_generation(task_id: str):
 
 def maintenance():
     """Resume or fail abandoned tasks, re-dispatch lost ones, keep the line moving, delete stories that have been
-    in the trash longer than the 30 days they can be restored for and manuscripts read a day ago and never
-    imported, and settle uploads whose reading stopped with its worker. `manage.py maintenance` runs it every
-    MAINTENANCE_EVERY seconds."""
+    in the trash longer than the 30 days they can be restored for, and settle uploads whose reading stopped with
+    its worker. `manage.py maintenance` runs it every MAINTENANCE_EVERY seconds."""
     dispatch()
     Story.objects.expired_trash().delete()
-    ManuscriptImport.objects.abandoned().delete()
     uploads.give_up_stale()
-
-
-def read_backup(upload_id):
-    """Restore an uploaded backup (a story's or a whole account's) for its owner."""
-    uploads.process(upload_id, backup.restore_upload)

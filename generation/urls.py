@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import agent_views, api, backup_views, data_api, picture_views, views
+from . import agent_views, api, data_api, picture_views, views
 
 urlpatterns = [
     path("search/", agent_views.search, name="search"),
@@ -16,9 +16,6 @@ urlpatterns = [
         name="relationship_change_apply",
     ),
     path("stories/<int:story_pk>/generate/", views.generate, name="generate"),
-    path("stories/<int:pk>/backup.zip", backup_views.story_backup, name="story_backup"),
-    path("backups/restore/", backup_views.backup_restore, name="backup_restore"),
-    path("backups/everything.zip", backup_views.account_backup, name="account_backup"),
     path("stories/<int:story_pk>/pictures/", picture_views.story_gallery, name="story_gallery"),
     path("stories/<int:story_pk>/pictures/illustrate/", picture_views.chapter_illustrate, name="story_illustrate"),
     path(

@@ -8,7 +8,7 @@ one JSON line each, so a long history is read a line at a time. Database ids nev
 other by their place in the document), so a restored story backs up to the same archive. Memory, generation
 history and thumbnails are rebuilt, not stored.
 
-Restoring reads the archive in the sandbox (generation/backup_reader.py: every size and reference bounded and
+Restoring reads the archive in the sandbox (interop/backup_reader.py: every size and reference bounded and
 checked), cleans its pictures in sandboxed batches, checks every value against the models, then creates
 everything in one transaction: a bad archive changes nothing, and picture files written for a restore that fails
 are removed.
@@ -33,9 +33,10 @@ from characters.models import Character, CharacterRelationship, StoryCharacter
 from pictures.images import CleanImage
 from pictures.models import Picture
 from stories.models import Chapter, ChapterRevision, Story, WorldEntry, validate_generation_settings
-from storyassistant import archives, sandbox, uploads
+from storyassistant import sandbox, uploads
 from storyassistant.queues import enqueue_after_commit
 
+from . import archives
 from .backup_reader import ACCOUNT_FORMAT, FORMAT, VERSION, BackupError
 
 # Pictures are cleaned in sandboxed batches of at most this many pixels (each batch within the CPU limit).
@@ -162,7 +163,7 @@ def restore_file(user, path: Path) -> tuple[list[Story], list[str]]:
               "max_picture_bytes": settings.PICTURE_MAX_BYTES, "max_pixels": settings.PICTURE_MAX_PIXELS,
               "max_megapixels": settings.BACKUP_MAX_MEGAPIXELS, "max_stories": settings.BACKUP_MAX_STORIES}  # fmt: skip
     with (
-        sandbox.run("generation.backup_reader:read_upload", path, uploads.limits(), **limits) as read,
+        sandbox.run("interop.backup_reader:read_upload", path, uploads.limits(), **limits) as read,
         tempfile.TemporaryDirectory(prefix="storyassistant-restore-") as held,
     ):
         cleaned = clean_pictures(read, Path(held))

@@ -20,8 +20,9 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from stories.text import CHAPTER_MAX_CHARS
-from storyassistant import archives
 from storyassistant.sandbox import Unreadable
+
+from . import archives
 
 FORMAT = "storyassistant-story-backup"
 ACCOUNT_FORMAT = "storyassistant-account-backup"

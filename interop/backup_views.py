@@ -34,8 +34,8 @@ def account_backup(request):
 @login_required
 @require_POST
 def backup_restore(request):
-    """A story's or a whole account's backup, restored by a worker (generation/backup.py) as new stories."""
+    """A story's or a whole account's backup, restored by a worker (interop/backup.py) as new stories."""
     return uploads.accept(
         request, Upload.Kind.BACKUP, "backup", settings.BACKUP_MAX_BYTES, "backup", "a backup to restore (.zip)",
-        "generation.tasks.read_backup", back=reverse("dashboard"),
+        "interop.tasks.read_backup", back=reverse("dashboard"),
     )  # fmt: skip

@@ -1,6 +1,5 @@
-"""Character Cards in and out (characters/cards.py): import a card's JSON or PNG into the library (and a story's
-cast, its lorebook into the story's world; characters/tasks.py reads it), export a character as a PNG card or as
-V2/V3 JSON."""
+"""Character Cards in and out (interop/cards.py): import a card's JSON or PNG into the library (and a story's cast,
+its lorebook into the story's world; interop/tasks.py reads it), export a character as a PNG card or as V2/V3 JSON."""
 
 import json
 
@@ -12,6 +11,7 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
+from characters.models import Character
 from pictures.models import Picture
 from stories.access import get_story_for_user
 from storyassistant import uploads
@@ -20,7 +20,6 @@ from storyassistant.http import optional_id
 from storyassistant.models import Upload
 
 from . import cards
-from .models import Character
 
 
 @accepts_upload("CARD_MAX_BYTES")
@@ -34,7 +33,7 @@ def card_import(request):
     back = reverse("story_cast", args=[story.pk]) if story else reverse("character_list")
     return uploads.accept(
         request, Upload.Kind.CARD, "card", settings.CARD_MAX_BYTES, "card",
-        "a character card to import (.png or .json)", "characters.tasks.read_card",
+        "a character card to import (.png or .json)", "interop.tasks.read_card",
         story=story.pk if story else None, back=back,
     )  # fmt: skip
 

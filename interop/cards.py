@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from PIL import Image, PngImagePlugin
 
 from pictures.images import clean, save_clean
-from stories import lorebooks
 from storyassistant.sandbox import Unreadable
+
+from . import lorebooks
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CARD_KEYWORDS = (b"chara", b"ccv3")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from django.template.loader import render_to_string
 from django.utils.text import slugify
 
-from storyassistant import archives
+from . import archives
 
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 # XML 1.0 forbids most control characters; a pasted one would make the whole book unreadable.

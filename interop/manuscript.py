@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from lxml import etree
 from lxml import html as lxml_html
 
-from storyassistant import archives
+from stories.text import CHAPTER_MAX_CHARS, count_words
 from storyassistant.sandbox import Unreadable
 
-from .text import CHAPTER_MAX_CHARS, count_words
+from . import archives
 
 FORMATS = {"docx": "Word document", "epub": "EPUB e-book", "md": "Markdown", "txt": "Plain text"}
 SPLITS = {

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from stories.models import Story
 from storyassistant import uploads
 from storyassistant.bodylimit import accepts_upload
 from storyassistant.http import optional_id, text_param
@@ -15,7 +16,7 @@ from storyassistant.models import Upload
 from storyassistant.queues import enqueue_after_commit
 
 from . import manuscript, tasks
-from .models import ManuscriptImport, Story
+from .models import ManuscriptImport
 
 
 @accepts_upload("MANUSCRIPT_MAX_BYTES")
@@ -29,7 +30,7 @@ def manuscript_upload(request):
         return render(request, "stories/import_upload.html", {"story": story, "formats": manuscript.FORMATS})
     return uploads.accept(
         request, Upload.Kind.MANUSCRIPT, "manuscript", settings.MANUSCRIPT_MAX_BYTES, "file",
-        "a file to import (.docx, .epub, .md or .txt)", "stories.tasks.read_manuscript",
+        "a file to import (.docx, .epub, .md or .txt)", "interop.tasks.read_manuscript",
         story=story.pk if story else None, back=request.get_full_path(),
     )  # fmt: skip
 

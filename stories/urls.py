@@ -1,13 +1,11 @@
 from django.urls import path
 
-from . import chapter_views, import_views, views, world_views
+from . import chapter_views, views, world_views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("trash/", views.trash, name="trash"),
     path("stories/new/", views.story_create, name="story_create"),
-    path("import/", import_views.manuscript_upload, name="manuscript_upload"),
-    path("import/<int:pk>/", import_views.manuscript_preview, name="manuscript_preview"),
     path("stories/<int:pk>/", views.story_detail, name="story_detail"),
     path("stories/<int:pk>/edit/", views.story_edit, name="story_edit"),
     path("stories/<int:pk>/archive/", views.story_archive, name="story_archive"),
@@ -15,9 +13,6 @@ urlpatterns = [
     path("stories/<int:pk>/restore/", views.story_restore, name="story_restore"),
     path("stories/<int:pk>/bible/", views.story_bible, name="story_bible"),
     path("stories/<int:pk>/bible/ignored/<int:finding_pk>/restore/", views.finding_restore, name="finding_restore"),
-    path("stories/<int:pk>/export/", views.export_page, name="story_export"),
-    path("stories/<int:pk>/export.md", views.export_markdown, name="story_export_markdown"),
-    path("stories/<int:pk>/export.epub", views.export_epub, name="story_export_epub"),
     # Chapters
     path("stories/<int:story_pk>/chapters/new/", chapter_views.chapter_create, name="chapter_create"),
     path("stories/<int:story_pk>/chapters/reorder/", chapter_views.chapter_reorder, name="chapter_reorder"),
@@ -39,8 +34,6 @@ urlpatterns = [
     ),
     # World
     path("stories/<int:story_pk>/world/", world_views.world_list, name="world_list"),
-    path("stories/<int:story_pk>/world/import/", world_views.lorebook_import, name="lorebook_import"),
-    path("stories/<int:story_pk>/world.json", world_views.lorebook_export, name="lorebook_export"),
     path("stories/<int:story_pk>/world/<int:pk>/", world_views.world_edit, name="world_edit"),
     path("stories/<int:story_pk>/world/<int:pk>/delete/", world_views.world_delete, name="world_delete"),
 ]

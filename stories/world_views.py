@@ -1,23 +1,14 @@
 """World entries: locations, lore, items, factions and events of one story, with search."""
 
-import json
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils.text import slugify
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
-from storyassistant import uploads
-from storyassistant.bodylimit import accepts_upload
 from storyassistant.http import paginate, text_param
-from storyassistant.models import Upload
 
-from . import lorebooks
 from .access import get_story_for_user
 from .forms import WorldEntryForm
 from .models import WorldEntry
@@ -90,27 +81,3 @@ def world_delete(request, story_pk, pk):
     return render(
         request, "stories/world_confirm_delete.html", {"story": entry.story, "entry": entry, "section": "world"}
     )
-
-
-@accepts_upload("LOREBOOK_MAX_BYTES")
-@login_required
-@require_POST
-def lorebook_import(request, story_pk):
-    """A SillyTavern World Info JSON, a NovelAI .lorebook or a card's character_book, into the story's world (read
-    by a worker in the sandbox)."""
-    story = get_story_for_user(request, story_pk)
-    return uploads.accept(
-        request, Upload.Kind.LOREBOOK, "lorebook", settings.LOREBOOK_MAX_BYTES, "lorebook",
-        "a lorebook to import (.json or .lorebook)", "stories.tasks.read_lorebook", story=story.pk,
-        back=reverse("world_list", args=[story.pk]),
-    )  # fmt: skip
-
-
-@login_required
-def lorebook_export(request, story_pk):
-    """The story's world as SillyTavern World Info JSON (keys and all)."""
-    story = get_story_for_user(request, story_pk)
-    book = lorebooks.to_sillytavern(story.world_entries.order_by("pk"))
-    response = HttpResponse(json.dumps(book, ensure_ascii=False, indent=2), content_type="application/json")
-    response["Content-Disposition"] = f'attachment; filename="{slugify(story.title) or "story"}.world-info.json"'
-    return response

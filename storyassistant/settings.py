@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "pictures",
     "generation",
     "agents",
+    "interop",
 ]
 
 MIDDLEWARE = [

@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("django-rq/", include("django_rq.urls")),
+    path("", include("interop.urls")),
     path("", include("stories.urls")),
     path("", include("characters.urls")),
     path("", include("pictures.urls")),

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from agents.models import Fact, IgnoredFinding
 from characters.models import CharacterRelationship, StoryCharacter
-from generation import backup
+from interop import backup
 from pictures.models import Picture
 from stories.models import WorldEntry
 from tests.factories import cast, make_character, make_story, make_user

@@ -13,8 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image, PngImagePlugin
 
-from characters import cards
 from characters.models import Character
+from interop import cards
 from pictures.models import Picture
 from stories.models import WorldEntry
 from storyassistant.models import Upload

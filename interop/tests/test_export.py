@@ -1,6 +1,7 @@
 import io
 import shutil
 import subprocess
+import tracemalloc
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
@@ -8,6 +9,7 @@ from xml.etree import ElementTree
 import pytest
 from django.urls import reverse
 
+from interop import export_views
 from pictures.models import Picture
 from tests.factories import cast, make_chapter, make_character, make_story
 from tests.image_servers import png
@@ -96,16 +98,12 @@ def test_an_empty_story_still_exports(writer_client, user):
 
 
 def test_a_long_book_is_exported_without_holding_it_in_memory(user, rf):
-    import tracemalloc
-
-    from stories import views
-
     story = make_story(user, title="Long")
     chapter_text = ("She walked the long road north and did not look back. " * 8000)[:400_000]
     for n in range(24):  # a 9.6 MB book
         make_chapter(story, title=f"Part {n}", content=chapter_text)
     # The view itself, as daphne calls it: the test client would keep every rendered template's context.
-    for view in (views.export_markdown, views.export_epub):
+    for view in (export_views.export_markdown, export_views.export_epub):
         request = rf.get("/")
         request.user = user
         view(request, make_story(user).pk)  # templates and translations load once

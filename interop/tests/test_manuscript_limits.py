@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from stories import manuscript
+from interop import manuscript
 from storyassistant import sandbox, uploads
 from tests import hostile
 
@@ -50,13 +50,13 @@ def test_a_word_document_is_read_as_a_stream_within_the_sandboxs_memory(tmp_path
     options = {"filename": "expanding.docx", "max_bytes": BOUNDS.max_bytes, "max_unzipped": BOUNDS.max_unzipped,
                "max_chars": BOUNDS.max_chars}  # fmt: skip
     limits = sandbox.Limits(memory_bytes=256 * 1024 * 1024, cpu_seconds=30, output_bytes=64 * 1024 * 1024)
-    with sandbox.run("stories.manuscript:read_upload", path, limits, **options) as result:
+    with sandbox.run("interop.manuscript:read_upload", path, limits, **options) as result:
         assert result.value["format"] == "docx"
         assert len(result.file("text.md").read_text()) > 900_000
     settings.UPLOAD_CPU_SECONDS = 1
     with (
         pytest.raises(sandbox.OverLimit, match="more than 1 seconds"),
-        sandbox.run("stories.manuscript:read_upload", path, uploads.limits(), **options),
+        sandbox.run("interop.manuscript:read_upload", path, uploads.limits(), **options),
     ):
         pass
 

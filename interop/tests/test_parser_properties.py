@@ -12,9 +12,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from characters import cards
-from generation import backup_reader
-from stories import lorebooks, manuscript
+from interop import backup_reader, cards, lorebooks, manuscript
 from stories.diff import changes
 from storyassistant.sandbox import Unreadable
 from tests import hostile

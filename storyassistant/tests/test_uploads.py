@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from stories.tasks import read_manuscript
+from interop.tasks import read_manuscript
 from storyassistant import uploads
 from storyassistant.models import Upload
 from tests.factories import read_uploads
@@ -74,7 +74,7 @@ def test_a_reading_that_stopped_with_its_worker_fails_with_a_message_and_is_not_
 
 def test_an_unexpected_error_fails_the_upload_with_a_plain_message(writer_client, monkeypatch):
     send(writer_client)
-    monkeypatch.setattr("stories.tasks.ManuscriptImport.objects.create", lambda **_: 1 / 0)
+    monkeypatch.setattr("interop.tasks.ManuscriptImport.objects.create", lambda **_: 1 / 0)
     (upload,) = read_uploads()
     assert upload.status == Upload.Status.FAILED and upload.message == uploads.FAILED_UNEXPECTEDLY
 

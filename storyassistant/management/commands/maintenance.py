@@ -10,6 +10,7 @@ from django.db import DatabaseError, close_old_connections
 from redis.exceptions import RedisError
 
 from generation.tasks import maintenance
+from interop.tasks import clear_abandoned
 from stories.models import Chapter, ChapterRevision
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,8 @@ def thin_all_revisions() -> int:
 class Command(BaseCommand):
     help = (
         "Every MAINTENANCE_EVERY seconds: resume or fail abandoned generations, give lost ones back to the queue, "
-        "start waiting ones, and empty the trash of stories past their 30 days; every hour, thin old autosaves."
+        "start waiting ones, settle stopped uploads, empty the trash of stories past their 30 days and forget "
+        "manuscripts never imported; every hour, thin old autosaves."
     )
 
     def add_arguments(self, parser):
@@ -42,6 +44,7 @@ class Command(BaseCommand):
             close_old_connections()
             try:
                 maintenance()
+                clear_abandoned()
                 if once or time.monotonic() - last_thinned >= settings.REVISION_THINNING_EVERY:
                     removed = thin_all_revisions()
                     last_thinned = time.monotonic()
