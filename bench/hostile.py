@@ -214,8 +214,8 @@ def main():
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
     call_command("migrate", verbosity=0)
+    from api.models import ApiToken
     from characters.models import Character
-    from generation.models import ApiToken
     from interop import backup
     from stories.models import Chapter, Story
     from storyassistant.embedded import database_url

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ApiToken, GenerationStep, GenerationTask
+from .models import GenerationStep, GenerationTask
 
 
 class StepInline(admin.TabularInline):
@@ -29,10 +29,3 @@ class GenerationTaskAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "prefix", "created_at", "last_used_at"]
-    search_fields = ["name", "user__email"]
-    readonly_fields = ["key_hash", "prefix", "created_at", "last_used_at"]

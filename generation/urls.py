@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import agent_views, api, data_api, picture_views, views
+from . import agent_views, picture_views, views
 
 urlpatterns = [
     path("search/", agent_views.search, name="search"),
@@ -37,25 +37,4 @@ urlpatterns = [
     path("tasks/<uuid:pk>/findings/ignore/", views.finding_ignore, name="finding_ignore"),
     path("tasks/<uuid:pk>/world/", views.world_proposal_accept, name="world_proposal_accept"),
     path("admin/agent-metrics/", views.agent_metrics, name="agent_metrics"),
-    path("account/api-tokens/", views.api_tokens, name="api_tokens"),
-    # JSON API
-    path("api/openapi.json", data_api.openapi, name="api_openapi"),
-    path("api/docs", data_api.api_docs, name="api_docs"),
-    path("api/stories", data_api.stories, name="api_stories"),
-    path("api/stories/<int:story_pk>", data_api.story, name="api_story"),
-    path("api/stories/<int:story_pk>/chapters", data_api.chapters, name="api_chapters"),
-    path("api/stories/<int:story_pk>/chapters/<int:chapter_pk>", data_api.chapter, name="api_chapter"),
-    path("api/characters", data_api.characters, name="api_characters"),
-    path("api/characters/<int:character_pk>", data_api.character, name="api_character"),
-    path("api/stories/<int:story_pk>/world", data_api.world, name="api_world"),
-    path("api/stories/<int:story_pk>/world/<int:entry_pk>", data_api.world_entry, name="api_world_entry"),
-    path("api/stories/<int:story_pk>/generate-content", api.generate_content, name="api_generate"),
-    path(
-        "api/stories/<int:story_pk>/chapters/<int:chapter_pk>/continuity",
-        api.check_continuity,
-        name="api_check_continuity",
-    ),
-    path("api/tasks/<uuid:pk>/status", api.status, name="api_task_status"),
-    path("api/pictures/<uuid:pk>/<str:variant>", api.picture, name="api_picture"),
-    path("api/tasks/<uuid:pk>/cancel", api.cancel, name="api_task_cancel"),
 ]

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "generation",
     "agents",
     "interop",
+    "api",
 ]
 
 MIDDLEWARE = [

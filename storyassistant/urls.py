@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("django-rq/", include("django_rq.urls")),
     path("", include("interop.urls")),
+    path("", include("api.urls")),
     path("", include("stories.urls")),
     path("", include("characters.urls")),
     path("", include("pictures.urls")),

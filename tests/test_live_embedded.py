@@ -3,7 +3,8 @@
 import pytest
 
 from agents.narrative_intelligence import clean
-from generation.models import ApiToken, GenerationTask
+from api.models import ApiToken
+from generation.models import GenerationTask
 from tests.test_live_generation import api_generate, run_async, session_cookie, watch
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,8 +13,9 @@ import websockets
 from django.test import Client
 
 from agents.narrative_intelligence import clean
+from api.models import ApiToken
 from generation.dispatch import dispatch
-from generation.models import ApiToken, GenerationTask
+from generation.models import GenerationTask
 from tests.conftest import PROSE
 from tests.factories import make_user
 from tests.llm_servers import serve_ollama

@@ -176,7 +176,7 @@ def test_the_editor_asks_for_a_check_and_shows_its_findings_beside_the_text(
 
 
 def test_the_api_starts_a_check_and_reports_its_findings(user, writer_client, judge_server, mill_story):
-    from generation.models import ApiToken
+    from api.models import ApiToken
 
     story, _, checked, _ = mill_story
     _, token = ApiToken.issue(user, "checks")

@@ -9,8 +9,9 @@ from django.urls import reverse
 from PIL import Image
 
 from agents.models import Fact
+from api.models import ApiToken
 from characters.models import Character
-from generation.models import ApiToken, GenerationTask
+from generation.models import GenerationTask
 from generation.tasks import run_generation
 from pictures.models import Picture
 from tests.factories import cast, make_chapter, make_character

@@ -204,7 +204,7 @@ def test_two_requests_at_once_cannot_both_squeeze_past_the_queue_cap(user, story
 def test_the_api_says_429_with_retry_after_when_the_queue_is_full(user, story_with_cast, settings, redis_conn):
     from django.test import Client
 
-    from generation.models import ApiToken
+    from api.models import ApiToken
 
     settings.GENERATION_QUEUE_PER_USER = 1
     story, chapter = story_with_cast

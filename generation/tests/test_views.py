@@ -5,7 +5,8 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import reverse
 
-from generation.models import ApiToken, GenerationTask
+from api.models import ApiToken
+from generation.models import GenerationTask
 from generation.tasks import run_generation
 from stories.models import WorldEntry
 from storyassistant.asgi import application

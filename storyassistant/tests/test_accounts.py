@@ -153,7 +153,7 @@ def test_github_login_with_a_rejected_code_creates_nobody(client, fake_github):
 def test_a_github_login_that_joins_an_existing_account_by_email_ends_its_api_tokens(client, fake_github):
     from allauth.account.models import EmailAddress
 
-    from generation.models import ApiToken
+    from api.models import ApiToken
 
     writer = make_user("octo@example.com")
     EmailAddress.objects.create(user=writer, email="octo@example.com", verified=True, primary=True)

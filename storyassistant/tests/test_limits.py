@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from generation.models import ApiToken
+from api.models import ApiToken
 from tests.factories import make_chapter, make_story, make_user
 
 pytestmark = pytest.mark.django_db

@@ -1,63 +1,21 @@
-"""The JSON API for programs. Authenticate with the browser session (POSTs then need the CSRF token, like any
-form) or with `Authorization: Bearer <token>` (no cookies, so no CSRF)."""
+"""The JSON API's generation tasks: ask for a chapter, a continuation, a check or a picture, follow the task,
+cancel it, fetch its picture. Authenticate with the browser session (POSTs then need the CSRF token, like any form)
+or with `Authorization: Bearer <token>` (no cookies, so no CSRF): api/http.py."""
 
-import json
-from functools import wraps
-
-from django.conf import settings
-from django.core.exceptions import BadRequest
 from django.http import JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
 
+from generation import live
+from generation.dispatch import QueueFull, estimate_seconds, place_in_line, start_generation
+from generation.forms import GenerateForm
+from generation.models import GenerationTask
 from pictures.models import Picture
 from pictures.views import serve
 from stories.models import Story
 from storyassistant.http import parse_id
-from storyassistant.ratelimit import hit, too_many
+from storyassistant.ratelimit import too_many
 
-from . import live
-from .dispatch import QueueFull, estimate_seconds, place_in_line, start_generation
-from .forms import GenerateForm
-from .models import ApiToken, GenerationTask
-
-
-def error(status, message, **extra):
-    return JsonResponse({"error": message, **extra}, status=status)
-
-
-def api_view(methods):
-    def decorator(view):
-        @csrf_exempt  # enforced below for session-authenticated requests only
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if request.method not in methods:
-                return error(405, f"Use {' or '.join(methods)}.")
-            header = request.headers.get("Authorization", "")
-            if header.startswith("Bearer "):
-                user = ApiToken.authenticate(header.removeprefix("Bearer ").strip())
-                if user is None:
-                    return error(401, "Invalid or revoked API token.")
-                request.user = user
-            elif request.user.is_authenticated:
-                if request.method not in ("GET", "HEAD", "OPTIONS"):
-                    rejected = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
-                    if rejected is not None:
-                        return error(403, "CSRF check failed: send the X-CSRFToken header, or use an API token.")
-            else:
-                return error(401, "Sign in or send an API token (Authorization: Bearer …).")
-            retry_after = hit(f"api:user:{request.user.pk}", settings.API_REQUESTS_PER_MINUTE, 60)
-            if retry_after is not None:
-                return too_many(request, retry_after, f"At most {settings.API_REQUESTS_PER_MINUTE} requests a minute.")
-            try:
-                return view(request, *args, **kwargs)
-            except BadRequest as exc:
-                return error(400, str(exc))
-
-        return wrapped
-
-    return decorator
+from .http import api_view, error, owned, request_data
 
 
 def task_status(task: GenerationTask) -> dict:
@@ -106,29 +64,13 @@ def check_result(task: GenerationTask) -> dict:
     }
 
 
-def request_data(request) -> dict:
-    if request.content_type != "application/json":
-        return request.POST.dict()
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        raise BadRequest("The body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise BadRequest("Send a JSON object.")
-    return data
-
-
 @api_view(["POST"])
 def generate_content(request, story_pk):
-    story = Story.objects.for_user(request.user).filter(pk=story_pk).first()
-    if story is None:
-        return error(404, "No such story.")
+    story = owned(Story.objects.for_user(request.user), "story", pk=story_pk)
     data = request_data(request)
     chapter = None
     if data.get("chapter_id"):
-        chapter = story.chapters.filter(pk=parse_id(data["chapter_id"], "chapter_id")).first()
-        if chapter is None:
-            return error(404, "No such chapter in this story.")
+        chapter = owned(story.chapters, "chapter in this story", pk=parse_id(data["chapter_id"], "chapter_id"))
     fields = {k: v for k, v in data.items() if k != "characters"}
     form = GenerateForm(fields, story=story, chapter=chapter)
     if data.get("characters"):
@@ -144,17 +86,13 @@ def generate_content(request, story_pk):
 
 @api_view(["GET"])
 def status(request, pk):
-    task = GenerationTask.objects.for_user(request.user).filter(pk=pk).first()
-    if task is None:
-        return error(404, "No such task.")
+    task = owned(GenerationTask.objects.for_user(request.user), "task", pk=pk)
     return JsonResponse(task_status(task))
 
 
 @api_view(["POST"])
 def cancel(request, pk):
-    task = GenerationTask.objects.for_user(request.user).filter(pk=pk).first()
-    if task is None:
-        return error(404, "No such task.")
+    task = owned(GenerationTask.objects.for_user(request.user), "task", pk=pk)
     task.request_cancel()
     return JsonResponse(task_status(task))
 
@@ -163,10 +101,8 @@ def cancel(request, pk):
 def check_continuity(request, story_pk, chapter_pk):
     """Check a chapter (or `selection_start`..`selection_end` of it) against everything before it; poll the task's
     status, whose `findings` list what was found."""
-    story = Story.objects.for_user(request.user).filter(pk=story_pk).first()
-    chapter = story.chapters.filter(pk=chapter_pk).first() if story else None
-    if chapter is None:
-        return error(404, "No such chapter.")
+    story = owned(Story.objects.for_user(request.user), "chapter", pk=story_pk)
+    chapter = owned(story.chapters, "chapter", pk=chapter_pk)
     data = request_data(request)
     fields = {k: data[k] for k in ("selection_start", "selection_end") if data.get(k) is not None}
     form = GenerateForm({**fields, "mode": GenerationTask.Mode.CHECK}, story=story, chapter=chapter)
@@ -182,7 +118,5 @@ def check_continuity(request, story_pk, chapter_pk):
 @api_view(["GET"])
 def picture(request, pk, variant):
     """A picture's file (or its WebP thumbnail), to its owner."""
-    found = Picture.objects.for_user(request.user).filter(pk=pk).first()
-    if found is None:
-        return error(404, "No such picture.")
+    found = owned(Picture.objects.for_user(request.user), "picture", pk=pk)
     return serve(found, variant)

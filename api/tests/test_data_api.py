@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from api.models import ApiToken
 from characters.models import Character
-from generation.models import ApiToken
 from stories.models import Chapter, Story
 from tests.concurrency import at_once
 from tests.factories import make_chapter, make_character, make_story
@@ -137,7 +137,7 @@ def test_a_character_change_keeps_a_portrait_seed_set_meanwhile(api, user):
     mara = make_character(user, name="Mara")
     stale = Character.objects.get(pk=mara.pk)  # as the request read it, before a portrait was accepted
     Character.objects.filter(pk=mara.pk).update(portrait_seed=424242)  # the portrait accepted meanwhile
-    with mock.patch("generation.data_api.Character.objects.for_user") as for_user:
+    with mock.patch("api.data_views.Character.objects.for_user") as for_user:
         for_user.return_value.filter.return_value.first.return_value = stale
         api.patch(f"/api/characters/{mara.pk}", {"goals": "Sail."}, content_type="application/json")
     mara.refresh_from_db()

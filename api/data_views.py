@@ -1,21 +1,18 @@
 """The JSON API for the writer's data: stories, chapters, characters and world entries (list with pagination,
 create, read, change), the OpenAPI document that describes the whole API, and a page that shows it. Same
-authentication and limits as the rest of the API (generation/api.py); other writers' objects answer 404."""
+authentication and limits as the rest of the API (api/http.py); other writers' objects answer 404."""
 
 from django.db.models import Count, Sum
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from pydantic import BaseModel, ValidationError
 
 from characters.models import Character
 from stories.models import Chapter, ChapterConflict, ChapterRevision, Story, WorldEntry
-from storyassistant.http import paginate
 
-from .api import api_view, error, request_data
-from .api_schema import (
-    PAGE_SIZE,
+from .http import answer, api_view, body, error, owned, page_of
+from .schema import (
     ROUTES,
     ChapterIn,
     ChapterOut,
@@ -32,45 +29,6 @@ from .api_schema import (
     WorldEntryPatch,
 )
 
-
-class Invalid(Exception):
-    def __init__(self, response):
-        self.response = response
-
-
-def body(request, model: type[BaseModel]) -> BaseModel:
-    try:
-        return model.model_validate(request_data(request))
-    except ValidationError as exc:
-        fields = {".".join(map(str, e["loc"])) or "body": e["msg"] for e in exc.errors()}
-        raise Invalid(error(400, "Invalid request.", fields=fields)) from None
-
-
-def page_of(request, items, out) -> JsonResponse:
-    """?page=N of the items, PAGE_SIZE at a time, with the address of the next page."""
-    page = paginate(request, items, PAGE_SIZE)
-    following = f"{request.path}?page={page.next_page_number()}" if page.has_next() else None
-    return JsonResponse({
-        "count": page.paginator.count, "page": page.number, "pages": page.paginator.num_pages, "next": following,
-        "results": [out(item).model_dump(mode="json") for item in page],
-    })  # fmt: skip
-
-
-def answer(model_instance: BaseModel, status=200) -> JsonResponse:
-    return JsonResponse(model_instance.model_dump(mode="json"), status=status)
-
-
-def handles_invalid(view):
-    def wrapped(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except Invalid as invalid:
-            return invalid.response
-
-    wrapped.__name__, wrapped.__doc__ = view.__name__, view.__doc__
-    return wrapped
-
-
 # --- stories ---------------------------------------------------------------------------------------------------------
 
 
@@ -84,7 +42,6 @@ def story_out(story) -> StoryOut:
 
 
 @api_view(["GET", "POST"])
-@handles_invalid
 def stories(request):
     if request.method == "GET":
         return page_of(request, stories_of(request.user).order_by("-updated_at", "pk"), story_out)
@@ -94,11 +51,8 @@ def stories(request):
 
 
 @api_view(["GET", "PATCH"])
-@handles_invalid
 def story(request, story_pk):
-    found = stories_of(request.user).filter(pk=story_pk).first()
-    if found is None:
-        return error(404, "No such story.")
+    found = owned(stories_of(request.user), "story", pk=story_pk)
     if request.method == "PATCH":
         changes = body(request, StoryPatch).model_dump(exclude_none=True)
         Story.objects.filter(pk=found.pk).update(**changes, updated_at=timezone.now())
@@ -116,11 +70,8 @@ def chapter_out(chapter, with_content=False) -> ChapterOut:
 
 
 @api_view(["GET", "POST"])
-@handles_invalid
 def chapters(request, story_pk):
-    found = Story.objects.for_user(request.user).filter(pk=story_pk).first()
-    if found is None:
-        return error(404, "No such story.")
+    found = owned(Story.objects.for_user(request.user), "story", pk=story_pk)
     if request.method == "GET":
         return page_of(request, found.chapters.defer("content").order_by("order"), chapter_out)
     data = body(request, ChapterIn)
@@ -131,12 +82,9 @@ def chapters(request, story_pk):
 
 
 @api_view(["GET", "PATCH"])
-@handles_invalid
 def chapter(request, story_pk, chapter_pk):
-    found = Chapter.objects.filter(story__in=Story.objects.for_user(request.user), story_id=story_pk, pk=chapter_pk)
-    found = found.first()
-    if found is None:
-        return error(404, "No such chapter.")
+    mine = Chapter.objects.filter(story__in=Story.objects.for_user(request.user))
+    found = owned(mine, "chapter", story_id=story_pk, pk=chapter_pk)
     if request.method == "PATCH":
         data = body(request, ChapterPatch)
         if data.content is not None and data.base_version is None:
@@ -162,7 +110,6 @@ def character_out(character) -> CharacterOut:
 
 
 @api_view(["GET", "POST"])
-@handles_invalid
 def characters(request):
     if request.method == "GET":
         return page_of(request, Character.objects.for_user(request.user).order_by("name", "pk"), character_out)
@@ -171,11 +118,8 @@ def characters(request):
 
 
 @api_view(["GET", "PATCH"])
-@handles_invalid
 def character(request, character_pk):
-    found = Character.objects.for_user(request.user).filter(pk=character_pk).first()
-    if found is None:
-        return error(404, "No such character.")
+    found = owned(Character.objects.for_user(request.user), "character", pk=character_pk)
     if request.method == "PATCH":
         changes = body(request, CharacterPatch).model_dump(exclude_none=True)
         for name, value in changes.items():
@@ -205,11 +149,8 @@ def save_entry(entry, fields: dict):
 
 
 @api_view(["GET", "POST"])
-@handles_invalid
 def world(request, story_pk):
-    found = Story.objects.for_user(request.user).filter(pk=story_pk).first()
-    if found is None:
-        return error(404, "No such story.")
+    found = owned(Story.objects.for_user(request.user), "story", pk=story_pk)
     if request.method == "GET":
         return page_of(request, found.world_entries.order_by("kind", "name", "pk"), entry_out)
     entry = save_entry(WorldEntry(story=found), body(request, WorldEntryIn).model_dump())
@@ -217,12 +158,9 @@ def world(request, story_pk):
 
 
 @api_view(["GET", "PATCH"])
-@handles_invalid
 def world_entry(request, story_pk, entry_pk):
-    found = WorldEntry.objects.filter(story__in=Story.objects.for_user(request.user), story_id=story_pk, pk=entry_pk)
-    found = found.first()
-    if found is None:
-        return error(404, "No such world entry.")
+    mine = WorldEntry.objects.filter(story__in=Story.objects.for_user(request.user))
+    found = owned(mine, "world entry", story_id=story_pk, pk=entry_pk)
     if request.method == "PATCH":
         found = save_entry(found, body(request, WorldEntryPatch).model_dump(exclude_none=True))
     return answer(entry_out(found))
@@ -325,4 +263,4 @@ def api_docs(request):
     ]  # fmt: skip
     context = {"operations": operations, "schemas": document["components"]["schemas"],
                "openapi_url": reverse("api_openapi")}  # fmt: skip
-    return render(request, "generation/api_docs.html", context)
+    return render(request, "api/api_docs.html", context)
