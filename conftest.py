@@ -181,7 +181,7 @@ def local_server():
 @pytest.fixture
 def image_services(settings):
     """Local ComfyUI, Images API and Automatic1111 servers; none configured until a test picks them."""
-    from agents import images
+    from agents.services import images
     from tests.httpserver import LocalServer
     from tests.image_servers import serve_a1111, serve_comfyui, serve_openai_images
 
@@ -201,7 +201,7 @@ def image_services(settings):
 @pytest.fixture
 def languagetool(local_server, settings):
     """A local server answering like LanguageTool, configured as LANGUAGETOOL_URL."""
-    from agents import grammar
+    from agents.checks import grammar
     from tests.languagetool import serve_languagetool
 
     grammar._tool.cache_clear()

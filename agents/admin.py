@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Fact, IgnoredFinding, MemoryItem
+from agents.models import Fact, IgnoredFinding, MemoryItem
 
 
 @admin.register(MemoryItem)

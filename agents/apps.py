@@ -6,4 +6,4 @@ class AgentsConfig(AppConfig):
     verbose_name = "Agents and story memory"
 
     def ready(self):
-        from . import signals  # noqa: F401 - connects the memory-sync receivers
+        from agents import signals  # noqa: F401 - connects the memory-sync receivers

@@ -4,7 +4,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection, models, transaction
 from pgvector.django import CosineDistance, HnswIndex, VectorField
 
-from .embeddings import DIMENSIONS
+from agents.services.embeddings import DIMENSIONS
 
 # Reciprocal rank fusion constant: 60 is the value from the original RRF paper and most search engines.
 RRF_K = 60

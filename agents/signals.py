@@ -6,11 +6,10 @@ from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from agents import tasks
 from characters.models import Character, StoryCharacter
 from stories.models import Chapter, WorldEntry
 from storyassistant.queues import enqueue_after_commit
-
-from . import tasks
 
 
 @receiver(post_save, sender=Chapter)

@@ -5,10 +5,10 @@ Each takes an id, reads the current row, and is safe to run twice or after the r
 
 from django.conf import settings
 
+from agents.memory import continuity, facts
+from agents.memory import store as memory
 from characters.models import Character
 from stories.models import Chapter, Story, WorldEntry
-
-from . import continuity, facts, memory
 
 
 def sync_chapter_memory(chapter_id: int):

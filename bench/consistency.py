@@ -15,7 +15,7 @@ def main():
     setup_django()
     from django.conf import settings
 
-    from agents import llm
+    from agents.services import llm
     from agents.tests.consistency_set import LABELS, PAIRS, cosines, judged_contradiction, scores, similarity_alone
 
     similarity, _, _ = cosines()

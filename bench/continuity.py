@@ -38,7 +38,7 @@ def load(name: str) -> list[dict]:
 
 
 def split(story: str) -> tuple[str, str]:
-    from agents.text import sentences
+    from agents.checks.text import sentences
 
     found = sentences(story)
     middle = found[len(found) // 2][0]
@@ -53,7 +53,7 @@ def overlaps(a: str, b: str) -> bool:
 
 
 def build(user, item: dict):
-    from agents import memory
+    from agents.memory import store as memory
     from stories.models import Chapter, Story
 
     earlier, new = split(item["story"])
@@ -73,7 +73,7 @@ def reaches_judge(pairs, quote: str, in_earlier: bool) -> bool:
 def contradoc(user, items, judge: bool) -> dict:
     from django.conf import settings
 
-    from agents import consistency
+    from agents.checks import consistency
     from generation.dispatch import start_generation
     from generation.models import GenerationTask
     from generation.tasks import run_generation
@@ -153,8 +153,8 @@ def named(name: str, text: str) -> bool:
 
 def name_slips(text: str, earlier=(), known=()) -> list[tuple[str, str, int, int]]:
     """(name used, name meant, uses of each) for every drift and stand-in the check reports."""
-    from agents.grammar import dictionary_words
-    from agents.names import name_drifts, stand_ins
+    from agents.checks.grammar import dictionary_words
+    from agents.checks.names import name_drifts, stand_ins
 
     return [(d.rare, d.usual, len(d.rare_uses), len(d.usual_uses)) for d in name_drifts(text, earlier, known)] + [
         (s.name, s.usual, 1, len(s.usual_uses)) for s in stand_ins(text, earlier, known, dictionary=dictionary_words)
@@ -212,9 +212,9 @@ def rules(contradoc_items, long_items) -> dict:
     earlier statement as a profile for colours, as an earlier chapter for deaths), the ContraDoc stories split as
     the check splits them, and the long stories (first half against second; their labels are for other errors, so
     anything reported there is shown for reading, not scored)."""
-    from agents import appearance, deaths
-    from agents.grammar import dictionary_words
-    from agents.names import established_names, person_words
+    from agents.checks import appearance, deaths
+    from agents.checks.grammar import dictionary_words
+    from agents.checks.names import established_names, person_words
     from agents.tests.consistency_set import LABELS, PAIRS, scores
 
     def slips(new: str, earlier: str, whole: str, profiles=None, cast=()) -> list[str]:
@@ -257,7 +257,7 @@ def rules(contradoc_items, long_items) -> dict:
 
 
 def long_story(user, words: int) -> dict:
-    from agents import memory
+    from agents.memory import store as memory
     from generation.dispatch import start_generation
     from generation.models import GenerationTask
     from generation.tasks import run_generation
@@ -307,7 +307,7 @@ def main():
     setup_django()
     from django.conf import settings
 
-    from agents import llm
+    from agents.services import llm
     from storyassistant.models import User
 
     settings.LLM_CACHE_TTL = 0  # every judgement made afresh: a run right after another would time cached answers

@@ -17,7 +17,7 @@ def main():
     setup_django()
     from django.core.cache import cache
 
-    from agents import embeddings
+    from agents.services import embeddings
 
     texts = {"sentences": sentences(args.sentences), "paragraphs": paragraphs(args.paragraphs)}
     # Start cold: none of these texts cached (the Redis cache survives between runs).

@@ -25,7 +25,7 @@ VECTOR_LITERAL = re.compile(r"'\[[^\]]*\]'::vector")
 
 
 def make_data(items: int, stories: int, queries: int, seed: int = 42):
-    from agents.embeddings import embed_many
+    from agents.services.embeddings import embed_many
 
     rng = np.random.default_rng(seed)
     base = np.stack(embed_many(sentences(3000, seed=5)))

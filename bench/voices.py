@@ -22,7 +22,7 @@ from collections import Counter
 from common import ROOT, write_result
 
 sys.path.insert(0, str(ROOT))
-from agents.voices import WEIGHTS, lines_by_speaker, similarity  # noqa: E402
+from agents.checks.voices import WEIGHTS, lines_by_speaker, similarity  # noqa: E402
 
 CONSTORY = ROOT.parent / "shared" / "eval" / "continuity" / "constory_long_silver.jsonl"
 SPEAKER_RE = re.compile(r"[\"”],?\s+([A-Z][a-z]+)\s+(?:said|asked|replied|whispered|shouted|called|murmured)")

@@ -9,9 +9,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from agents import continuity, facts
-from agents.grammar import check_story_text
-from agents.memory import search as search_memory
+from agents.checks.grammar import check_story_text
+from agents.memory import continuity, facts
+from agents.memory.store import search as search_memory
 from agents.models import Fact
 from agents.tasks import extract_continuity
 from stories.access import get_chapter_for_user, get_story_for_user

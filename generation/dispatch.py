@@ -17,8 +17,8 @@ from redis.exceptions import RedisError
 from rq import Worker
 from rq.job import JobStatus
 
-from agents import images
-from agents.kinds import IMAGE_MODES
+from agents.services import images
+from agents.team.kinds import IMAGE_MODES
 from storyassistant.queues import get_queue
 
 from .models import GenerationTask

@@ -1,6 +1,6 @@
 from django import forms
 
-from agents.kinds import IMAGE_MODES
+from agents.team.kinds import IMAGE_MODES
 from stories.models import WorldEntry
 
 from .models import GenerationTask

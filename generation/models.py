@@ -6,11 +6,11 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from agents import memory
-from agents.kinds import IMAGE_MODES, AgentType, Mode
-from agents.messages import ContextReport, QualityReport
+from agents.memory import store as memory
 from agents.models import IgnoredFinding
 from agents.tasks import extract_continuity
+from agents.team.kinds import IMAGE_MODES, AgentType, Mode
+from agents.team.messages import ContextReport, QualityReport
 from stories.models import CHAPTER_MAX_CHARS, Chapter, ChapterRevision
 from storyassistant.queues import enqueue_after_commit
 

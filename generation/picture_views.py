@@ -5,8 +5,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from agents import images
-from agents.kinds import IMAGE_MODES
+from agents.services import images
+from agents.team.kinds import IMAGE_MODES
 from pictures.models import Picture
 from stories.access import get_story_for_user
 from storyassistant.http import parse_id

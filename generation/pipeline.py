@@ -11,11 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connection
 from django.utils import timezone
 
-from agents import creative_director as director
-from agents import llm
-from agents.base import AgentContext
-from agents.kinds import AgentType, Mode
-from agents.messages import AgentMessage, QualityReport, StepResult, ready
+from agents.services import llm
+from agents.team import creative_director as director
+from agents.team.base import AgentContext
+from agents.team.kinds import AgentType, Mode
+from agents.team.messages import AgentMessage, QualityReport, StepResult, ready
 
 from .live import Live
 from .models import GenerationStep, GenerationTask

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from agents.kinds import AgentType
-from agents.messages import AgentMessage, ContextReport, Draft, QualityReport, Section, StoryContext
+from agents.team.kinds import AgentType
+from agents.team.messages import AgentMessage, ContextReport, Draft, QualityReport, Section, StoryContext
 
 
 @dataclass

@@ -13,8 +13,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from agents.kinds import AgentType
-from agents.messages import AgentMessage, GateDecision, Plan, StepResult
+from agents.team.kinds import AgentType
+from agents.team.messages import AgentMessage, GateDecision, Plan, StepResult
 
 from .models import GenerationStep, GenerationTask
 
@@ -103,7 +103,7 @@ class Claim:
         )  # fmt: skip
 
     def planned(self, planned):
-        """The director's plan (agents.creative_director.Planned), with what it read in the note."""
+        """The director's plan (agents.team.creative_director.Planned), with what it read in the note."""
         steps = [m.as_dict() for m in planned.steps]
         self.decided("plan", planned.why, Plan(steps=steps, intent=planned.intent), planned.call)
 

@@ -12,7 +12,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from daphne import http_protocol  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from agents.embeddings import get_model  # noqa: E402
+from agents.services.embeddings import get_model  # noqa: E402
 from generation.routing import websocket_urlpatterns  # noqa: E402
 from storyassistant.bodylimit import BodyLimit, LimitedRequestMixin  # noqa: E402
 

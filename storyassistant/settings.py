@@ -355,7 +355,7 @@ DEMO_EMAIL = env_str("DEMO_EMAIL", "demo@example.com")
 # DEMO_PASSWORD its password is made at random for the install (VAR_DIR/demo_password) and printed at each start.
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD", "")
 
-# --- Language models (agents/llm.py is the only code that uses these) ---------------------------------------
+# --- Language models (agents/services/llm.py is the only code that uses these) ---------------------------------------
 # LLM_PROVIDER: "ollama", "openai" (any OpenAI-compatible server) or "embedded" (SmolLM2 in-process). Empty: Ollama
 # when OLLAMA_HOST is set, else the OpenAI-compatible server when OPENAI_BASE_URL is set, else the embedded model.
 LLM_PROVIDER = env_str("LLM_PROVIDER")
@@ -383,7 +383,7 @@ LLM_FALLBACK_MODEL = env_str("LLM_FALLBACK_MODEL", "embedded")
 
 # --- Image services (portraits and scene illustrations) ---------------------------------------------------------
 # Each one set is used, in this order, the next taking over when one fails: ComfyUI (an API-format workflow from
-# agents/workflows/, filled in with the prompt, seed, size and steps), any OpenAI-compatible Images API, and
+# agents/services/workflows/, filled in with the prompt, seed, size and steps), any OpenAI-compatible Images API, and
 # Automatic1111 / SD.Next. None set: the image controls say how to enable one, and nothing else changes.
 COMFYUI_URLS = env_list("COMFYUI_URL")
 COMFYUI_WORKFLOW = env_str("COMFYUI_WORKFLOW", "sdxl")  # sdxl or flux, or the name of your own file there

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.narrative_intelligence import clean
+from agents.team.narrative_intelligence import clean
 from api.models import ApiToken
 from generation.models import GenerationTask
 from tests.test_live_generation import api_generate, run_async, session_cookie, watch

@@ -12,7 +12,7 @@ import requests
 import websockets
 from django.test import Client
 
-from agents.narrative_intelligence import clean
+from agents.team.narrative_intelligence import clean
 from api.models import ApiToken
 from generation.dispatch import dispatch
 from generation.models import GenerationTask

@@ -3,7 +3,7 @@ about the agents' models."""
 
 from django import template
 
-from ..models import Fact, FactReading
+from agents.models import Fact, FactReading
 
 register = template.Library()
 

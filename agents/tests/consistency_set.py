@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agents import consistency, embeddings
+from agents.checks import consistency
+from agents.services import embeddings
 
 PAIRS = json.loads((Path(__file__).parent / "data" / "consistency_pairs.json").read_text())
 LABELS = [p["label"] == "contradiction" for p in PAIRS]

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from agents.appearance import mentions, slips
-from agents.names import person_words
+from agents.checks.appearance import mentions, slips
+from agents.checks.names import person_words
 
 PEOPLE = person_words(["Mara Vell", "Tomas"])
 TOMAS, MARA = person_words(["Tomas"]), person_words(["Mara"])
@@ -71,8 +71,8 @@ def test_a_long_text_is_read_in_linear_time():
 
 
 def test_a_rule_finding_and_the_judges_on_one_passage_are_dismissed_together():
-    from agents.continuity_check import merge_repeats
-    from agents.messages import Finding
+    from agents.checks.continuity_check import merge_repeats
+    from agents.team.messages import Finding
 
     def found(check, offset, key):
         return Finding(check=check, severity="warn", message=key, evidence="green eyes", offset=offset, length=10,

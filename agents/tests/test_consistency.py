@@ -8,10 +8,12 @@ server, and the embedded SmolLM2 model. Then a three-chapter story whose third c
 
 import pytest
 
-from agents import consistency, memory, quality_assurance
-from agents.base import AgentContext
-from agents.messages import AgentMessage, Draft
+from agents.checks import consistency
+from agents.memory import store as memory
 from agents.models import IgnoredFinding
+from agents.team import quality_assurance
+from agents.team.base import AgentContext
+from agents.team.messages import AgentMessage, Draft
 from agents.tests.consistency_set import LABELS, PAIRS, cosines, judged_contradiction, scores, similarity_alone
 from characters.models import Character, StoryCharacter
 from tests import judge

@@ -5,10 +5,11 @@ import json
 import pytest
 from django.urls import reverse
 
-from agents import continuation_context, continuity
-from agents.base import AgentContext
-from agents.messages import AgentMessage
+from agents.memory import continuity
 from agents.models import MemoryItem, MemoryKind
+from agents.team import continuation_context
+from agents.team.base import AgentContext
+from agents.team.messages import AgentMessage
 from tests.factories import make_chapter, make_story
 from tests.llm_servers import serve_ollama
 

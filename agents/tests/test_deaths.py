@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from agents.deaths import events, slips
-from agents.names import person_words
+from agents.checks.deaths import events, slips
+from agents.checks.names import person_words
 
 PEOPLE = person_words(["Old Bram", "Wenna Treloar"], dictionary=lambda words: {"Old"})
 DIED = "Old Bram died in the fire at the mill."

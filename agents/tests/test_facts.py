@@ -7,7 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from agents import facts
+from agents.memory import facts
 from agents.models import Fact, FactReading
 from tests import judge
 from tests.factories import cast, make_chapter, make_character, make_story

@@ -2,8 +2,9 @@
 
 import pytest
 
-from agents import grammar, quality_assurance
-from agents.messages import AgentMessage, Draft
+from agents.checks import grammar
+from agents.team import quality_assurance
+from agents.team.messages import AgentMessage, Draft
 
 
 def test_findings_carry_offsets_and_replacements(languagetool):

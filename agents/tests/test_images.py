@@ -7,9 +7,9 @@ import threading
 import pytest
 from PIL import Image
 
-from agents import images
-from agents.image_services import ImageBadResponse, closest_size, fill, load_workflow
-from agents.images import ImageRequest
+from agents.services import images
+from agents.services.image_services import ImageBadResponse, closest_size, fill, load_workflow
+from agents.services.images import ImageRequest
 
 REQUEST = ImageRequest(prompt="Portrait of Mara", negative="text, watermark", seed=1234, width=832, height=1216)
 

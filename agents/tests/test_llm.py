@@ -1,11 +1,11 @@
-"""agents/llm.py through the real ollama and openai clients, against local servers speaking their APIs."""
+"""agents/services/llm.py through the real ollama and openai clients, against local servers speaking their APIs."""
 
 import socket
 import time
 
 import pytest
 
-from agents import llm
+from agents.services import llm
 from tests.factories import make_story, make_user
 from tests.httpserver import LocalServer
 from tests.llm_servers import serve_ollama, serve_openai

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from agents import embeddings, memory
+from agents.memory import store as memory
 from agents.models import MemoryItem, MemoryKind
+from agents.services import embeddings
 from agents.tests.retrieval_set import PASSAGES, QUERIES
 from tests.factories import cast, make_chapter, make_character, make_story, make_user, make_world_entry
 

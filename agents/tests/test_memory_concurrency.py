@@ -3,7 +3,7 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from agents import memory
+from agents.memory import store as memory
 from agents.models import MemoryItem, MemoryKind
 from stories.models import Chapter
 from tests.concurrency import at_once

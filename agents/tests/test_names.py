@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from agents.grammar import dictionary_words
-from agents.names import close_spellings, distance, name_drifts, name_uses, named_in, person_words, stand_ins
+from agents.checks.grammar import dictionary_words
+from agents.checks.names import close_spellings, distance, name_drifts, name_uses, named_in, person_words, stand_ins
 from tests import hostile
 
 EARLIER = (

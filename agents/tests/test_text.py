@@ -6,8 +6,10 @@ import time
 
 import pytest
 
-from agents import continuity, memory, quality_assurance
-from agents.text import first_sentences, sentences
+from agents.checks.text import first_sentences, sentences
+from agents.memory import continuity
+from agents.memory import store as memory
+from agents.team import quality_assurance
 from stories.models import CHAPTER_MAX_CHARS
 from tests.factories import make_chapter, make_story, make_user
 from tests.llm_servers import serve_ollama

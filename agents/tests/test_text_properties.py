@@ -9,9 +9,9 @@ from datetime import timedelta
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from agents import appearance, deaths, names
-from agents.memory import chunk_passages
-from agents.text import sentences
+from agents.checks import appearance, deaths, names
+from agents.checks.text import sentences
+from agents.memory.store import chunk_passages
 
 # What a writer could type, with the marks the rules look at made likely.
 MARKS = st.sampled_from(

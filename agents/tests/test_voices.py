@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agents import voices
-from agents.base import AgentContext
-from agents.quality_assurance import voice_findings
+from agents.checks import voices
+from agents.team.base import AgentContext
+from agents.team.quality_assurance import voice_findings
 from tests.factories import cast, make_chapter, make_character, make_story
 
 VOICES = json.loads((Path(__file__).parent / "data" / "voices.json").read_text())["characters"]

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from agents import world_building
-from agents.base import AgentContext
-from agents.messages import AgentMessage, Draft
+from agents.team import world_building
+from agents.team.base import AgentContext
+from agents.team.messages import AgentMessage, Draft
 from stories.models import WorldEntry
 from tests.factories import cast, make_character, make_story
 from tests.llm_servers import serve_ollama

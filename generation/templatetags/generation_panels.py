@@ -4,7 +4,7 @@ knowing about generation tasks."""
 from django import template
 from django.db.models import Q
 
-from agents import images
+from agents.services import images
 
 from ..forms import WRITING_MODES
 from ..models import GenerationTask

@@ -3,7 +3,7 @@ one is configured, and else what to set."""
 
 from django import template
 
-from agents import images
+from agents.services import images
 
 register = template.Library()
 

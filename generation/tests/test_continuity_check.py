@@ -6,8 +6,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from agents import memory
-from agents.continuity_check import CAPABLE_MODEL_NOTE
+from agents.checks.continuity_check import CAPABLE_MODEL_NOTE
+from agents.memory import store as memory
 from generation.dispatch import start_generation
 from generation.models import GenerationTask
 from generation.tasks import run_generation

@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from agents import creative_director as director
-from agents import llm
-from agents.base import AgentContext
-from agents.intent import interpret
-from agents.kinds import AgentType
-from agents.messages import QualityReport, WorldContext
+from agents.services import llm
+from agents.team import creative_director as director
+from agents.team.base import AgentContext
+from agents.team.intent import interpret
+from agents.team.kinds import AgentType
+from agents.team.messages import QualityReport, WorldContext
 from tests.httpserver import LocalServer
 from tests.llm_servers import serve_ollama
 

@@ -3,7 +3,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from agents import memory
+from agents.memory import store as memory
 from agents.models import MemoryItem
 from tests.factories import make_chapter, make_story
 

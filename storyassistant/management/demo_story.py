@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from agents.continuity import Continuity
+from agents.memory.continuity import Continuity
 from characters.models import Character, CharacterRelationship, StoryCharacter
 from stories.models import ChapterRevision, Story, WorldEntry
 

@@ -20,12 +20,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from pydantic import BaseModel, Field, ValidationError
 
+from agents.checks.consistency import WORD_RE, grounded
+from agents.models import Fact, FactAttribute, FactReading
+from agents.services import llm
+from agents.services.prompting import answer_json, render
 from stories.models import Chapter
-
-from . import llm
-from .consistency import WORD_RE, grounded
-from .models import Fact, FactAttribute, FactReading
-from .prompting import answer_json, render
 
 CAPABLE_MODEL_NOTE = (
     "Not read for facts: the built-in model is too small to extract facts reliably (it invents them). Choose a "

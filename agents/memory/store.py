@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 
+from agents.models import MemoryItem, MemoryKind
+from agents.services.embeddings import embed, embed_many, text_hash
 from characters.models import Character, StoryCharacter
 from stories.models import Chapter, Story, WorldEntry
-
-from .embeddings import embed, embed_many, text_hash
-from .models import MemoryItem, MemoryKind
 
 PARAGRAPH_RE = re.compile(r"\S(?:.*?\S)?(?=[ \t]*\n\s*\n|\s*\Z)", re.S)
 SENTENCE_END_RE = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+")

@@ -5,10 +5,10 @@ and the reason says why."""
 
 from pydantic import ValidationError
 
-from . import llm
-from .base import AgentContext
-from .messages import Intent
-from .prompting import answer_json, render
+from agents.services import llm
+from agents.services.prompting import answer_json, render
+from agents.team.base import AgentContext
+from agents.team.messages import Intent
 
 SCHEMA = {
     "type": "object",

@@ -1,4 +1,4 @@
-"""Model servers behind agents/llm.py: Ollama, any OpenAI-compatible server, and SmolLM2 embedded in-process.
+"""Model servers behind agents/services/llm.py: Ollama, any OpenAI-compatible server, and SmolLM2 embedded in-process.
 
 Each provider turns one chat request at one endpoint into text (or a stream of text) and translates its client
 library's failures into the LLMError family, so llm.py can retry, fail over and explain the same way for all.

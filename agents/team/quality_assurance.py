@@ -6,12 +6,13 @@ from collections import Counter
 import numpy as np
 from django.conf import settings
 
-from . import consistency, continuity_check, embeddings, genre, voices
-from .base import AgentContext
-from .grammar import check_story_text
-from .messages import AgentMessage, Draft, Finding, QualityReport, StepResult
-from .models import IgnoredFinding, MemoryItem, MemoryKind
-from .text import sentences
+from agents.checks import consistency, continuity_check, genre, voices
+from agents.checks.grammar import check_story_text
+from agents.checks.text import sentences
+from agents.models import IgnoredFinding, MemoryItem, MemoryKind
+from agents.services import embeddings
+from agents.team.base import AgentContext
+from agents.team.messages import AgentMessage, Draft, Finding, QualityReport, StepResult
 
 MIN_SHARE_OF_TARGET = 0.3
 MAX_REPEATS = 2

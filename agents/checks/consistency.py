@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 
-from . import embeddings, llm
-from .messages import Earlier, Finding, fingerprint
-from .models import MemoryItem, MemoryKind
-from .prompting import answer_json, render
-from .text import sentences
+from agents.checks.text import sentences
+from agents.models import MemoryItem, MemoryKind
+from agents.services import embeddings, llm
+from agents.services.prompting import answer_json, render
+from agents.team.messages import Earlier, Finding, fingerprint
 
 WORD_RE = re.compile(r"[A-Za-z][A-Za-z'’-]+")
 # Singular pronouns only: "they" after a name is as often a group as one person.

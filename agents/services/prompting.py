@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.template import Context, Engine
 
-PROMPTS = Path(__file__).resolve().parent / "prompts"
+PROMPTS = Path(__file__).resolve().parent.parent / "prompts"  # agents/prompts: every role has its prompts there
 JSON_OBJECT_RE = re.compile(r"\{.*\}", re.S)
 
 

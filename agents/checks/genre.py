@@ -3,9 +3,9 @@ QA_GENRE_WARN_AT_OR_BELOW."""
 
 from django.conf import settings
 
-from . import llm
-from .messages import Finding, fingerprint
-from .prompting import answer_json, render
+from agents.services import llm
+from agents.services.prompting import answer_json, render
+from agents.team.messages import Finding, fingerprint
 
 
 def genre_findings(story, text: str, ignored=frozenset()) -> tuple[list[Finding], dict]:

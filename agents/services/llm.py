@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from django.conf import settings
 from django.core.cache import cache as django_cache
 
-from .providers import (
+from agents.services.providers import (
     EmbeddedProvider,
     LLMBadResponse,
     LLMError,

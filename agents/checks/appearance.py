@@ -10,8 +10,8 @@ turned silver", "dyed", "a wig") is left alone. Linear in the text.
 import re
 from dataclasses import dataclass
 
-from .names import named_in
-from .text import sentences
+from agents.checks.names import named_in
+from agents.checks.text import sentences
 
 EYE_COLOURS = {
     "blue": {"blue"}, "azure": {"blue"}, "sapphire": {"blue"}, "cornflower": {"blue"},

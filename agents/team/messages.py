@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
-from .kinds import AgentType
+from agents.team.kinds import AgentType
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Clients for the image services, each speaking its own protocol: ComfyUI (HTTP + websocket), an OpenAI-compatible
-Images API, and Automatic1111 / SD.Next. `agents/images.py` chooses between them; nothing else calls them."""
+Images API, and Automatic1111 / SD.Next. `agents/services/images.py` chooses between them; nothing else calls them."""
 
 import base64
 import json
@@ -17,10 +17,9 @@ from django.conf import settings
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
 
+from agents.services.providers import LLMError
 from pictures.images import megabytes
 from storyassistant.http import without_credentials as public
-
-from .providers import LLMError
 
 WORKFLOWS = Path(__file__).resolve().parent / "workflows"
 POLL_SECONDS = 1.0

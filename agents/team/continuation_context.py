@@ -8,14 +8,13 @@ there; whatever did not fit is listed as left out.
 
 from dataclasses import dataclass, replace
 
+from agents.memory import store as memory
+from agents.models import MemoryItem, MemoryKind
+from agents.team.base import AgentContext
+from agents.team.kinds import Mode
+from agents.team.messages import AgentMessage, LeftOut, Section, StepResult, StoryContext
 from characters.models import CharacterRelationship
 from stories.models import Chapter
-
-from . import memory
-from .base import AgentContext
-from .kinds import Mode
-from .messages import AgentMessage, LeftOut, Section, StepResult, StoryContext
-from .models import MemoryItem, MemoryKind
 
 WINDOW_CHAPTERS = 2
 RETRIEVED_PASSAGES = 6

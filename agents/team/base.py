@@ -4,8 +4,8 @@ notice cancellation. Agents never see the task row that the generation app keeps
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import llm
-from .kinds import Mode
+from agents.services import llm
+from agents.team.kinds import Mode
 
 
 @dataclass

@@ -6,21 +6,19 @@ from dataclasses import dataclass, replace
 
 from django.conf import settings
 
-from stories.models import count_words
-
-from . import (
+from agents.checks import continuity_check
+from agents.services import llm
+from agents.team import (
     continuation_context,
-    continuity_check,
-    llm,
     narrative_intelligence,
     quality_assurance,
     visual_storytelling,
     world_building,
 )
-from . import intent as intent_reader
-from .base import AgentContext
-from .kinds import AgentType, Mode
-from .messages import (
+from agents.team import intent as intent_reader
+from agents.team.base import AgentContext
+from agents.team.kinds import AgentType, Mode
+from agents.team.messages import (
     AgentMessage,
     Draft,
     Finding,
@@ -35,6 +33,7 @@ from .messages import (
     WorldContext,
     WorldProposals,
 )
+from stories.models import count_words
 
 MAX_REWRITES = 2
 PROMPT_RESERVE_TOKENS = 700  # system prompt, instructions and the author's note, on top of the context sections

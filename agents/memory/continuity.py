@@ -12,13 +12,13 @@ from typing import Literal
 from django.db import transaction
 from pydantic import BaseModel, Field, ValidationError
 
+from agents.checks.text import first_sentences
+from agents.memory import store as memory
+from agents.models import MemoryItem, MemoryKind
+from agents.services import llm
+from agents.services.prompting import answer_json, render
 from characters.models import CharacterRelationship
 from stories.models import Chapter
-
-from . import llm, memory
-from .models import MemoryItem, MemoryKind
-from .prompting import answer_json, render
-from .text import first_sentences
 
 FIELDS = ("summary", "plot_points", "threads", "character_states", "relationships")
 

@@ -4,22 +4,21 @@ A portrait is drawn from the character's appearance (the profile, and the appear
 story's picture style, always with the character's own seed, so a new portrait is the same person unless the
 writer asks for a new look. A scene is the chapter's most striking moment (described by a capable model, or the
 passage where most of the cast meet when only the built-in one runs), with each person in it as they look at
-that point of the story. The picture is made through agents/images.py and kept as a proposal for the writer.
+that point of the story. The picture is made through agents/services/images.py and kept as a proposal for the writer.
 """
 
 import json
 import re
 from functools import cache
 
+from agents.models import Fact, FactAttribute
+from agents.services import images, llm
+from agents.services.prompting import PROMPTS, render
+from agents.team.base import AgentContext
+from agents.team.messages import AgentMessage, Illustration, StepResult
 from characters.models import new_seed
 from pictures.images import PictureRejected
 from pictures.models import Picture
-
-from . import images, llm
-from .base import AgentContext
-from .messages import AgentMessage, Illustration, StepResult
-from .models import Fact, FactAttribute
-from .prompting import PROMPTS, render
 
 PORTRAIT_SIZE = (832, 1216)  # SDXL's native portrait shape; other services get the closest size they offer
 SCENE_SIZE = (1216, 832)

@@ -9,13 +9,13 @@ from collections import Counter
 
 from pydantic import BaseModel, ValidationError
 
+from agents.memory import store as memory
+from agents.models import MemoryKind
+from agents.services import llm
+from agents.services.prompting import answer_json, render
+from agents.team.base import AgentContext
+from agents.team.messages import AgentMessage, Draft, StepResult, WorldContext, WorldNote, WorldProposal, WorldProposals
 from stories.models import WorldEntry
-
-from . import llm, memory
-from .base import AgentContext
-from .messages import AgentMessage, Draft, StepResult, WorldContext, WorldNote, WorldProposal, WorldProposals
-from .models import MemoryKind
-from .prompting import answer_json, render
 
 MAX_ENTRIES = 8
 MAX_PROPOSALS = 8

@@ -15,9 +15,8 @@ import requests
 from django.conf import settings
 from language_tool_python.exceptions import LanguageToolError
 
+from agents.checks.names import WORD_RE as NAME_WORD_RE
 from stories.models import DIALECTS as DIALECT_NAMES
-
-from .names import WORD_RE as NAME_WORD_RE
 
 MAX_REPLACEMENTS = 5
 DIALECTS = {

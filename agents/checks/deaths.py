@@ -11,8 +11,8 @@ was alive", "survived") brings the character back. Linear in the text.
 import re
 from dataclasses import dataclass
 
-from .names import named_in
-from .text import sentences
+from agents.checks.names import named_in
+from agents.checks.text import sentences
 
 # Told in the past or the present tense ("Bram died", "Bram dies").
 DEATH_AFTER = re.compile(

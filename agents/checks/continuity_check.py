@@ -11,14 +11,15 @@ from functools import partial
 
 from django.conf import settings
 
+from agents.checks import appearance, consistency, deaths
+from agents.checks.grammar import check_story_text, dictionary_words, story_names
+from agents.checks.names import established_names, name_drifts, person_words, stand_ins
+from agents.memory import facts
+from agents.models import IgnoredFinding
+from agents.services import llm
+from agents.team.base import AgentContext
+from agents.team.messages import AgentMessage, CheckRun, Earlier, Finding, QualityReport, StepResult, fingerprint
 from stories.models import Chapter
-
-from . import appearance, consistency, deaths, facts, llm
-from .base import AgentContext
-from .grammar import check_story_text, dictionary_words, story_names
-from .messages import AgentMessage, CheckRun, Earlier, Finding, QualityReport, StepResult, fingerprint
-from .models import IgnoredFinding
-from .names import established_names, name_drifts, person_words, stand_ins
 
 CAPABLE_MODEL_NOTE = (
     "The built-in model is too small to judge facts and characters: it misses most contradictions. Choose a "

@@ -4,12 +4,11 @@ import re
 
 import numpy as np
 
+from agents.services import embeddings, llm
+from agents.services.prompting import render
+from agents.team.base import AgentContext
+from agents.team.messages import AgentMessage, Draft, StepResult
 from stories.models import count_words
-
-from . import embeddings, llm
-from .base import AgentContext
-from .messages import AgentMessage, Draft, StepResult
-from .prompting import render
 
 POV = {
     "first": "first person (I)",
