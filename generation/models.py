@@ -11,7 +11,7 @@ from agents.models import IgnoredFinding
 from agents.tasks import extract_continuity
 from agents.team.kinds import IMAGE_MODES, AgentType, Mode
 from agents.team.messages import ContextReport, QualityReport
-from stories.models import CHAPTER_MAX_CHARS, Chapter, ChapterRevision
+from stories.models import Chapter, ChapterRevision, EditRefused
 from storyassistant.queues import enqueue_after_commit
 
 
@@ -196,14 +196,20 @@ class GenerationTask(models.Model):
             if not text:
                 raise ProposalConflict("The proposal is empty.")
             note = f"Accepted from the AI agents ({self.get_mode_display().lower()})"
-            if self.mode == self.Mode.NEXT_CHAPTER:
-                chapter = self._insert_chapter(text, user, note)
-            else:
-                chapter = Chapter.objects.select_for_update().get(pk=self.chapter_id)
-                content = self._apply_to_text(chapter, text)
-                chapter = chapter.save_content(
-                    content, base_version=chapter.version, author=user, source=ChapterRevision.Source.AGENT, note=note
-                )
+            revision = {"revision_author": user, "revision_source": ChapterRevision.Source.AGENT, "revision_note": note}
+            try:
+                if self.mode == self.Mode.NEXT_CHAPTER:
+                    after = self.chapter if self.chapter_id else None
+                    chapter = self.story.insert_chapter(text, after=after, title=self.request.get("chapter_title"),
+                                                        **revision)  # fmt: skip
+                else:
+                    chapter = Chapter.objects.select_for_update().get(pk=self.chapter_id)
+                    chapter = chapter.save_content(
+                        self._edited(chapter, text), base_version=chapter.version, author=user,
+                        source=ChapterRevision.Source.AGENT, note=note,
+                    )  # fmt: skip
+            except EditRefused as refused:
+                raise ProposalConflict(str(refused)) from refused
             GenerationTask.objects.filter(pk=self.pk).update(proposal_status=self.Proposal.ACCEPTED)
             self.proposal_status = self.Proposal.ACCEPTED
             enqueue_after_commit(extract_continuity, chapter.pk)  # the story bible and later chapters remember it
@@ -213,42 +219,18 @@ class GenerationTask(models.Model):
                 transaction.on_commit(lambda: memory.remember_style(self.story, edited, text, 5))
         return chapter
 
-    def _insert_chapter(self, text, user, note) -> Chapter:
-        check_length(text)
-        story = self.story
-        story.lock()  # another chapter added meanwhile waits, then takes the next place
-        order = (self.chapter.order + 1) if self.chapter_id else story.next_chapter_order()
-        # Make room after the chapter it follows (the order constraint is checked at commit).
-        for later in story.chapters.select_for_update().filter(order__gte=order).order_by("-order"):
-            Chapter.objects.filter(pk=later.pk).update(order=later.order + 1)
-        chapter = Chapter(story=story, order=order, title=self.request.get("chapter_title") or f"Chapter {order}")
-        chapter.content = text
-        chapter.revision_author, chapter.revision_source, chapter.revision_note = (
-            user,
-            ChapterRevision.Source.AGENT,
-            note,
-        )
-        chapter.save()
-        return chapter
-
-    def _apply_to_text(self, chapter, text) -> str:
-        content, request = chapter.content, self.request
-        unchanged = chapter.version == request.get("base_version")
+    def _edited(self, chapter, text) -> str:
+        """The chapter's text with the proposal where the writer asked for it (Chapter does the editing)."""
+        request = self.request
         if self.mode == self.Mode.REWRITE:
             selection = request.get("selection") or {}
-            start, end = selection.get("start", 0), selection.get("end", 0)
-            if content[start:end] != selection.get("text"):
-                raise ProposalConflict(
-                    "The passage you asked to rewrite has changed since. Nothing was replaced: copy the proposal "
-                    "into the chapter yourself, or ask for a new rewrite."
-                )
-            return check_length(content[:start] + text + content[end:])
-        cursor = request.get("cursor", len(content))
-        if not unchanged and content[max(0, cursor - 200) : cursor] != request.get("before_cursor", ""):
-            cursor = len(content)  # the text moved since: add to the end rather than into the middle of a sentence
-        before, after = content[:cursor], content[cursor:]
-        joiner = "\n\n" if before and not before.endswith("\n") else ""
-        return check_length(before + joiner + text + ("\n\n" if after and not after.startswith("\n") else "") + after)
+            return chapter.with_passage_replaced(
+                selection.get("start", 0), selection.get("end", 0), selection.get("text"), text
+            )
+        return chapter.with_text_inserted(
+            text, request.get("cursor", len(chapter.content)), request.get("before_cursor", ""),
+            request.get("base_version"),
+        )  # fmt: skip
 
     def request_cancel(self):
         """Queued tasks stop at once; running ones stop at the next token or step."""
@@ -303,14 +285,5 @@ class GenerationStep(models.Model):
 
 
 class ProposalConflict(Exception):
-    """The chapter changed under the proposal in a way that makes applying it unsafe; nothing was changed."""
-
-
-def check_length(content: str) -> str:
-    """Accepted text obeys the same size limit as the writer's own saves."""
-    if len(content) > CHAPTER_MAX_CHARS:
-        raise ProposalConflict(
-            f"With this proposal the chapter would be {len(content):,} characters; the limit is "
-            f"{CHAPTER_MAX_CHARS:,}. Nothing was changed: split the chapter first, or copy the part you want."
-        )
-    return content
+    """The proposal cannot be applied as asked (already accepted, the chapter changed under it, or it would make the
+    chapter too long); the message says why, and nothing was changed."""

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from agents.services import llm
 from agents.team import creative_director as director
+from agents.team import registry
 from agents.team.base import AgentContext
 from agents.team.kinds import AgentType, Mode
 from agents.team.messages import AgentMessage, QualityReport, StepResult, ready
@@ -99,16 +100,16 @@ class Pipeline:
     def attempt(self, message: AgentMessage) -> StepResult:
         if message.agent == AgentType.NARRATIVE_INTELLIGENCE:
             self.live.start_draft()  # a second try starts the draft again
-        return director.run(self.ctx, message)
+        return registry.run(self.ctx, message)
 
     def fall_back(self, message: AgentMessage, started: float, failure: Exception) -> StepResult:
-        alternative = director.alternative(self.ctx, message)
+        alternative = registry.alternative(self.ctx, message)
         try:
             if alternative is not None:
                 result = self.attempt(alternative)
                 note = f"{failure} Written by {alternative.payload['model']} instead."
-            elif (result := director.degraded(message, failure)) is not None:
-                note = f"{failure} Skipped: {director.what_is_skipped(message)}."
+            elif (result := registry.degraded(message, failure)) is not None:
+                note = f"{failure} Skipped: {registry.what_is_skipped(message)}."
             else:
                 raise failure
         except (Cancelled, Superseded):
@@ -148,7 +149,7 @@ class Pipeline:
         """What earlier runs of this task already produced (a resumed task does not redo it), typed again."""
         steps = {m.key: m for m in plan}
         done = self.task.steps.filter(status=GenerationStep.Status.SUCCEEDED, key__in=list(steps))
-        return {s.key: director.read_output(steps[s.key], s.output) for s in done}
+        return {s.key: registry.read_output(steps[s.key], s.output) for s in done}
 
     def run(self):
         plan = self.load_plan()

@@ -195,6 +195,24 @@ class Story(models.Model):
             chapter.save()
         return chapter
 
+    def insert_chapter(self, text: str, *, after=None, title: str | None = None, **revision) -> "Chapter":
+        """A new chapter with `text` right after `after` (the later ones move down), or after the last one; under
+        the story's lock, so chapters added at once take different places. `revision`: the first revision's
+        revision_author, revision_source and revision_note."""
+        within_chapter_limit(text)
+        with transaction.atomic():
+            self.lock()
+            order = after.order + 1 if after is not None else self.next_chapter_order()
+            # Make room after the chapter it follows (the order constraint is checked at commit).
+            for later in self.chapters.select_for_update().filter(order__gte=order).order_by("-order"):
+                Chapter.objects.filter(pk=later.pk).update(order=later.order + 1)
+            chapter = Chapter(story=self, order=order, title=(title or f"Chapter {order}")[:200])
+            chapter.content = text
+            for name, value in revision.items():
+                setattr(chapter, name, value)
+            chapter.save()
+        return chapter
+
     def add_lore(self, items: list[dict]) -> tuple[int, int]:
         """World entries for lorebook items (interop.lorebooks), skipping names the story already has, all or
         nothing; (added, skipped)."""
@@ -248,6 +266,21 @@ class Story(models.Model):
 
 
 CONFLICT_NOTE = "Not applied: edited from an older version (another tab or device saved first)"
+
+
+class EditRefused(ValueError):
+    """A change to a chapter that cannot be made as asked (the passage changed since, or the chapter would be too
+    long); the message says why, for the writer. Nothing was changed."""
+
+
+def within_chapter_limit(content: str) -> str:
+    """The text, once it is within the size limit a chapter has (the writer's own saves obey it too)."""
+    if len(content) > CHAPTER_MAX_CHARS:
+        raise EditRefused(
+            f"With this change the chapter would be {len(content):,} characters; the limit is {CHAPTER_MAX_CHARS:,}. "
+            "Nothing was changed: split the chapter first, or copy the part you want."
+        )
+    return content
 
 
 class ChapterConflict(Exception):
@@ -396,6 +429,27 @@ class Chapter(models.Model):
             current.revision_note = note
             current.save()
         return current
+
+    def with_passage_replaced(self, start: int, end: int, expected: str, text: str) -> str:
+        """The content with content[start:end] replaced by `text`, if that passage still reads `expected`."""
+        if self.content[start:end] != expected:
+            raise EditRefused(
+                "The passage you asked to rewrite has changed since. Nothing was replaced: copy the proposal into the "
+                "chapter yourself, or ask for a new rewrite."
+            )
+        return within_chapter_limit(self.content[:start] + text + self.content[end:])
+
+    def with_text_inserted(self, text: str, cursor: int, before_cursor: str, base_version: int | None) -> str:
+        """The content with `text` as paragraphs of its own at `cursor`, as the writer left it at `base_version`; if
+        the text before the cursor moved since, at the end instead (never into the middle of a sentence)."""
+        content = self.content
+        if self.version != base_version and content[max(0, cursor - 200) : cursor] != before_cursor:
+            cursor = len(content)
+        before, after = content[:cursor], content[cursor:]
+        joiner = "\n\n" if before and not before.endswith("\n") else ""
+        return within_chapter_limit(
+            before + joiner + text + ("\n\n" if after and not after.startswith("\n") else "") + after
+        )
 
     def restore(self, revision, *, author=None):
         """Bring back an earlier revision as a new save; the text it replaces stays in history."""

@@ -7,6 +7,7 @@ import pytest
 
 from agents.services import llm
 from agents.team import creative_director as director
+from agents.team import registry
 from agents.team.base import AgentContext
 from agents.team.intent import interpret
 from agents.team.kinds import AgentType
@@ -118,7 +119,7 @@ def test_a_failing_check_leaves_the_draft_unchecked_with_a_warning(user, fake_ol
         calls.append(message.key)
         raise RuntimeError("the grammar service crashed")
 
-    monkeypatch.setitem(director.AGENTS, (AgentType.QUALITY_ASSURANCE, "check"), (broken_check, QualityReport))
+    monkeypatch.setitem(registry.AGENTS, (AgentType.QUALITY_ASSURANCE, "check"), (broken_check, QualityReport))
     story, chapter = story_with_cast
     task = run(user, story, chapter)
     assert calls == ["check", "check"]  # tried once more before falling back
@@ -133,7 +134,7 @@ def test_a_failing_world_step_is_skipped_and_the_draft_still_written(user, fake_
     def broken(ctx, message):
         raise RuntimeError("memory search timed out")
 
-    monkeypatch.setitem(director.AGENTS, (AgentType.WORLD_BUILDING, "retrieve_world"), (broken, WorldContext))
+    monkeypatch.setitem(registry.AGENTS, (AgentType.WORLD_BUILDING, "retrieve_world"), (broken, WorldContext))
     story, chapter = story_with_cast
     task = run(user, story, chapter)
     world = task.steps.get(key="world")

@@ -120,7 +120,7 @@ def test_accepting_a_proposal_twice_at_once_applies_it_once(user, story_with_cas
 
 
 def test_an_accepted_proposal_obeys_the_chapter_size_limit(user, story_with_cast, settings, monkeypatch):
-    from generation import models
+    from stories import models
 
     monkeypatch.setattr(models, "CHAPTER_MAX_CHARS", 60)
     story, chapter = story_with_cast

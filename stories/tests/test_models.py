@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
-from stories.models import Chapter, ChapterConflict, ChapterRevision, Story, count_words
+from stories.models import CHAPTER_MAX_CHARS, Chapter, ChapterConflict, ChapterRevision, EditRefused, Story, count_words
 from tests.factories import make_chapter, make_story, make_user
 
 pytestmark = pytest.mark.django_db
@@ -139,3 +139,29 @@ def test_flagging_needs_a_reason():
     story = make_story(make_user())
     with pytest.raises(ValidationError):
         story.flag("   ")
+
+
+def test_a_chapter_inserted_after_another_makes_room_and_keeps_its_revision(user):
+    story = make_story(user)
+    first, second = make_chapter(story, title="One"), make_chapter(story, title="Two")
+    agent = {"revision_source": ChapterRevision.Source.AGENT, "revision_note": "From the team"}
+    inserted = story.insert_chapter("The tide turned.", after=first, title="Between", **agent)
+    assert [c.title for c in story.chapters.order_by("order")] == ["One", "Between", "Two"]
+    assert inserted.revisions.get().note == "From the team" and second.pk != inserted.pk
+    assert story.insert_chapter("At the end.").title == "Chapter 4"
+
+
+def test_a_passage_is_replaced_only_if_it_still_reads_as_it_did_and_the_chapter_stays_within_its_limit(user):
+    chapter = make_chapter(make_story(user), content="The tide came in. Gulls cried.")
+    assert chapter.with_passage_replaced(0, 17, "The tide came in.", "The sea rose.") == "The sea rose. Gulls cried."
+    with pytest.raises(EditRefused, match="changed since"):
+        chapter.with_passage_replaced(0, 17, "The tide went out.", "The sea rose.")
+    with pytest.raises(EditRefused, match="the limit is"):
+        chapter.with_passage_replaced(0, 0, "", "x" * CHAPTER_MAX_CHARS)
+
+
+def test_text_goes_in_at_the_cursor_unless_the_text_before_it_moved(user):
+    chapter = make_chapter(make_story(user), content="First.\n\nLast.")
+    assert chapter.with_text_inserted("Middle.", 6, "First.", chapter.version) == "First.\n\nMiddle.\n\nLast."
+    moved = chapter.with_text_inserted("Middle.", 6, "Something else.", chapter.version - 1)
+    assert moved == "First.\n\nLast.\n\nMiddle."
