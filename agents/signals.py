@@ -8,8 +8,8 @@ from django.dispatch import receiver
 
 from agents import tasks
 from characters.models import Character, StoryCharacter
+from core.queues import enqueue_after_commit
 from stories.models import Chapter, WorldEntry
-from storyassistant.queues import enqueue_after_commit
 
 
 @receiver(post_save, sender=Chapter)

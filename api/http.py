@@ -11,8 +11,8 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import BaseModel, ValidationError
 
-from storyassistant.http import paginate
-from storyassistant.ratelimit import hit, too_many
+from core.http import paginate
+from core.ratelimit import hit, too_many
 
 from .models import ApiToken
 from .schema import PAGE_SIZE

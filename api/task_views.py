@@ -5,6 +5,8 @@ or with `Authorization: Bearer <token>` (no cookies, so no CSRF): api/http.py.""
 from django.http import JsonResponse
 from django.urls import reverse
 
+from core.http import parse_id
+from core.ratelimit import too_many
 from generation import live
 from generation.dispatch import QueueFull, estimate_seconds, place_in_line, start_generation
 from generation.forms import GenerateForm
@@ -12,8 +14,6 @@ from generation.models import GenerationTask
 from pictures.models import Picture
 from pictures.views import serve
 from stories.models import Story
-from storyassistant.http import parse_id
-from storyassistant.ratelimit import too_many
 
 from .http import api_view, error, owned, request_data
 

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 
-from storyassistant.http import parse_id, text_param
+from core.http import parse_id, text_param
 
 from .models import ApiToken
 

@@ -308,7 +308,7 @@ def main():
     from django.conf import settings
 
     from agents.services import llm
-    from storyassistant.models import User
+    from core.models import User
 
     settings.LLM_CACHE_TTL = 0  # every judgement made afresh: a run right after another would time cached answers
 

@@ -216,10 +216,10 @@ def main():
     call_command("migrate", verbosity=0)
     from api.models import ApiToken
     from characters.models import Character
+    from core.models import Upload, User
     from interop import backup
     from stories.models import Chapter, Story
     from storyassistant.embedded import database_url
-    from storyassistant.models import Upload, User
 
     prefix = f"hostile{int(time.time())}"
     writers = make_writers(args.writers, prefix)

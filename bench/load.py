@@ -112,8 +112,8 @@ def make_writers(count: int, prefix: str) -> list[dict]:
     from django.contrib.sessions.backends.db import SessionStore
 
     from characters.models import Character, StoryCharacter
+    from core.models import User
     from stories.models import Chapter, Story
-    from storyassistant.models import User
 
     pool = sentences(count * 4, seed=3)
     writers = []
@@ -133,7 +133,7 @@ def make_writers(count: int, prefix: str) -> list[dict]:
 
 
 def remove_writers(prefix: str):
-    from storyassistant.models import User
+    from core.models import User
 
     User.objects.filter(email__startswith=f"{prefix}-", email__endswith="@bench.invalid").delete()
 

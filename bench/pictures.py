@@ -58,9 +58,9 @@ def main():
     from django.conf import settings
     from django.test import Client
 
+    from core.models import User
     from generation.models import GenerationTask
     from storyassistant.embedded import database_url
-    from storyassistant.models import User
     from tests.httpserver import LocalServer
     from tests.image_servers import serve_comfyui
 

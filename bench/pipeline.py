@@ -116,8 +116,8 @@ def wait_for(condition, timeout, what):
 
 def make_writers(count: int, prefix: str):
     from characters.models import Character, StoryCharacter
+    from core.models import User
     from stories.models import Chapter, Story
-    from storyassistant.models import User
 
     writers = []
     for i in range(count):
@@ -181,9 +181,9 @@ def main():
 
     settings.GENERATION_QUEUE_PER_USER = 20  # the greedy writer queues ten on purpose
 
+    from core.models import User
     from generation.models import GenerationTask
     from storyassistant.embedded import database_url
-    from storyassistant.models import User
 
     prefix = f"bench{int(time.time())}"
     model = TimedOllama(args.rate, args.chapter_tokens)

@@ -7,6 +7,7 @@ urlpatterns = [
     path("characters/new/", views.character_create, name="character_create"),
     path("characters/<int:pk>/", views.character_detail, name="character_detail"),
     path("characters/<int:pk>/delete/", views.character_delete, name="character_delete"),
+    path("stories/<int:pk>/bible/", views.story_bible, name="story_bible"),
     path("stories/<int:story_pk>/cast/", views.story_cast, name="story_cast"),
     path("stories/<int:story_pk>/cast/<int:pk>/", views.cast_update, name="cast_update"),
     path("stories/<int:story_pk>/cast/<int:pk>/remove/", views.cast_remove, name="cast_remove"),

@@ -5,9 +5,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from pictures.models import Picture
+from core.http import optional_id, paginate
 from stories.access import get_story_for_user
-from storyassistant.http import optional_id, paginate
+from stories.models import WorldEntry
 
 from .forms import CastForm, CastUpdateForm, CharacterForm, RelationshipForm
 from .graph import layout
@@ -21,7 +21,9 @@ def get_character_for_user(request, pk) -> Character:
 def with_portraits(characters):
     """Each character with its current portrait (or None) as `.portrait`, in one query for them all."""
     characters = list(characters)
-    portraits = Picture.objects.current_portraits(characters)
+    # Pictures sit above characters (a picture names its character), so they are reached through that relation.
+    pictures = Character._meta.get_field("pictures").related_model
+    portraits = pictures.objects.current_portraits(characters)
     for character in characters:
         character.portrait = portraits.get(character.pk)
     return characters
@@ -191,3 +193,45 @@ def relationship_delete(request, story_pk, pk):
     relationship.delete()
     messages.success(request, "Relationship removed.")
     return redirect("story_relationships", story.pk)
+
+
+@login_required
+def story_bible(request, pk):
+    story = get_story_for_user(request, pk)
+    cast = story.cast.select_related("character")
+    character_ids = [member.character_id for member in cast]
+    relationships = CharacterRelationship.objects.filter(
+        source_id__in=character_ids, target_id__in=character_ids
+    ).select_related("source", "target")
+    world = WorldEntry.objects.filter(story=story)
+    chapters = list(story.chapters.defer("content"))
+    context = {
+        "story": story,
+        "section": "bible",
+        "cast": cast,
+        "relationships": relationships,
+        "world": world,
+        "chapters": chapters,
+        "has_summaries": any(chapter.continuation_context.get("summary") for chapter in chapters),
+        "ignored_findings": story.ignored_findings.all(),
+        **continuity_overview(chapters),
+    }
+    return render(request, "stories/bible.html", context)
+
+
+def continuity_overview(chapters) -> dict:
+    """Across chapters: every thread with its latest status, each character's state per chapter, and
+    relationship changes in order."""
+    threads, timelines, relationships = {}, {}, []
+    for chapter in chapters:
+        context = chapter.continuation_context
+        for thread in context.get("threads", []):
+            threads[thread["summary"]] = {**thread, "chapter": chapter.title, "chapter_pk": chapter.pk}
+        for name, state in context.get("character_states", {}).items():
+            timelines.setdefault(name, []).append({"chapter": chapter.title, "chapter_pk": chapter.pk, "state": state})
+        relationships += [
+            {**r, "chapter": chapter.title, "chapter_pk": chapter.pk, "index": i}
+            for i, r in enumerate(context.get("relationships", []))
+        ]
+    ordered = sorted(threads.values(), key=lambda t: (t.get("status") != "open", -t.get("importance", 5)))
+    return {"threads": ordered, "timelines": timelines, "relationship_changes": relationships}

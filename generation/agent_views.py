@@ -14,11 +14,11 @@ from agents.memory import continuity, facts
 from agents.memory.store import search as search_memory
 from agents.models import Fact
 from agents.tasks import extract_continuity
+from core.http import parse_id, text_param
+from core.queues import enqueue_after_commit
+from core.ratelimit import limit
 from stories.access import get_chapter_for_user, get_story_for_user
 from stories.models import CHAPTER_MAX_CHARS
-from storyassistant.http import parse_id, text_param
-from storyassistant.queues import enqueue_after_commit
-from storyassistant.ratelimit import limit
 
 MAX_QUERY = 500
 

@@ -19,7 +19,7 @@ from rq.job import JobStatus
 
 from agents.services import images
 from agents.team.kinds import IMAGE_MODES
-from storyassistant.queues import get_queue
+from core.queues import get_queue
 
 from .models import GenerationTask
 

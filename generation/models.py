@@ -11,8 +11,8 @@ from agents.models import IgnoredFinding
 from agents.tasks import extract_continuity
 from agents.team.kinds import IMAGE_MODES, AgentType, Mode
 from agents.team.messages import ContextReport, QualityReport
+from core.queues import enqueue_after_commit
 from stories.models import Chapter, ChapterRevision, EditRefused
-from storyassistant.queues import enqueue_after_commit
 
 
 class GenerationTaskQuerySet(models.QuerySet):

@@ -7,10 +7,10 @@ from django.views.decorators.http import require_POST
 
 from agents.services import images
 from agents.team.kinds import IMAGE_MODES
+from core.http import parse_id
+from core.middleware import refusal
 from pictures.models import Picture
 from stories.access import get_story_for_user
-from storyassistant.http import parse_id
-from storyassistant.middleware import refusal
 
 from .dispatch import ImagesOff, QueueFull, start_generation
 from .forms import PictureRequestForm

@@ -3,8 +3,8 @@
 from django.db import transaction
 from django.utils import timezone
 
+from core import uploads
 from stories.models import Story
-from storyassistant import uploads
 
 from .dispatch import dispatch
 from .models import GenerationTask

@@ -7,10 +7,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from characters.models import Character, StoryCharacter
+from core.http import optional_id, text_param
+from core.ratelimit import too_many
 from stories.access import get_story_for_user
 from stories.models import WorldEntry
-from storyassistant.http import optional_id, text_param
-from storyassistant.ratelimit import too_many
 
 from .dispatch import ImagesOff, QueueFull, start_generation
 from .forms import PROPOSAL_KINDS, AcceptForm, GenerateForm, RatingForm

@@ -30,11 +30,11 @@ from PIL import Image
 from agents.models import Fact, IgnoredFinding
 from agents.tasks import sync_story_memory
 from characters.models import Character, CharacterRelationship, StoryCharacter
+from core import sandbox, uploads
+from core.queues import enqueue_after_commit
 from pictures.images import CleanImage
 from pictures.models import Picture
 from stories.models import Chapter, ChapterRevision, Story, WorldEntry, validate_generation_settings
-from storyassistant import sandbox, uploads
-from storyassistant.queues import enqueue_after_commit
 
 from . import archives
 from .backup_reader import ACCOUNT_FORMAT, FORMAT, VERSION, BackupError

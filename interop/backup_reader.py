@@ -1,6 +1,6 @@
 """Reading a backup archive (a story's, or a whole account's) in the sandbox: everything bounded as it is read.
 
-Plain Python (no Django): `read_upload` runs in a limited child process (storyassistant.sandbox). It checks the
+Plain Python (no Django): `read_upload` runs in a limited child process (core.sandbox). It checks the
 archive's shape before anything is expanded (entries, declared sizes), reads backup.json and account.json no
 further than their own small limits, reads a chapter's text and history one line at a time (format 2) so memory
 follows the longest chapter, not the archive, validates every object's types and sizes and every reference
@@ -19,8 +19,8 @@ from typing import Annotated, Literal
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from core.sandbox import Unreadable
 from stories.text import CHAPTER_MAX_CHARS
-from storyassistant.sandbox import Unreadable
 
 from . import archives
 

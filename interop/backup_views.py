@@ -7,11 +7,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
+from core import uploads
+from core.bodylimit import accepts_upload
+from core.http import download
+from core.models import Upload
 from stories.access import get_story_for_user
-from storyassistant import uploads
-from storyassistant.bodylimit import accepts_upload
-from storyassistant.http import download
-from storyassistant.models import Upload
 
 from . import backup
 

@@ -12,12 +12,12 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from characters.models import Character
+from core import uploads
+from core.bodylimit import accepts_upload
+from core.http import optional_id
+from core.models import Upload
 from pictures.models import Picture
 from stories.access import get_story_for_user
-from storyassistant import uploads
-from storyassistant.bodylimit import accepts_upload
-from storyassistant.http import optional_id
-from storyassistant.models import Upload
 
 from . import cards
 

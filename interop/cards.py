@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from PIL import Image, PngImagePlugin
 
+from core.sandbox import Unreadable
 from pictures.images import clean, save_clean
-from storyassistant.sandbox import Unreadable
 
 from . import lorebooks
 

@@ -3,9 +3,9 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from core.http import download
 from pictures.models import Picture
 from stories.access import get_story_for_user
-from storyassistant.http import download
 
 from .export import BookPictures, export_filename, story_epub, story_markdown
 

@@ -10,10 +10,10 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
+from core import uploads
+from core.bodylimit import accepts_upload
+from core.models import Upload
 from stories.access import get_story_for_user
-from storyassistant import uploads
-from storyassistant.bodylimit import accepts_upload
-from storyassistant.models import Upload
 
 from . import lorebooks
 

@@ -6,7 +6,7 @@ Plain Python (no Django): an uploaded lorebook is read in the sandbox (`read_upl
 
 import json
 
-from storyassistant.sandbox import Unreadable
+from core.sandbox import Unreadable
 
 MAX_ENTRIES = 2000
 LORE = "lore"  # WorldEntry.Kind.LORE

@@ -1,7 +1,7 @@
 """Reading a manuscript (DOCX, EPUB, Markdown or plain text) into Markdown-like text, and splitting it into
 chapters.
 
-A manuscript is hostile until read: `read_upload` runs in a limited child process (storyassistant.sandbox), so
+A manuscript is hostile until read: `read_upload` runs in a limited child process (core.sandbox), so
 this module is plain Python with no Django. Everything is bounded while it is read, not after: the number of
 entries and the bytes a DOCX or EPUB expands to (a reader stops at the limit whatever the zip's headers claim),
 the characters read so far (counted as they come, so a book that lists one chapter a thousand times stops at the
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from lxml import etree
 from lxml import html as lxml_html
 
+from core.sandbox import Unreadable
 from stories.text import CHAPTER_MAX_CHARS, count_words
-from storyassistant.sandbox import Unreadable
 
 from . import archives
 

@@ -7,13 +7,13 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from core import uploads
+from core.bodylimit import accepts_upload
+from core.http import optional_id, text_param
+from core.middleware import refusal
+from core.models import Upload
+from core.queues import enqueue_after_commit
 from stories.models import Story
-from storyassistant import uploads
-from storyassistant.bodylimit import accepts_upload
-from storyassistant.http import optional_id, text_param
-from storyassistant.middleware import refusal
-from storyassistant.models import Upload
-from storyassistant.queues import enqueue_after_commit
 
 from . import manuscript, tasks
 from .models import ManuscriptImport

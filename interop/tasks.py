@@ -1,4 +1,4 @@
-"""Background jobs (RQ) that read what writers bring: each file in the sandbox (storyassistant.uploads), then into
+"""Background jobs (RQ) that read what writers bring: each file in the sandbox (core.uploads), then into
 the writer's stories, library and world. Each takes an id and is safe to run twice."""
 
 from django.conf import settings
@@ -6,12 +6,12 @@ from django.db import transaction
 from django.urls import reverse
 
 from characters.models import Character, StoryCharacter
+from core import uploads
+from core.sandbox import Unreadable
 from pictures.images import load_clean
 from pictures.models import Picture
 from stories.models import Story
 from stories.text import count_words
-from storyassistant import uploads
-from storyassistant.sandbox import Unreadable
 
 from . import backup, manuscript
 from .models import ManuscriptImport

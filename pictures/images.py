@@ -12,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from storyassistant.sandbox import Unreadable
+from core.sandbox import Unreadable
 
 ACCEPTED = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 THUMBNAIL_SIZE = (512, 512)

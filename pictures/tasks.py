@@ -3,8 +3,8 @@
 from django.conf import settings
 
 from characters.models import Character
-from storyassistant import uploads
-from storyassistant.sandbox import Unreadable
+from core import uploads
+from core.sandbox import Unreadable
 
 from .images import load_clean
 from .models import Picture

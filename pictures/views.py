@@ -7,10 +7,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from characters.models import Character
-from storyassistant import uploads
-from storyassistant.bodylimit import accepts_upload
-from storyassistant.http import file_chunks
-from storyassistant.models import Upload
+from core import uploads
+from core.bodylimit import accepts_upload
+from core.http import file_chunks
+from core.models import Upload
 
 from .models import Picture
 

@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from storyassistant.http import optional_id, paginate, parse_id
-from storyassistant.ratelimit import limit
+from core.http import optional_id, paginate, parse_id
+from core.ratelimit import limit
 
 from .access import get_chapter_for_user, get_story_for_user
 from .diff import word_diff

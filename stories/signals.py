@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from storyassistant.queues import enqueue_after_commit
+from core.queues import enqueue_after_commit
 
 from . import tasks
 from .models import Chapter

@@ -11,7 +11,6 @@ urlpatterns = [
     path("stories/<int:pk>/archive/", views.story_archive, name="story_archive"),
     path("stories/<int:pk>/delete/", views.story_delete, name="story_delete"),
     path("stories/<int:pk>/restore/", views.story_restore, name="story_restore"),
-    path("stories/<int:pk>/bible/", views.story_bible, name="story_bible"),
     path("stories/<int:pk>/bible/ignored/<int:finding_pk>/restore/", views.finding_restore, name="finding_restore"),
     # Chapters
     path("stories/<int:story_pk>/chapters/new/", chapter_views.chapter_create, name="chapter_create"),

@@ -4,12 +4,11 @@ from django.db.models import Count, Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from characters.models import CharacterRelationship, StoryCharacter
-from storyassistant.http import paginate
+from core.http import paginate
 
 from .access import get_story_for_user
 from .forms import StoryForm
-from .models import TRASH_DAYS, Story, WorldEntry
+from .models import TRASH_DAYS, Story
 
 STORIES_PER_PAGE = 24
 ROWS_PER_PAGE = 50
@@ -107,30 +106,6 @@ def story_detail(request, pk):
 
 
 @login_required
-def story_bible(request, pk):
-    story = get_story_for_user(request, pk)
-    cast = StoryCharacter.objects.filter(story=story).select_related("character")
-    character_ids = [member.character_id for member in cast]
-    relationships = CharacterRelationship.objects.filter(
-        source_id__in=character_ids, target_id__in=character_ids
-    ).select_related("source", "target")
-    world = WorldEntry.objects.filter(story=story)
-    chapters = list(story.chapters.defer("content"))
-    context = {
-        "story": story,
-        "section": "bible",
-        "cast": cast,
-        "relationships": relationships,
-        "world": world,
-        "chapters": chapters,
-        "has_summaries": any(chapter.continuation_context.get("summary") for chapter in chapters),
-        "ignored_findings": story.ignored_findings.all(),
-        **continuity_overview(chapters),
-    }
-    return render(request, "stories/bible.html", context)
-
-
-@login_required
 @require_POST
 def finding_restore(request, pk, finding_pk):
     """Raise an ignored quality finding again."""
@@ -138,21 +113,3 @@ def finding_restore(request, pk, finding_pk):
     get_object_or_404(story.ignored_findings, pk=finding_pk).delete()
     messages.success(request, "The checks will raise that finding again.")
     return redirect("story_bible", story.pk)
-
-
-def continuity_overview(chapters) -> dict:
-    """Across chapters: every thread with its latest status, each character's state per chapter, and
-    relationship changes in order."""
-    threads, timelines, relationships = {}, {}, []
-    for chapter in chapters:
-        context = chapter.continuation_context
-        for thread in context.get("threads", []):
-            threads[thread["summary"]] = {**thread, "chapter": chapter.title, "chapter_pk": chapter.pk}
-        for name, state in context.get("character_states", {}).items():
-            timelines.setdefault(name, []).append({"chapter": chapter.title, "chapter_pk": chapter.pk, "state": state})
-        relationships += [
-            {**r, "chapter": chapter.title, "chapter_pk": chapter.pk, "index": i}
-            for i, r in enumerate(context.get("relationships", []))
-        ]
-    ordered = sorted(threads.values(), key=lambda t: (t.get("status") != "open", -t.get("importance", 5)))
-    return {"threads": ordered, "timelines": timelines, "relationship_changes": relationships}

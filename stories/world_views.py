@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from storyassistant.http import paginate, text_param
+from core.http import paginate, text_param
 
 from .access import get_story_for_user
 from .forms import WorldEntryForm

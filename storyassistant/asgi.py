@@ -13,8 +13,8 @@ from daphne import http_protocol  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from agents.services.embeddings import get_model  # noqa: E402
+from core.bodylimit import BodyLimit, LimitedRequestMixin  # noqa: E402
 from generation.routing import websocket_urlpatterns  # noqa: E402
-from storyassistant.bodylimit import BodyLimit, LimitedRequestMixin  # noqa: E402
 
 if settings.EMBEDDINGS_PRELOAD:
     # Searches embed their query in the web process. Loading the model takes seconds of CPU with the interpreter

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.google",
     "allauth.socialaccount.providers.github",
     "allauth.socialaccount.providers.discord",
+    "core",
     "storyassistant",
     "stories",
     "characters",
@@ -100,9 +101,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "storyassistant.middleware.ForwardedHeadersMiddleware",
+    "core.middleware.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "storyassistant.middleware.ContentSecurityPolicyMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -113,7 +114,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "stories.middleware.StoryHiddenMiddleware",
-    "storyassistant.middleware.ServiceUnavailableMiddleware",
+    "core.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "storyassistant.urls"
@@ -208,11 +209,11 @@ CHANNEL_LAYERS = {
 # Real-time generation (a writer is waiting) before background work. Periodic upkeep is `manage.py maintenance`.
 RQ_QUEUE_NAMES = ["realtime", "background"]
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 1800} for name in RQ_QUEUE_NAMES}
-RQ = {"WORKER_CLASS": "storyassistant.worker.Worker"}
+RQ = {"WORKER_CLASS": "core.worker.Worker"}
 
 CACHES = {
     "default": {
-        "BACKEND": "storyassistant.cache.RedisCache",  # one connection pool per process
+        "BACKEND": "core.cache.RedisCache",  # one connection pool per process
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "storyassistant",
     }
@@ -324,7 +325,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", Fals
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 # The addresses (or networks, 10.0.0.0/8) of the reverse proxies in front of the app. X-Forwarded-For and
 # X-Forwarded-Proto are believed only on requests that come from one of them (any other client could forge them):
-# storyassistant.middleware.ForwardedHeadersMiddleware removes them from every other request.
+# core.middleware.ForwardedHeadersMiddleware removes them from every other request.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 SECURE_REFERRER_POLICY = "same-origin"
@@ -337,7 +338,7 @@ CONTENT_SECURITY_POLICY = env_str(
 # Who may read /healthz in detail (versions, errors) besides staff: monitors sending this bearer token.
 HEALTHZ_TOKEN = env_secret("HEALTHZ_TOKEN")
 # The largest request body that is not an upload (an upload's limit is its own setting): a 500,000-character chapter
-# form-encoded can take a few MB. A bigger body is refused with 413 before it is read (storyassistant/bodylimit.py).
+# form-encoded can take a few MB. A bigger body is refused with 413 before it is read (core/bodylimit.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 
 LOGGING = {

@@ -1,17 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from . import views
-
 admin.site.site_header = "Story Assistant moderation"
 admin.site.site_title = "Story Assistant admin"
 
-handler400 = "storyassistant.views.bad_request"
-handler500 = "storyassistant.views.server_error"
+handler400 = "core.views.bad_request"
+handler500 = "core.views.server_error"
 
 urlpatterns = [
-    path("healthz", views.healthz, name="healthz"),
-    path("uploads/<uuid:pk>/", views.upload_status, name="upload_status"),
+    path("", include("core.urls")),
     path("", include("generation.urls")),  # before admin/: it adds the staff agent-metrics page under admin/
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),

@@ -4,8 +4,8 @@ import itertools
 from importlib import import_module
 
 from characters.models import Character, CharacterRelationship, StoryCharacter
+from core.models import Upload, User
 from stories.models import Chapter, Story, WorldEntry
-from storyassistant.models import Upload, User
 
 _seq = itertools.count(1)
 PASSWORD = "a-long-test-password-42"

@@ -18,8 +18,8 @@ from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
 
 from agents.services.providers import LLMError
+from core.http import without_credentials as public
 from pictures.images import megabytes
-from storyassistant.http import without_credentials as public
 
 WORKFLOWS = Path(__file__).resolve().parent / "workflows"
 POLL_SECONDS = 1.0

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 
-from storyassistant.http import without_credentials as public
+from core.http import without_credentials as public
 
 
 class LLMError(Exception):

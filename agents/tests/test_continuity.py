@@ -142,7 +142,7 @@ def test_a_hand_written_chapter_gets_notes_once_it_settles_and_changed_enough(
     model, chapter, redis_conn, django_capture_on_commit_callbacks
 ):
     from agents import tasks
-    from storyassistant.queues import get_queue
+    from core.queues import get_queue
 
     chapter.content = "Mara rowed out alone. " * 30
     with django_capture_on_commit_callbacks(execute=True):

@@ -12,10 +12,10 @@ from django.urls import reverse
 
 from agents.models import Fact, IgnoredFinding
 from characters.models import Character
+from core.models import Upload
 from pictures.models import Picture
 from stories.models import Story
 from storyassistant.management.demo_story import create_demo_story
-from storyassistant.models import Upload
 from tests.factories import make_character, make_story, send_file
 from tests.image_servers import png
 from tests.responses import streamed_body

@@ -12,9 +12,9 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from characters.models import Character
+from core.models import Upload
 from pictures.models import Picture
 from stories.models import Story
-from storyassistant.models import Upload
 from tests import hostile
 from tests.factories import cast, make_chapter, make_character, make_story
 from tests.image_servers import png

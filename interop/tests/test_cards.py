@@ -14,10 +14,10 @@ from django.urls import reverse
 from PIL import Image, PngImagePlugin
 
 from characters.models import Character
+from core.models import Upload
 from interop import cards
 from pictures.models import Picture
 from stories.models import WorldEntry
-from storyassistant.models import Upload
 from tests import hostile
 from tests.factories import make_character, make_story, send_file
 from tests.image_servers import png_claiming

@@ -7,8 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from core.models import Upload
 from stories.models import WorldEntry
-from storyassistant.models import Upload
 from tests.factories import make_story, send_file
 
 pytestmark = pytest.mark.django_db

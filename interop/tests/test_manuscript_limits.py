@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from core import sandbox, uploads
 from interop import manuscript
-from storyassistant import sandbox, uploads
 from tests import hostile
 
 BOUNDS = manuscript.Bounds(max_bytes=25 * 1024 * 1024, max_unzipped=100 * 1024 * 1024, max_chars=10_000_000)

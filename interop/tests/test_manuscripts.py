@@ -13,10 +13,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from core.models import Upload
 from interop import manuscript, tasks
 from interop.models import ManuscriptImport
 from stories.models import ChapterRevision, Story
-from storyassistant.models import Upload
 from tests.factories import make_chapter, make_story, read_uploads
 from tests.responses import streamed_body
 

@@ -5,8 +5,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from core.models import Upload
 from interop.models import ManuscriptImport
-from storyassistant.models import Upload
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,9 +12,9 @@ from datetime import timedelta
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from core.sandbox import Unreadable
 from interop import backup_reader, cards, lorebooks, manuscript
 from stories.diff import changes
-from storyassistant.sandbox import Unreadable
 from tests import hostile
 
 BOUNDS = manuscript.Bounds(max_bytes=25 * 1024 * 1024, max_unzipped=100 * 1024 * 1024, max_chars=10_000_000)

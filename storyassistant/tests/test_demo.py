@@ -5,8 +5,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from core.models import User
 from storyassistant.management.commands.serve import Command
-from storyassistant.models import User
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from storyassistant.health import CHECKS, run_checks
+from core.health import CHECKS, run_checks
 
 
 class Command(BaseCommand):

@@ -22,9 +22,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from core.models import User
 from storyassistant.embedded import database_url
 from storyassistant.management.demo_story import create_demo_story
-from storyassistant.models import User
 
 
 def demo_password() -> str:

@@ -8,9 +8,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from core import uploads
+from core.models import Upload
 from interop.tasks import read_manuscript
-from storyassistant import uploads
-from storyassistant.models import Upload
 from tests.factories import read_uploads
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 import os
 import time
 
-from storyassistant.sandbox import Unreadable
+from core.sandbox import Unreadable
 
 
 def echo(data: bytes, folder, *, name: str) -> dict:

@@ -1,9 +1,9 @@
 import pytest
 from django.urls import reverse
 
+from core.models import User
 from generation.models import GenerationTask
 from stories.models import Story
-from storyassistant.models import User
 from tests.factories import make_story, make_user
 
 pytestmark = pytest.mark.django_db

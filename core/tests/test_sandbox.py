@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from storyassistant import sandbox
+from core import sandbox
 
 LIMITS = sandbox.Limits(memory_bytes=256 * 1024 * 1024, cpu_seconds=2, output_bytes=1024 * 1024)
-READERS = "storyassistant.tests.sandbox_readers"
+READERS = "core.tests.sandbox_readers"
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ class UploadQuerySet(models.QuerySet):
 
 class Upload(models.Model):
     """A file a writer sent (a manuscript, a character card, a lorebook, a backup), kept until a worker has read
-    it in a limited child process (storyassistant.sandbox); then what came of it, or why it could not be read.
+    it in a limited child process (core.sandbox); then what came of it, or why it could not be read.
     Each writer has at most one file waiting or being read, so one account costs the site one bounded job."""
 
     class Kind(models.TextChoices):

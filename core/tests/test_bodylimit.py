@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.core.asgi import get_asgi_application
 
-from storyassistant.bodylimit import UPLOAD_OVERHEAD, BodyLimit, route_limit
+from core.bodylimit import UPLOAD_OVERHEAD, BodyLimit, route_limit
 
 
 def call(app, path, chunks, length=None):

@@ -84,7 +84,7 @@ def run(reader: str, source: Path, limits: Limits, **options):
     with tempfile.TemporaryDirectory(prefix="storyassistant-read-") as work:
         folder = Path(work) / "out"
         folder.mkdir()
-        command = [sys.executable, "-m", "storyassistant.sandbox", reader, json.dumps(options), str(folder),
+        command = [sys.executable, "-m", "core.sandbox", reader, json.dumps(options), str(folder),
                    str(limits.memory_bytes), str(limits.cpu_seconds), str(limits.output_bytes)]  # fmt: skip
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
         started = time.monotonic()
@@ -189,6 +189,6 @@ def main(argv: list[str]):
 
 if __name__ == "__main__":
     # Run as the imported module, so the readers' Unreadable is the one caught here (not __main__'s copy).
-    from storyassistant.sandbox import main as imported_main
+    from core.sandbox import main as imported_main
 
     imported_main(sys.argv[1:])

@@ -138,7 +138,7 @@ def test_a_forged_forwarded_for_does_not_change_the_address_but_a_trusted_proxys
 def test_https_is_believed_only_from_a_trusted_proxy(settings):
     from django.test import RequestFactory
 
-    from storyassistant.middleware import ForwardedHeadersMiddleware
+    from core.middleware import ForwardedHeadersMiddleware
 
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     settings.TRUSTED_PROXIES = ["10.0.0.1"]

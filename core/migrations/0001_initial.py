@@ -2,7 +2,7 @@
 
 import django.db.models.functions.text
 import django.utils.timezone
-import storyassistant.models
+import core.models
 import uuid
 from django.db import migrations, models
 
@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('email'), name='user_email_ci_unique')],
             },
             managers=[
-                ('objects', storyassistant.models.UserManager()),
+                ('objects', core.models.UserManager()),
             ],
         ),
     ]

@@ -1,7 +1,7 @@
 """Files writers send, read by a worker inside a limited child process.
 
 The web process only stores the file (its size already bounded) and queues a job: it never parses it. The job
-claims the upload, runs a reader in the sandbox (storyassistant.sandbox) within the memory and CPU limits, and
+claims the upload, runs a reader in the sandbox (core.sandbox) within the memory and CPU limits, and
 records what came of it (a message and where to go next) or why it could not be read; the writer's page polls
 the upload until then. A writer has at most one file waiting or being read, and sends at most UPLOADS_PER_HOUR
 an hour, so an account costs the site at most one bounded job at a time. A file whose reading stopped with its

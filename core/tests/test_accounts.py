@@ -5,7 +5,7 @@ from allauth.socialaccount.models import SocialAccount, SocialApp
 from allauth.socialaccount.providers.github.views import GitHubOAuth2Adapter
 from django.urls import reverse
 
-from storyassistant.models import User
+from core.models import User
 from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
