@@ -19,6 +19,7 @@ from rq.job import JobStatus
 
 from agents.services import images
 from agents.team.kinds import IMAGE_MODES
+from agents.team.requests import TaskRequest
 from core.queues import get_queue
 
 from .models import GenerationTask
@@ -67,7 +68,7 @@ def check_picture_allowance(user):
         )
 
 
-def start_generation(user, story, mode: str, request: dict, chapter=None) -> GenerationTask:
+def start_generation(user, story, mode: str, request: TaskRequest, chapter=None) -> GenerationTask:
     """Queue a request; the dispatcher starts it when a slot is free and it is this writer's turn. Raises
     QueueFull past the writer's limits, ImagesOff for a picture when no image service is set up."""
     with transaction.atomic():
@@ -77,6 +78,7 @@ def start_generation(user, story, mode: str, request: dict, chapter=None) -> Gen
             raise QueueFull(retry_after=estimate_seconds(1) or 30)
         if mode in IMAGE_MODES:
             check_picture_allowance(user)
+        request = TaskRequest.model_validate(request).model_dump(mode="json")
         task = GenerationTask.objects.create(user=user, story=story, chapter=chapter, mode=mode, request=request)
         transaction.on_commit(dispatch)
     return task

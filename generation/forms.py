@@ -1,6 +1,7 @@
 from django import forms
 
 from agents.team.kinds import IMAGE_MODES
+from agents.team.requests import TaskRequest
 from stories.models import WorldEntry
 
 from .models import GenerationTask
@@ -43,25 +44,16 @@ class GenerateForm(forms.Form):
             data["cursor"] = len(content)
         return data
 
-    def task_request(self) -> dict:
+    def task_request(self) -> TaskRequest:
         """What the task needs to remember, including what the text looked like, to apply the result safely."""
-        data, chapter = self.cleaned_data, self.chapter
-        content = chapter.content if chapter else ""
-        cursor = data.get("cursor") if data.get("cursor") is not None else len(content)
-        request = {
-            "note": data.get("note", ""),
-            "chapter_title": data.get("chapter_title", ""),
-            "characters": data.get("characters", []),
-            "cursor": cursor,
-            "before_cursor": content[max(0, cursor - 200) : cursor],
-            "base_version": chapter.version if chapter else None,
-        }
+        data, content = self.cleaned_data, self.chapter.content if self.chapter else ""
         start, end = data.get("selection_start"), data.get("selection_end")
-        if data["mode"] == "rewrite" or (
-            data["mode"] == "check" and start is not None and end is not None and start < end <= len(content)
-        ):
-            request["selection"] = {"start": start, "end": end, "text": content[start:end]}
-        return request
+        selected = start is not None and end is not None and start < end <= len(content)
+        return TaskRequest.about(
+            self.chapter, cursor=data.get("cursor"), selection=(start, end) if selected else None,
+            note=data.get("note", ""), chapter_title=data.get("chapter_title", ""),
+            characters=data.get("characters", []),
+        )  # fmt: skip
 
 
 class AcceptForm(forms.Form):

@@ -11,6 +11,7 @@ from agents.models import IgnoredFinding
 from agents.tasks import extract_continuity
 from agents.team.kinds import IMAGE_MODES, AgentType, Mode
 from agents.team.messages import ContextReport, QualityReport
+from agents.team.requests import TaskRequest
 from core.queues import enqueue_after_commit
 from stories.models import Chapter, ChapterRevision, EditRefused
 
@@ -109,6 +110,11 @@ class GenerationTask(models.Model):
         return reverse("task_detail", args=[self.pk])
 
     @property
+    def task_request(self) -> TaskRequest:
+        """What the writer asked (stored as JSON in `request`)."""
+        return TaskRequest.model_validate(self.request or {})
+
+    @property
     def makes_picture(self) -> bool:
         return self.mode in IMAGE_MODES
 
@@ -200,7 +206,7 @@ class GenerationTask(models.Model):
             try:
                 if self.mode == self.Mode.NEXT_CHAPTER:
                     after = self.chapter if self.chapter_id else None
-                    chapter = self.story.insert_chapter(text, after=after, title=self.request.get("chapter_title"),
+                    chapter = self.story.insert_chapter(text, after=after, title=self.task_request.chapter_title,
                                                         **revision)  # fmt: skip
                 else:
                     chapter = Chapter.objects.select_for_update().get(pk=self.chapter_id)
@@ -221,16 +227,14 @@ class GenerationTask(models.Model):
 
     def _edited(self, chapter, text) -> str:
         """The chapter's text with the proposal where the writer asked for it (Chapter does the editing)."""
-        request = self.request
+        request = self.task_request
         if self.mode == self.Mode.REWRITE:
-            selection = request.get("selection") or {}
-            return chapter.with_passage_replaced(
-                selection.get("start", 0), selection.get("end", 0), selection.get("text"), text
-            )
-        return chapter.with_text_inserted(
-            text, request.get("cursor", len(chapter.content)), request.get("before_cursor", ""),
-            request.get("base_version"),
-        )  # fmt: skip
+            selection = request.selection
+            if selection is None:
+                raise ProposalConflict("The request named no passage to replace.")
+            return chapter.with_passage_replaced(selection.start, selection.end, selection.text, text)
+        cursor = request.cursor_in(chapter.content)
+        return chapter.with_text_inserted(text, cursor, request.before_cursor, request.base_version)
 
     def request_cancel(self):
         """Queued tasks stop at once; running ones stop at the next token or step."""

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from agents.services import images
 from agents.team.kinds import IMAGE_MODES
+from agents.team.requests import TaskRequest
 from core.http import parse_id
 from core.middleware import refusal
 from pictures.models import Picture
@@ -39,11 +40,9 @@ def portrait_request(request, story_pk, character_pk):
     form = PictureRequestForm(request.POST)
     if not form.is_valid():
         return refusal(request, 400, "The note can be at most 500 characters.")
-    task_request = {
-        "character": character.pk,
-        "note": form.cleaned_data["note"],
-        "new_look": form.cleaned_data["new_look"],
-    }
+    task_request = TaskRequest(
+        character=character.pk, note=form.cleaned_data["note"], new_look=form.cleaned_data["new_look"]
+    )
     return start_picture(request, story, GenerationTask.Mode.PORTRAIT, task_request)
 
 
@@ -59,7 +58,7 @@ def chapter_illustrate(request, story_pk, chapter_pk=None):
         return refusal(request, 400, "The note can be at most 500 characters.")
     if not chapter.content.strip():
         return refusal(request, 400, "There is nothing in this chapter to illustrate yet.")
-    task_request = {"note": form.cleaned_data["note"]}
+    task_request = TaskRequest(note=form.cleaned_data["note"])
     return start_picture(request, story, GenerationTask.Mode.ILLUSTRATE, task_request, chapter=chapter)
 
 

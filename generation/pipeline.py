@@ -40,7 +40,7 @@ class Pipeline:
         self.live = Live(task, self.claim.attempt)
         self._cancel_checked, self._cancelled, self._progress_sent = 0.0, False, 0.0
         self.ctx = AgentContext(
-            mode=task.mode, request=dict(task.request or {}), story=task.story, chapter=task.chapter,
+            mode=task.mode, request=task.task_request, story=task.story, chapter=task.chapter,
             emit=self.live.token, should_cancel=self.cancelled, progress=self.step_progress,
         )  # fmt: skip
 

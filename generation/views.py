@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from agents.team.requests import TaskRequest
 from characters.models import Character, StoryCharacter
 from core.http import optional_id, text_param
 from core.ratelimit import too_many
@@ -94,7 +95,7 @@ def propose_illustration(request, story, chapter):
     """The story has pictures on: an accepted chapter gets an illustration proposed (the writer is told when it
     cannot be, and the chapter is in the story either way)."""
     try:
-        start_generation(request.user, story, GenerationTask.Mode.ILLUSTRATE, {}, chapter=chapter)
+        start_generation(request.user, story, GenerationTask.Mode.ILLUSTRATE, TaskRequest(), chapter=chapter)
     except (ImagesOff, QueueFull) as exc:
         messages.info(request, f"No illustration was started: {exc}")
     else:
@@ -131,12 +132,9 @@ def task_regenerate(request, pk):
     """The same request again, with the writer's note on what to change."""
     task = get_task_for_user(request, pk)
     note = text_param(request.POST.get("note"), 2000)
-    new_request = {**task.request, "note": "; ".join(filter(None, [task.request.get("note", ""), note]))}
-    if task.chapter_id and not task.makes_picture and task.chapter.version != task.request.get("base_version"):
-        new_request["base_version"] = task.chapter.version
-        new_request["before_cursor"] = task.chapter.content[
-            max(0, new_request.get("cursor", 0) - 200) : new_request.get("cursor", 0)
-        ]
+    new_request = task.task_request.with_note(note)
+    if task.chapter_id and not task.makes_picture:
+        new_request = new_request.rebased(task.chapter)
     try:
         new_task = start_generation(request.user, task.story, task.mode, new_request, chapter=task.chapter)
     except QueueFull as full:

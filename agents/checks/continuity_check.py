@@ -33,8 +33,7 @@ def checked_text(ctx: AgentContext) -> tuple[str, int, str]:
     """The text to check as the chapter reads now, where it starts in the chapter, and what it is. A selection is
     found again by its text, since the writer may have typed elsewhere in the chapter since asking."""
     content = ctx.chapter.content
-    selection = ctx.request.get("selection") or {}
-    wanted = selection.get("text", "")
+    wanted = ctx.request.selection.text if ctx.request.selection else ""
     if wanted.strip():
         start = content.find(wanted)
         if start >= 0:

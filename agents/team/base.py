@@ -1,4 +1,4 @@
-"""What every agent receives: the request (as plain data), its story and chapter, and ways to stream text and to
+"""What every agent receives: the request (a TaskRequest), its story and chapter, and ways to stream text and to
 notice cancellation. Agents never see the task row that the generation app keeps."""
 
 from collections.abc import Callable
@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from agents.services import llm
 from agents.team.kinds import Mode
+from agents.team.requests import TaskRequest
 
 
 @dataclass
@@ -13,7 +14,7 @@ class AgentContext:
     mode: str  # a Mode value
     story: object  # stories.models.Story
     chapter: object | None  # the chapter the request is about, if any
-    request: dict = field(default_factory=dict)  # what the writer asked: note, selection, cursor, characters
+    request: TaskRequest = field(default_factory=TaskRequest)  # what the writer asked
     emit: Callable[[str], None] = lambda token: None  # stream text to the writer as it is written
     should_cancel: Callable[[], bool] = lambda: False
     progress: Callable[[int, int], None] = lambda done, total: None  # long steps report how far they are

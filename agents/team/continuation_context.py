@@ -99,7 +99,7 @@ def characters(ctx: AgentContext, previous, query) -> list[Candidate]:
 def in_play(ctx: AgentContext, previous, query, names: list[str]) -> set[str]:
     """The cast members this part of the story is about: those the writer chose, or named in the note, the
     selection or the most recent text."""
-    chosen = set(ctx.request.get("characters") or [])
+    chosen = set(ctx.request.characters)
     recent = " ".join([query or "", *(c.content[-3000:] for c in window(previous))])
     return chosen | {name for name in names if name and name in recent}
 
@@ -203,8 +203,8 @@ def candidate_sections(ctx: AgentContext, previous: list[Chapter], query: str) -
 def assemble(ctx: AgentContext, message: AgentMessage) -> StepResult:
     budget = message.payload["budget"]
     if message.payload.get("characters"):  # the director read them in the note: they are in play too
-        chosen = list(dict.fromkeys([*(ctx.request.get("characters") or []), *message.payload["characters"]]))
-        ctx = replace(ctx, request={**ctx.request, "characters": chosen})
+        chosen = list(dict.fromkeys([*ctx.request.characters, *message.payload["characters"]]))
+        ctx = replace(ctx, request=ctx.request.model_copy(update={"characters": chosen}))
     previous = chapters_before(ctx)
     query = message.payload.get("query") or (previous[-1].content[-600:] if previous else ctx.story.premise)
     included, left_out, used = [], [], 0

@@ -46,8 +46,7 @@ ONE_STEP = {
 def target_words(ctx: AgentContext) -> int:
     mode, story_target = ctx.mode, ctx.story.settings.target_words
     if mode == Mode.REWRITE:
-        selection = ctx.request.get("selection") or {}
-        text = ctx.chapter.content[selection.get("start", 0) : selection.get("end", 0)] if ctx.chapter else ""
+        text = ctx.request.selected_in(ctx.chapter.content) if ctx.chapter else ""
         return max(count_words(text), 30)
     if mode == Mode.BRAINSTORM:
         return 300
@@ -79,9 +78,8 @@ def plan(ctx: AgentContext) -> Planned:
     # Leave at least half the window for the prompt; a long chapter is written in one go up to that limit.
     max_tokens = min(int(words * 1.4) + 64, window // 2)
     budget = max(window - max_tokens - PROMPT_RESERVE_TOKENS, 200)
-    selection = ctx.request.get("selection") or {}
-    selected = ctx.chapter.content[selection.get("start", 0) : selection.get("end", 0)] if ctx.chapter else ""
-    query = intent.retrieve or ctx.request.get("note") or selected or ""
+    selected = ctx.request.selected_in(ctx.chapter.content) if ctx.chapter else ""
+    query = intent.retrieve or ctx.request.note or selected or ""
     cast = f"cast, above all {', '.join(intent.characters)}" if intent.characters else "cast"
     steps = [
         AgentMessage(

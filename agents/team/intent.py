@@ -27,7 +27,7 @@ MAX_TOKENS = 300
 
 def interpret(ctx: AgentContext, default_words: int) -> tuple[Intent | None, str, llm.LLMResult | None]:
     """The writer's note as an Intent, or None with the reason the usual plan is used."""
-    note = (ctx.request.get("note") or "").strip()
+    note = ctx.request.note.strip()
     if not note:
         return None, "no note to read", None
     if ctx.target.built_in:

@@ -56,8 +56,8 @@ def voices(ctx: AgentContext) -> list[dict]:
         list(reversed(chapter.content.split("\n")))
         for chapter in (ctx.story.chapters.only("content").order_by("-order") if names else [])
     ]
-    selection = (ctx.request.get("selection") or {}).get("text", "")
-    query = ctx.request.get("note") or selection or ctx.request.get("before_cursor", "")
+    selection = ctx.request.selection.text if ctx.request.selection else ""
+    query = ctx.request.note or selection or ctx.request.before_cursor
     result = []
     for member in cast:
         character = member.character
@@ -73,8 +73,7 @@ def build_messages(ctx: AgentContext, message: AgentMessage) -> list[dict]:
     request = ctx.request
     story_context, world = message.context.get("context"), message.context.get("world")
     content = ctx.chapter.content if ctx.chapter else ""
-    cursor = request.get("cursor", len(content))
-    selection = request.get("selection") or {}
+    cursor = request.cursor_in(content)
     system = render(
         "narrative_system",
         title=story.title,
@@ -90,12 +89,12 @@ def build_messages(ctx: AgentContext, message: AgentMessage) -> list[dict]:
         world=world.entries if world else [],
         missing=world.missing if world else [],
         mode=ctx.mode,
-        chapter_title=request.get("chapter_title") or (ctx.chapter.title if ctx.chapter else ""),
+        chapter_title=request.chapter_title or (ctx.chapter.title if ctx.chapter else ""),
         target_words=message.payload.get("target_words", settings.target_words),
         before_cursor=content[max(0, cursor - 1500) : cursor],
-        selection=content[selection.get("start", 0) : selection.get("end", 0)],
-        characters=request.get("characters", []),
-        note=request.get("note", ""),
+        selection=request.selected_in(content),
+        characters=request.characters,
+        note=request.note,
         feedback=message.payload.get("feedback", []),
     )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]

@@ -50,7 +50,7 @@ def appearance_at(story, character, chapter=None) -> str:
 
 def note(ctx: AgentContext) -> str:
     """The writer's wishes (notes add up over regenerations), bounded: image models read only so much."""
-    return ctx.request.get("note", "")[-NOTE_CHARS:]
+    return ctx.request.note[-NOTE_CHARS:]
 
 
 def make(ctx: AgentContext, prompt: str, negative: str, seed: int, size: tuple[int, int], **fields):
@@ -73,7 +73,7 @@ def make(ctx: AgentContext, prompt: str, negative: str, seed: int, size: tuple[i
 
 
 def portrait(ctx: AgentContext, message: AgentMessage) -> StepResult:
-    character = ctx.story.characters.filter(pk=ctx.request.get("character")).first()
+    character = ctx.story.characters.filter(pk=ctx.request.character).first()
     if character is None:
         raise images.ImageError("The character is no longer in this story.")
     style = style_of(ctx.story)
@@ -81,7 +81,7 @@ def portrait(ctx: AgentContext, message: AgentMessage) -> StepResult:
         "portrait_image", character=character.name, appearance=appearance_at(ctx.story, character),
         genre=ctx.story.genre, note=note(ctx), style=style["prompt"],
     )  # fmt: skip
-    seed = new_seed() if ctx.request.get("new_look") else character.portrait_seed
+    seed = new_seed() if ctx.request.new_look else character.portrait_seed
     picture = make(
         ctx, prompt, style["negative"], seed, PORTRAIT_SIZE,
         kind=Picture.Kind.PORTRAIT, character=character, caption=character.name,

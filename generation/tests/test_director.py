@@ -12,6 +12,7 @@ from agents.team.base import AgentContext
 from agents.team.intent import interpret
 from agents.team.kinds import AgentType
 from agents.team.messages import QualityReport, WorldContext
+from agents.team.requests import TaskRequest
 from tests.httpserver import LocalServer
 from tests.llm_servers import serve_ollama
 
@@ -62,13 +63,15 @@ def test_a_note_that_cannot_be_read_gives_the_usual_plan(user, fake_ollama, stor
 def test_the_built_in_model_and_an_empty_note_keep_the_usual_plan(user, story_with_cast):
     story, chapter = story_with_cast
     embedded = llm.resolve(model="embedded")
-    ctx = AgentContext(mode="continue", story=story, chapter=chapter, request={"note": "Longer."}, target=embedded)
+    ctx = AgentContext(
+        mode="continue", story=story, chapter=chapter, request=TaskRequest(note="Longer."), target=embedded
+    )
     assert interpret(ctx, 600) == (
         None,
         "the built-in model cannot read a note into a plan (a capable model can)",
         None,
     )
-    ctx = AgentContext(mode="continue", story=story, chapter=chapter, request={"note": "  "}, target=embedded)
+    ctx = AgentContext(mode="continue", story=story, chapter=chapter, request=TaskRequest(note="  "), target=embedded)
     assert interpret(ctx, 600)[:2] == (None, "no note to read")
     planned = director.plan(ctx)
     assert planned.intent is None and planned.why.endswith("The usual plan: no note to read.")
