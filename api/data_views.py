@@ -7,6 +7,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from pydantic import RootModel
 
 from characters.models import Character
 from stories.models import Chapter, ChapterConflict, ChapterRevision, Story, WorldEntry
@@ -87,8 +88,6 @@ def chapter(request, story_pk, chapter_pk):
     found = owned(mine, "chapter", story_id=story_pk, pk=chapter_pk)
     if request.method == "PATCH":
         data = body(request, ChapterPatch)
-        if data.content is not None and data.base_version is None:
-            return error(400, "Send base_version (the version your content is based on) with the content.")
         try:
             found = found.save_content(
                 found.content if data.content is None else data.content,
@@ -105,8 +104,7 @@ def chapter(request, story_pk, chapter_pk):
 
 
 def character_out(character) -> CharacterOut:
-    fields = {name: getattr(character, name) for name in CharacterIn.model_fields}
-    return CharacterOut.model_validate({"id": character.pk, **fields})
+    return CharacterOut.model_validate({name: getattr(character, name) for name in CharacterOut.model_fields})
 
 
 @api_view(["GET", "POST"])
@@ -169,8 +167,17 @@ def world_entry(request, story_pk, entry_pk):
 # --- the description -------------------------------------------------------------------------------------------------
 
 
+def without_null_defaults(schema):
+    """A field left out of a PATCH is None inside, not a null the client may send: the document shows no default."""
+    if isinstance(schema, dict):
+        return {k: without_null_defaults(v) for k, v in schema.items() if not (k == "default" and v is None)}
+    if isinstance(schema, list):
+        return [without_null_defaults(item) for item in schema]
+    return schema
+
+
 def schema_ref(model, components: dict) -> dict:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema = without_null_defaults(model.model_json_schema(ref_template="#/components/schemas/{model}"))
     for name, definition in schema.pop("$defs", {}).items():
         components[name] = definition
     components[model.__name__] = schema
@@ -184,7 +191,9 @@ def json_content(schema: dict) -> dict:
 ERRORS = {
     "400": "Invalid request (the fields that are wrong)", "401": "Not signed in", "404": "Not found, or not yours",
     "409": "The chapter changed since your base_version", "429": "Too many requests (see Retry-After)",
+    "503": "The server is briefly unavailable; nothing was done (see Retry-After)",
 }  # fmt: skip
+BODY_ERRORS = {"413": "The body is larger than the server accepts", "415": "The body is not JSON"}
 PAGE_FIELDS = {"count": {"type": "integer"}, "page": {"type": "integer"}, "pages": {"type": "integer"},
                "next": {"type": ["string", "null"]}}  # fmt: skip
 
@@ -206,7 +215,11 @@ def operation_of(summary, path, request_body, response, created: bool, component
         for n in names
     ]
     if request_body is not None:
-        operation["requestBody"] = {"required": True, "content": json_content(schema_ref(request_body, components))}
+        # A body whose every field may be left out may be left out itself.
+        required = bool(request_body.model_json_schema().get("required")) or issubclass(request_body, RootModel)
+        content = json_content(schema_ref(request_body, components))
+        operation["requestBody"] = {"required": required, "content": content}
+        operation["responses"] |= {k: {"description": v, "content": error_ref} for k, v in BODY_ERRORS.items()}
     if isinstance(response, tuple):
         operation["parameters"].append({"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}})
         items = schema_ref(response[1], components)

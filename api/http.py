@@ -9,17 +9,39 @@ from django.core.exceptions import BadRequest
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, RootModel, ValidationError
 
 from core.http import paginate
 from core.ratelimit import hit, too_many
 
 from .models import ApiToken
-from .schema import PAGE_SIZE
+from .schema import NO_NUL, PAGE_SIZE
 
 
-class Missing(Exception):
+class Refused(Exception):
+    """A request the API answers with `status` and the message (and any `extra` fields), from anywhere in a view."""
+
+    status = 400
+
+    def __init__(self, message: str, **extra):
+        super().__init__(message)
+        self.extra = extra
+
+
+class Missing(Refused):
     """No such object among the writer's own: a 404 with the message."""
+
+    status = 404
+
+
+class Conflict(Refused):
+    """The request does not fit the object as it is now (it changed since the client read it): a 409."""
+
+    status = 409
+
+
+class UnsupportedType(Refused):
+    status = 415
 
 
 def owned(queryset, what: str, **lookup):
@@ -35,13 +57,19 @@ def error(status, message, **extra):
     return JsonResponse({"error": message, **extra}, status=status)
 
 
+def not_allowed(methods) -> JsonResponse:
+    response = error(405, f"Use {' or '.join(methods)}.")
+    response["Allow"] = ", ".join(methods)
+    return response
+
+
 def api_view(methods):
     def decorator(view):
         @csrf_exempt  # enforced below for session-authenticated requests only
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if request.method not in methods:
-                return error(405, f"Use {' or '.join(methods)}.")
+                return not_allowed(methods)
             header = request.headers.get("Authorization", "")
             if header.startswith("Bearer "):
                 user = ApiToken.authenticate(header.removeprefix("Bearer ").strip())
@@ -62,10 +90,8 @@ def api_view(methods):
                 return view(request, *args, **kwargs)
             except BadRequest as exc:
                 return error(400, str(exc))
-            except Missing as missing:
-                return error(404, str(missing))
-            except Invalid as invalid:
-                return invalid.response
+            except Refused as refused:
+                return error(refused.status, str(refused), **refused.extra)
 
         return wrapped
 
@@ -73,32 +99,54 @@ def api_view(methods):
 
 
 def request_data(request) -> dict:
+    """The JSON object the request sends; no body at all is an empty one (every field left out)."""
+    if not request.body:
+        return {}
     if request.content_type != "application/json":
-        return request.POST.dict()
+        raise UnsupportedType("Send JSON, with Content-Type: application/json.")
     try:
-        data = json.loads(request.body or b"{}")
+        data = json.loads(request.body)
     except ValueError:
         raise BadRequest("The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise BadRequest("Send a JSON object.")
+    try:  # JSON may spell a lone surrogate ("\ud800"), which is no character and cannot be stored
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeError:
+        raise BadRequest("The body holds text that is not valid Unicode.") from None
     return data
 
 
-class Invalid(Exception):
-    def __init__(self, response):
-        self.response = response
+def field_of(error: dict, by_kind: bool) -> str:
+    """The field an error is about, as the client wrote it (a body chosen by kind names the kind first)."""
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return error["ctx"]["discriminator"].strip("'")
+    return ".".join(map(str, error["loc"][1:] if by_kind else error["loc"])) or "body"
+
+
+def message_of(error: dict) -> str:
+    if error["type"] == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == NO_NUL:
+        return "Text cannot hold NUL characters."
+    if error["type"] == "union_tag_invalid":
+        return f"Choose one of: {error['ctx']['expected_tags']}."
+    return error["msg"].removeprefix("Value error, ")
 
 
 def body(request, model: type[BaseModel]) -> BaseModel:
+    """The request's JSON body as `model`; anything else is a 400 naming each wrong field and why."""
     try:
         return model.model_validate(request_data(request))
     except ValidationError as exc:
-        fields = {".".join(map(str, e["loc"])) or "body": e["msg"] for e in exc.errors()}
-        raise Invalid(error(400, "Invalid request.", fields=fields)) from None
+        by_kind = issubclass(model, RootModel)
+        fields = {field_of(e, by_kind): message_of(e) for e in exc.errors()}
+        raise Refused("Invalid request.", fields=fields) from None
 
 
 def page_of(request, items, out) -> JsonResponse:
     """?page=N of the items, PAGE_SIZE at a time, with the address of the next page."""
+    asked = request.GET.get("page", "1")
+    if not (asked.isascii() and asked.isdigit() and int(asked) >= 1):
+        raise BadRequest("page is a whole number from 1 (past the last page gives the last).")
     page = paginate(request, items, PAGE_SIZE)
     following = f"{request.path}?page={page.next_page_number()}" if page.has_next() else None
     return JsonResponse({

@@ -1,28 +1,50 @@
 """The JSON API's bodies as pydantic models: they validate what comes in (a bad field is a 400 naming it) and
-describe every operation in the OpenAPI document served at /api/openapi.json (built from ROUTES here)."""
+describe every operation in the OpenAPI document served at /api/openapi.json (built from ROUTES here), so what the
+document promises and what the API does are one thing. Text limits come from the models' own fields."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model, model_validator
 
-from stories.models import CHAPTER_MAX_CHARS, WorldEntry
+from characters.models import Character
+from stories.models import CHAPTER_MAX_CHARS, Story, WorldEntry
+
+# PostgreSQL cannot store NUL in text: the document says so, and such text is refused with the field's name.
+NO_NUL = r"^[^\x00]*$"
+NAME_MAX = 200
+
+
+def text(max_length: int, required: bool = False):
+    return Annotated[str, Field(min_length=1 if required else 0, max_length=max_length, pattern=NO_NUL)]
+
+
+def text_of(model, name: str):
+    """A string within the limits of `model`'s field `name` (required unless the field may be blank)."""
+    field = model._meta.get_field(name)
+    return text(field.max_length, required=not field.blank)
 
 
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def patch_of(model: type[In], name: str) -> type[In]:
+    """`model`'s fields, each optional: a PATCH changes what it sends and keeps the rest."""
+    fields = {
+        field: (Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation, None)
+        for field, info in model.model_fields.items()
+    }
+    return create_model(name, __base__=In, __doc__=f"Any of {model.__name__}'s fields, to change.", **fields)
+
+
 class StoryIn(In):
-    title: str = Field(min_length=1, max_length=200)
-    genre: str = Field("", max_length=100)
-    premise: str = Field("", max_length=5000)
+    title: text_of(Story, "title")
+    genre: text_of(Story, "genre") = ""
+    premise: text_of(Story, "premise") = ""
 
 
-class StoryPatch(In):
-    title: str | None = Field(None, min_length=1, max_length=200)
-    genre: str | None = Field(None, max_length=100)
-    premise: str | None = Field(None, max_length=5000)
+StoryPatch = patch_of(StoryIn, "StoryPatch")
 
 
 class StoryOut(BaseModel):
@@ -36,16 +58,21 @@ class StoryOut(BaseModel):
 
 
 class ChapterIn(In):
-    title: str = Field(min_length=1, max_length=200)
-    content: str = Field("", max_length=CHAPTER_MAX_CHARS)
+    title: text(NAME_MAX, required=True)
+    content: text(CHAPTER_MAX_CHARS) = ""
 
 
-class ChapterPatch(In):
-    """Changing the content needs the version it was based on; an older one is a 409 and changes nothing."""
+class ChapterPatch(patch_of(ChapterIn, "ChapterFields")):
+    """A new content needs the version it was based on; an older one is a 409 and changes nothing."""
 
-    title: str | None = Field(None, min_length=1, max_length=200)
-    content: str | None = Field(None, max_length=CHAPTER_MAX_CHARS)
-    base_version: int | None = Field(None, ge=1)
+    model_config = ConfigDict(json_schema_extra={"dependentRequired": {"content": ["base_version"]}})
+    base_version: int = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def content_has_its_version(self):
+        if self.content is not None and self.base_version is None:
+            raise ValueError("Send base_version (the version your content is based on) with the content.")
+        return self
 
 
 class ChapterOut(BaseModel):
@@ -59,26 +86,25 @@ class ChapterOut(BaseModel):
 
 
 class CharacterIn(In):
-    name: str = Field(min_length=1, max_length=200)
-    appearance: str = Field("", max_length=10000)
-    personality: str = Field("", max_length=10000)
-    backstory: str = Field("", max_length=20000)
-    speech_pattern: str = Field("", max_length=5000)
-    goals: str = Field("", max_length=5000)
+    name: text_of(Character, "name")
+    appearance: text_of(Character, "appearance") = ""
+    personality: text_of(Character, "personality") = ""
+    backstory: text_of(Character, "backstory") = ""
+    speech_pattern: text_of(Character, "speech_pattern") = ""
+    goals: text_of(Character, "goals") = ""
 
 
-class CharacterPatch(In):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    appearance: str | None = Field(None, max_length=10000)
-    personality: str | None = Field(None, max_length=10000)
-    backstory: str | None = Field(None, max_length=20000)
-    speech_pattern: str | None = Field(None, max_length=5000)
-    goals: str | None = Field(None, max_length=5000)
+CharacterPatch = patch_of(CharacterIn, "CharacterPatch")
 
 
-class CharacterOut(CharacterIn):
-    model_config = ConfigDict(extra="ignore")
+class CharacterOut(BaseModel):
     id: int
+    name: str
+    appearance: str
+    personality: str
+    backstory: str
+    speech_pattern: str
+    goals: str
 
 
 WorldKind = Literal[tuple(WorldEntry.Kind.values)]
@@ -86,38 +112,93 @@ WorldKind = Literal[tuple(WorldEntry.Kind.values)]
 
 class WorldEntryIn(In):
     kind: WorldKind = "lore"
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=20000)
-    time_period: str = Field("", max_length=200)
-    keys: list[str] = Field([], max_length=50)
+    name: text_of(WorldEntry, "name")
+    description: text_of(WorldEntry, "description") = ""
+    time_period: text_of(WorldEntry, "time_period") = ""
+    keys: list[text(NAME_MAX, required=True)] = Field([], max_length=50)
 
 
-class WorldEntryPatch(In):
-    kind: WorldKind | None = None
-    name: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=20000)
-    time_period: str | None = Field(None, max_length=200)
-    keys: list[str] | None = Field(None, max_length=50)
+WorldEntryPatch = patch_of(WorldEntryIn, "WorldEntryPatch")
 
 
-class WorldEntryOut(WorldEntryIn):
-    model_config = ConfigDict(extra="ignore")
+class WorldEntryOut(BaseModel):
     id: int
+    kind: str
+    name: str
+    description: str
+    time_period: str
+    keys: list[str]
 
 
-class GenerateIn(In):
-    mode: Literal["next_chapter", "continue", "rewrite", "dialogue", "brainstorm"]
-    chapter_id: int | None = None
-    note: str = Field("", max_length=2000)
-    cursor: int | None = None
-    selection_start: int | None = None
-    selection_end: int | None = None
-    characters: list[str] = []
+# --- asking the agents ------------------------------------------------------------------------------------------------
+
+Note = text(2000)
+Names = Annotated[list[text(NAME_MAX, required=True)], Field(max_length=20)]  # cast members, by name
+Offset = Annotated[int, Field(ge=0)]  # a position in the chapter's text, in code points
+
+
+class NextChapterIn(In):
+    """A new chapter, after `chapter_id` (or at the end)."""
+
+    mode: Literal["next_chapter"]
+    chapter_id: int = None
+    chapter_title: text(NAME_MAX) = ""
+    note: Note = ""
+    characters: Names = []
+
+
+class ContinueIn(In):
+    """More text at `cursor` (the chapter's end when not given; past the end means the end)."""
+
+    mode: Literal["continue"]
+    chapter_id: int
+    cursor: Offset = None
+    note: Note = ""
+    characters: Names = []
+
+
+class RewriteIn(In):
+    """The passage from `selection_start` to `selection_end` rewritten; one that covers no text of the chapter
+    as it is now is a 409."""
+
+    mode: Literal["rewrite"]
+    chapter_id: int
+    selection_start: Offset
+    selection_end: Offset
+    note: Note = ""
+    characters: Names = []
+
+
+class DialogueIn(In):
+    """A conversation between the named cast members, at `cursor`."""
+
+    mode: Literal["dialogue"]
+    chapter_id: int
+    characters: Annotated[list[text(NAME_MAX, required=True)], Field(min_length=1, max_length=20)]
+    cursor: Offset = None
+    note: Note = ""
+
+
+class BrainstormIn(In):
+    """Ideas for where the story could go (never written into a chapter)."""
+
+    mode: Literal["brainstorm"]
+    chapter_id: int = None
+    note: Note = ""
+    characters: Names = []
+
+
+class GenerateIn(RootModel):
+    """What to ask for, by mode. Names in `characters` must be in the story's cast (else a 404)."""
+
+    root: Annotated[NextChapterIn | ContinueIn | RewriteIn | DialogueIn | BrainstormIn, Field(discriminator="mode")]
 
 
 class ContinuityIn(In):
-    selection_start: int | None = None
-    selection_end: int | None = None
+    """The whole chapter, or the passage from `selection_start` to `selection_end` of it."""
+
+    selection_start: Offset = None
+    selection_end: Offset = None
 
 
 class Error(BaseModel):

@@ -5,17 +5,17 @@ or with `Authorization: Bearer <token>` (no cookies, so no CSRF): api/http.py.""
 from django.http import JsonResponse
 from django.urls import reverse
 
-from core.http import parse_id
+from agents.team.requests import TaskRequest
 from core.ratelimit import too_many
 from generation import live
 from generation.dispatch import QueueFull, estimate_seconds, place_in_line, start_generation
-from generation.forms import GenerateForm
 from generation.models import GenerationTask
 from pictures.models import Picture
 from pictures.views import serve
 from stories.models import Story
 
-from .http import api_view, error, owned, request_data
+from .http import Conflict, Missing, api_view, body, owned
+from .schema import ContinuityIn, GenerateIn
 
 
 def task_status(task: GenerationTask) -> dict:
@@ -64,24 +64,44 @@ def check_result(task: GenerationTask) -> dict:
     }
 
 
-@api_view(["POST"])
-def generate_content(request, story_pk):
-    story = owned(Story.objects.for_user(request.user), "story", pk=story_pk)
-    data = request_data(request)
-    chapter = None
-    if data.get("chapter_id"):
-        chapter = owned(story.chapters, "chapter in this story", pk=parse_id(data["chapter_id"], "chapter_id"))
-    fields = {k: v for k, v in data.items() if k != "characters"}
-    form = GenerateForm(fields, story=story, chapter=chapter)
-    if data.get("characters"):
-        form.data = {**fields, "characters": data["characters"]}
-    if not form.is_valid():
-        return error(400, "Invalid request.", fields=form.errors.get_json_data())
+def task_request_of(asked, story, chapter) -> TaskRequest:
+    """The agents' request for what the API was asked: names must be in the story's cast (else a 404), and a
+    selection must cover text of the chapter as it is now (else a 409: the chapter may have changed)."""
+    cast = set(story.characters.values_list("name", flat=True))
+    unknown = [name for name in getattr(asked, "characters", []) if name not in cast]
+    if unknown:
+        raise Missing(f"No such character in this story's cast: {', '.join(unknown)}.")
+    selection = None
+    if asked.mode == GenerationTask.Mode.REWRITE:
+        start, end = sorted((asked.selection_start, asked.selection_end))  # a selection may be made backwards
+        if not start < end <= len(chapter.content):
+            raise Conflict(
+                f"The selection covers no text of the chapter as it is now ({len(chapter.content)} characters, "
+                f"version {chapter.version}): nothing was asked.", current_version=chapter.version,
+            )  # fmt: skip
+        selection = (start, end)
+    return TaskRequest.about(
+        chapter, cursor=getattr(asked, "cursor", None), selection=selection, note=asked.note,
+        chapter_title=getattr(asked, "chapter_title", ""), characters=getattr(asked, "characters", []),
+    )  # fmt: skip
+
+
+def started(request, story, mode, task_request, chapter) -> JsonResponse:
     try:
-        task = start_generation(request.user, story, form.cleaned_data["mode"], form.task_request(), chapter=chapter)
+        task = start_generation(request.user, story, mode, task_request, chapter=chapter)
     except QueueFull as full:
         return too_many(request, full.retry_after, str(full))
     return JsonResponse({"task_id": str(task.pk), "status": task.status}, status=202)
+
+
+@api_view(["POST"])
+def generate_content(request, story_pk):
+    story = owned(Story.objects.for_user(request.user), "story", pk=story_pk)
+    asked = body(request, GenerateIn).root
+    chapter = None
+    if asked.chapter_id is not None:
+        chapter = owned(story.chapters, "chapter in this story", pk=asked.chapter_id)
+    return started(request, story, asked.mode, task_request_of(asked, story, chapter), chapter)
 
 
 @api_view(["GET"])
@@ -103,16 +123,11 @@ def check_continuity(request, story_pk, chapter_pk):
     status, whose `findings` list what was found."""
     story = owned(Story.objects.for_user(request.user), "chapter", pk=story_pk)
     chapter = owned(story.chapters, "chapter", pk=chapter_pk)
-    data = request_data(request)
-    fields = {k: data[k] for k in ("selection_start", "selection_end") if data.get(k) is not None}
-    form = GenerateForm({**fields, "mode": GenerationTask.Mode.CHECK}, story=story, chapter=chapter)
-    if not form.is_valid():
-        return error(400, "Invalid request.", fields=form.errors.get_json_data())
-    try:
-        task = start_generation(request.user, story, GenerationTask.Mode.CHECK, form.task_request(), chapter=chapter)
-    except QueueFull as full:
-        return too_many(request, full.retry_after, str(full))
-    return JsonResponse({"task_id": str(task.pk), "status": task.status}, status=202)
+    asked = body(request, ContinuityIn)
+    start, end = asked.selection_start, asked.selection_end
+    selected = start is not None and end is not None and start < end <= len(chapter.content)
+    task_request = TaskRequest.about(chapter, selection=(start, end) if selected else None)
+    return started(request, story, GenerationTask.Mode.CHECK, task_request, chapter)
 
 
 @api_view(["GET"])

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from api.models import ApiToken
 from characters.models import Character
+from generation.models import GenerationTask
 from stories.models import Chapter, Story
 from tests.concurrency import at_once
 from tests.factories import make_chapter, make_character, make_story
@@ -142,3 +143,43 @@ def test_a_character_change_keeps_a_portrait_seed_set_meanwhile(api, user):
         api.patch(f"/api/characters/{mara.pk}", {"goals": "Sail."}, content_type="application/json")
     mara.refresh_from_db()
     assert mara.goals == "Sail." and mara.portrait_seed == 424242
+
+
+def test_what_the_document_promises_is_what_the_api_checks(api, user):
+    """Limits come from the models' fields; text with NUL, a page number below 1 and bodies that are not JSON are
+    refused with the reason; a method the operation does not have names those it has."""
+    story = make_story(user)
+    premise = "p" * Story._meta.get_field("premise").max_length
+    assert (
+        api.patch(f"/api/stories/{story.pk}", {"premise": premise}, content_type="application/json").status_code == 200
+    )
+    too_long = api.patch(f"/api/stories/{story.pk}", {"premise": premise + "p"}, content_type="application/json")
+    assert too_long.status_code == 400 and set(too_long.json()["fields"]) == {"premise"}
+    nul = api.post("/api/characters", {"name": "Ma\x00ra"}, content_type="application/json")
+    assert nul.status_code == 400 and nul.json()["fields"] == {"name": "Text cannot hold NUL characters."}
+    assert api.get("/api/stories?page=0").status_code == 400
+    assert api.post("/api/stories", {"title": "Form-encoded"}).status_code == 415
+    refused = api.delete(f"/api/stories/{story.pk}")
+    assert refused.status_code == 405 and refused["Allow"] == "GET, PATCH"
+    no_version = api.patch(f"/api/stories/{story.pk}/chapters/{make_chapter(story).pk}", {"content": "New."},
+                           content_type="application/json")  # fmt: skip
+    assert no_version.status_code == 400 and "base_version" in no_version.json()["fields"]["body"]
+
+
+def test_asking_the_agents_checks_names_and_selections_against_the_story_as_it_is(api, user):
+    story = make_story(user)
+    chapter = make_chapter(story, content="The tide turned.")
+    url = f"/api/stories/{story.pk}/generate-content"
+    stranger = api.post(url, {"mode": "dialogue", "chapter_id": chapter.pk, "characters": ["Nobody"]},
+                        content_type="application/json")  # fmt: skip
+    assert stranger.status_code == 404 and "Nobody" in stranger.json()["error"]
+    past_the_end = api.post(url, {"mode": "rewrite", "chapter_id": chapter.pk, "selection_start": 4,
+                                  "selection_end": 400}, content_type="application/json")  # fmt: skip
+    assert past_the_end.status_code == 409 and past_the_end.json()["current_version"] == chapter.version
+    no_chapter = api.post(url, {"mode": "continue"}, content_type="application/json")
+    assert no_chapter.status_code == 400 and set(no_chapter.json()["fields"]) == {"chapter_id"}
+    backwards = api.post(url, {"mode": "rewrite", "chapter_id": chapter.pk, "selection_start": 8,
+                               "selection_end": 4}, content_type="application/json")  # fmt: skip
+    assert backwards.status_code == 202
+    task = GenerationTask.objects.get(pk=backwards.json()["task_id"])
+    assert task.task_request.selection.text == "tide"
