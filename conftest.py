@@ -181,7 +181,7 @@ def local_server():
 @pytest.fixture
 def image_services(settings):
     """Local ComfyUI, Images API and Automatic1111 servers; none configured until a test picks them."""
-    from agents.services import images
+    from pictures import making
     from tests.httpserver import LocalServer
     from tests.image_servers import serve_a1111, serve_comfyui, serve_openai_images
 
@@ -191,9 +191,9 @@ def image_services(settings):
     serve_a1111(servers["a1111"])
     settings.COMFYUI_URLS, settings.OPENAI_IMAGES_BASE_URL, settings.A1111_URLS = [], "", []
     settings.IMAGE_RETRIES = 0
-    images._down_until.clear()
+    making._down_until.clear()
     yield servers
-    images._down_until.clear()
+    making._down_until.clear()
     for server in servers.values():
         server.close()
 

@@ -17,10 +17,10 @@ from redis.exceptions import RedisError
 from rq import Worker
 from rq.job import JobStatus
 
-from agents.services import images
 from agents.team.kinds import IMAGE_MODES
 from agents.team.requests import TaskRequest
 from core.queues import get_queue
+from pictures import making
 
 from .models import GenerationTask
 
@@ -55,8 +55,8 @@ class ImagesOff(Exception):
 
 
 def check_picture_allowance(user):
-    if not images.available():
-        raise ImagesOff(images.how_to_enable())
+    if not making.available():
+        raise ImagesOff(making.how_to_enable())
     limit = settings.IMAGES_PER_USER_PER_DAY
     since = timezone.now() - timedelta(days=1)
     made = GenerationTask.objects.filter(user=user, mode__in=IMAGE_MODES, created_at__gte=since).exclude(

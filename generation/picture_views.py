@@ -5,11 +5,11 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from agents.services import images
 from agents.team.kinds import IMAGE_MODES
 from agents.team.requests import TaskRequest
 from core.http import parse_id
 from core.middleware import refusal
+from pictures import making
 from pictures.models import Picture
 from stories.access import get_story_for_user
 
@@ -87,7 +87,7 @@ def story_gallery(request, story_pk):
         "cast": [(character, portraits.get(character.pk)) for character in cast],
         "chapters": story.chapters.only("pk", "title", "order"),
         "tasks": waiting,
-        "images_available": images.available(),
-        "how_to_enable": images.how_to_enable(),
+        "images_available": making.available(),
+        "how_to_enable": making.how_to_enable(),
     }
     return render(request, "generation/gallery.html", context)

@@ -11,12 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connection
 from django.utils import timezone
 
-from agents.services import llm
 from agents.team import creative_director as director
 from agents.team import registry
 from agents.team.base import AgentContext
 from agents.team.kinds import AgentType, Mode
 from agents.team.messages import AgentMessage, QualityReport, StepResult, ready
+from core.services import ServiceError
 
 from .live import Live
 from .models import GenerationStep, GenerationTask
@@ -232,7 +232,7 @@ def execute(task: GenerationTask):
             )
         except Superseded:
             raise
-        except llm.LLMError as exc:
+        except ServiceError as exc:  # a model or an image service failed: its message is the writer's
             pipeline.claim.update(
                 status=GenerationTask.Status.FAILED, current_agent="", error=str(exc), finished_at=timezone.now()
             )

@@ -384,7 +384,7 @@ LLM_FALLBACK_MODEL = env_str("LLM_FALLBACK_MODEL", "embedded")
 
 # --- Image services (portraits and scene illustrations) ---------------------------------------------------------
 # Each one set is used, in this order, the next taking over when one fails: ComfyUI (an API-format workflow from
-# agents/services/workflows/, filled in with the prompt, seed, size and steps), any OpenAI-compatible Images API, and
+# pictures/workflows/, filled in with the prompt, seed, size and steps), any OpenAI-compatible Images API, and
 # Automatic1111 / SD.Next. None set: the image controls say how to enable one, and nothing else changes.
 COMFYUI_URLS = env_list("COMFYUI_URL")
 COMFYUI_WORKFLOW = env_str("COMFYUI_WORKFLOW", "sdxl")  # sdxl or flux, or the name of your own file there

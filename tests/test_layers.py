@@ -3,7 +3,7 @@
     core            the user model, uploads and the sandbox, request helpers, queues, rate limits, cache
     stories         stories, chapters, revisions, world entries, access to them
     characters      characters, casts, relationships (a character appears in stories)
-    pictures        portraits and scene pictures (a picture shows a character or a chapter)
+    pictures        portraits and scene pictures: storing, making, serving (a picture shows a character)
     agents          plain Python that reads the writer's data and calls models
     generation      tasks: starting, running and showing the agents' work
     interop, api    files writers bring or take; the JSON API

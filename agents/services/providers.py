@@ -15,15 +15,11 @@ import httpx
 from django.conf import settings
 
 from core.http import without_credentials as public
+from core.services import ServiceError
 
 
-class LLMError(Exception):
+class LLMError(ServiceError):
     """A model call failed; `hint` says what would fix it."""
-
-    def __init__(self, message: str, *, hint: str = ""):
-        super().__init__(f"{message} {hint}".strip())
-        self.message = message
-        self.hint = hint
 
 
 class LLMUnavailable(LLMError):

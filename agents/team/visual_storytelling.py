@@ -4,7 +4,7 @@ A portrait is drawn from the character's appearance (the profile, and the appear
 story's picture style, always with the character's own seed, so a new portrait is the same person unless the
 writer asks for a new look. A scene is the chapter's most striking moment (described by a capable model, or the
 passage where most of the cast meet when only the built-in one runs), with each person in it as they look at
-that point of the story. The picture is made through agents/services/images.py and kept as a proposal for the writer.
+that point of the story. The picture is made through pictures/making.py and kept as a proposal for the writer.
 """
 
 import json
@@ -12,11 +12,12 @@ import re
 from functools import cache
 
 from agents.models import Fact, FactAttribute
-from agents.services import images, llm
+from agents.services import llm
 from agents.services.prompting import PROMPTS, render
 from agents.team.base import AgentContext
 from agents.team.messages import AgentMessage, Illustration, StepResult
 from characters.models import new_seed
+from pictures import making
 from pictures.images import PictureRejected
 from pictures.models import Picture
 
@@ -56,12 +57,12 @@ def note(ctx: AgentContext) -> str:
 def make(ctx: AgentContext, prompt: str, negative: str, seed: int, size: tuple[int, int], **fields):
     """The picture, stored as a proposal; None when the writer cancelled."""
     try:
-        made = images.make(
-            images.ImageRequest(prompt=prompt, negative=negative, seed=seed, width=size[0], height=size[1]),
+        made = making.make(
+            making.ImageRequest(prompt=prompt, negative=negative, seed=seed, width=size[0], height=size[1]),
             progress=ctx.progress,
             should_cancel=ctx.should_cancel,
         )
-    except images.Cancelled:
+    except making.Cancelled:
         return None
     try:
         return Picture.store(
@@ -69,13 +70,13 @@ def make(ctx: AgentContext, prompt: str, negative: str, seed: int, size: tuple[i
             seed=made.seed, service=made.service, **fields,
         )  # fmt: skip
     except PictureRejected as exc:
-        raise images.ImageError(f"The image service sent something that is not a usable picture: {exc}") from exc
+        raise making.ImageError(f"The image service sent something that is not a usable picture: {exc}") from exc
 
 
 def portrait(ctx: AgentContext, message: AgentMessage) -> StepResult:
     character = ctx.story.characters.filter(pk=ctx.request.character).first()
     if character is None:
-        raise images.ImageError("The character is no longer in this story.")
+        raise making.ImageError("The character is no longer in this story.")
     style = style_of(ctx.story)
     prompt = render(
         "portrait_image", character=character.name, appearance=appearance_at(ctx.story, character),
@@ -122,7 +123,7 @@ def describe_scene(ctx: AgentContext, chapter, names: list[str]) -> tuple[str, l
 def illustrate(ctx: AgentContext, message: AgentMessage) -> StepResult:
     chapter = ctx.chapter
     if chapter is None or not chapter.content.strip():
-        raise images.ImageError("There is nothing in this chapter to illustrate yet.")
+        raise making.ImageError("There is nothing in this chapter to illustrate yet.")
     cast = list(ctx.story.characters.all())
     names = [c.name for c in cast]
     scene, result = describe_scene(ctx, chapter, names)

@@ -4,7 +4,7 @@ knowing about generation tasks."""
 from django import template
 from django.db.models import Q
 
-from agents.services import images
+from pictures import making
 
 from ..forms import WRITING_MODES
 from ..models import GenerationTask
@@ -38,5 +38,5 @@ def ai_panel(context, chapter):
         "generation_modes": [(v, label) for v, label in WRITING_MODES if v != GenerationTask.Mode.CHECK],
         "cast_names": list(chapter.story.characters.values_list("name", flat=True)),
         "tasks": tasks,
-        "images_on": images.available(),
+        "images_on": making.available(),
     }

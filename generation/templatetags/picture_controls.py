@@ -3,16 +3,16 @@ one is configured, and else what to set."""
 
 from django import template
 
-from agents.services import images
+from pictures import making
 
 register = template.Library()
 
 
 @register.simple_tag
 def images_available() -> bool:
-    return images.available()
+    return making.available()
 
 
 @register.simple_tag
 def images_how_to_enable() -> str:
-    return images.how_to_enable()
+    return making.how_to_enable()

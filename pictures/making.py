@@ -2,7 +2,7 @@
 
     made = images.make(ImageRequest(prompt, negative, seed, width, height), progress=..., should_cancel=...)
 
-Tries each configured service in turn (agents/services/image_services.py: ComfyUI, an OpenAI-compatible Images API,
+Tries each configured service in turn (pictures/services.py: ComfyUI, an OpenAI-compatible Images API,
 Automatic1111), retries one that did not answer, and passes over one that failed recently until its cooldown
 ends. With none configured, `how_to_enable()` is what every image control says instead.
 """
@@ -13,7 +13,7 @@ import time
 
 from django.conf import settings
 
-from agents.services.image_services import (
+from pictures.services import (
     Cancelled,
     ImageBadResponse,
     ImageError,

@@ -1,5 +1,5 @@
 """Clients for the image services, each speaking its own protocol: ComfyUI (HTTP + websocket), an OpenAI-compatible
-Images API, and Automatic1111 / SD.Next. `agents/services/images.py` chooses between them; nothing else calls them."""
+Images API, and Automatic1111 / SD.Next. `pictures/making.py` chooses between them; nothing else calls them."""
 
 import base64
 import json
@@ -17,16 +17,16 @@ from django.conf import settings
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
 
-from agents.services.providers import LLMError
 from core.http import without_credentials as public
+from core.services import ServiceError
 from pictures.images import megabytes
 
 WORKFLOWS = Path(__file__).resolve().parent / "workflows"
 POLL_SECONDS = 1.0
 
 
-class ImageError(LLMError):
-    """An image service failed; like a language model's failure, the task stops with this message."""
+class ImageError(ServiceError):
+    """An image service failed; the task stops with this message."""
 
 
 class ImageUnavailable(ImageError):
