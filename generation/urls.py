@@ -1,20 +1,8 @@
 from django.urls import path
 
-from . import agent_views, picture_views, views
+from . import picture_views, views
 
 urlpatterns = [
-    path("search/", agent_views.search, name="search"),
-    path("stories/<int:story_pk>/search/", agent_views.search, name="story_search"),
-    path("stories/<int:story_pk>/chapters/<int:pk>/grammar/", agent_views.chapter_grammar, name="chapter_grammar"),
-    path(
-        "stories/<int:pk>/bible/chapters/<int:chapter_pk>/", agent_views.chapter_continuity, name="chapter_continuity"
-    ),
-    path("stories/<int:story_pk>/bible/facts/<int:pk>/", agent_views.fact_edit, name="fact_edit"),
-    path(
-        "stories/<int:pk>/bible/chapters/<int:chapter_pk>/relationship/",
-        agent_views.relationship_change_apply,
-        name="relationship_change_apply",
-    ),
     path("stories/<int:story_pk>/generate/", views.generate, name="generate"),
     path("stories/<int:story_pk>/pictures/", picture_views.story_gallery, name="story_gallery"),
     path("stories/<int:story_pk>/pictures/illustrate/", picture_views.chapter_illustrate, name="story_illustrate"),

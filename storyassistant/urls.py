@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("django-rq/", include("django_rq.urls")),
+    path("", include("agents.urls")),
     path("", include("interop.urls")),
     path("", include("api.urls")),
     path("", include("stories.urls")),

@@ -22,7 +22,7 @@ LAYERS = {"core": 0, "stories": 1, "characters": 2, "pictures": 3, "agents": 4, 
 # Inside generation, the same rule: each module may import only those before it in this order.
 GENERATION_ORDER = [
     "models", "forms", "admin", "dispatch", "live", "steps", "reporting", "pipeline", "tasks", "consumers", "routing",
-    "templatetags", "views", "agent_views", "picture_views", "urls", "apps",
+    "templatetags", "views", "picture_views", "urls", "apps",
 ]  # fmt: skip
 
 

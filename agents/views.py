@@ -1,6 +1,6 @@
-"""Views that put the agents to work on the writer's own text: searching story memory, checking grammar and style,
-and reading or correcting a chapter's continuity notes. They sit here, above the writer's data and the agents,
-so that neither has to reach up to call the other."""
+"""Views that use the agents' parts directly, without a task: searching story memory, checking grammar and style,
+and reading or correcting a chapter's continuity notes and the fact ledger. (Asking the agents for writing or a
+check is a task: generation/views.py.)"""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
