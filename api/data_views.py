@@ -12,7 +12,7 @@ from pydantic import RootModel
 from characters.models import Character
 from stories.models import Chapter, ChapterConflict, ChapterRevision, Story, WorldEntry
 
-from .http import answer, api_view, body, error, owned, page_of
+from .http import Conflict, answer, api_view, body, owned, page_of
 from .schema import (
     ROUTES,
     ChapterIn,
@@ -95,8 +95,8 @@ def chapter(request, story_pk, chapter_pk):
                 source=ChapterRevision.Source.WRITER, note="Changed through the API",
             )  # fmt: skip
         except ChapterConflict as conflict:
-            return error(409, "The chapter changed since that version; nothing was saved.",
-                         current_version=conflict.chapter.version)  # fmt: skip
+            message = "The chapter changed since that version; nothing was saved."
+            raise Conflict(message, current_version=conflict.chapter.version) from conflict
     return answer(chapter_out(found, with_content=True))
 
 

@@ -12,7 +12,8 @@ from django.views.decorators.csrf import csrf_exempt
 from pydantic import BaseModel, RootModel, ValidationError
 
 from core.http import paginate
-from core.ratelimit import hit, too_many
+from core.ratelimit import hit
+from core.refusals import refusal, too_many
 
 from .models import ApiToken
 from .schema import NO_NUL, PAGE_SIZE
@@ -53,12 +54,8 @@ def owned(queryset, what: str, **lookup):
     return found
 
 
-def error(status, message, **extra):
-    return JsonResponse({"error": message, **extra}, status=status)
-
-
-def not_allowed(methods) -> JsonResponse:
-    response = error(405, f"Use {' or '.join(methods)}.")
+def not_allowed(request, methods):
+    response = refusal(request, 405, f"Use {' or '.join(methods)}.")
     response["Allow"] = ", ".join(methods)
     return response
 
@@ -69,29 +66,31 @@ def api_view(methods):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if request.method not in methods:
-                return not_allowed(methods)
+                return not_allowed(request, methods)
             header = request.headers.get("Authorization", "")
             if header.startswith("Bearer "):
                 user = ApiToken.authenticate(header.removeprefix("Bearer ").strip())
                 if user is None:
-                    return error(401, "Invalid or revoked API token.")
+                    return refusal(request, 401, "Invalid or revoked API token.")
                 request.user = user
             elif request.user.is_authenticated:
                 if request.method not in ("GET", "HEAD", "OPTIONS"):
                     rejected = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
                     if rejected is not None:
-                        return error(403, "CSRF check failed: send the X-CSRFToken header, or use an API token.")
+                        return refusal(
+                            request, 403, "CSRF check failed: send the X-CSRFToken header, or use an API token."
+                        )
             else:
-                return error(401, "Sign in or send an API token (Authorization: Bearer …).")
+                return refusal(request, 401, "Sign in or send an API token (Authorization: Bearer …).")
             retry_after = hit(f"api:user:{request.user.pk}", settings.API_REQUESTS_PER_MINUTE, 60)
             if retry_after is not None:
                 return too_many(request, retry_after, f"At most {settings.API_REQUESTS_PER_MINUTE} requests a minute.")
             try:
                 return view(request, *args, **kwargs)
             except BadRequest as exc:
-                return error(400, str(exc))
+                return refusal(request, 400, str(exc))
             except Refused as refused:
-                return error(refused.status, str(refused), **refused.extra)
+                return refusal(request, refused.status, str(refused), **refused.extra)
 
         return wrapped
 

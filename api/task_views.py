@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from django.urls import reverse
 
 from agents.team.requests import TaskRequest
-from core.ratelimit import too_many
+from core.refusals import too_many
 from generation import live
 from generation.dispatch import QueueFull, estimate_seconds, place_in_line, start_generation
 from generation.models import GenerationTask

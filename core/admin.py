@@ -5,7 +5,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from .models import User
-from .ratelimit import client_address, hit, too_many
+from .ratelimit import client_address, hit
+from .refusals import too_many
 
 LOGIN_WINDOW = 15 * 60
 

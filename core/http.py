@@ -10,7 +10,7 @@ from django.core.paginator import Page, Paginator
 from django.http import StreamingHttpResponse
 
 from .bodylimit import UPLOAD_OVERHEAD
-from .middleware import refusal
+from .refusals import refusal
 
 # PostgreSQL cannot store NUL in text; a pasted one would otherwise fail the query.
 NUL = "\x00"

@@ -6,9 +6,10 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .refusals import refusal
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
@@ -17,24 +18,6 @@ UNAVAILABLE_MESSAGE = (
     "The server is busy or restarting, so this was not done. Nothing you wrote is lost: the editor keeps your text "
     "and tries again."
 )
-
-
-def wants_json(request) -> bool:
-    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
-
-
-def refusal(request, status: int, message: str, retry_after: int | None = None):
-    """A refused request's answer: JSON for the API, plain text otherwise, with Retry-After when it is worth
-    trying again. htmx shows the message and swaps nothing, so the page around it stays as it was."""
-    body = {"error": message} | ({"retry_after": retry_after} if retry_after is not None else {})
-    if wants_json(request):
-        response = JsonResponse(body, status=status)
-    else:
-        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)
-    response["HX-Reswap"] = "none"
-    return response
 
 
 def unavailable_response(request):

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import RedisError
 
-from .middleware import is_trusted_proxy, refusal
+from .middleware import is_trusted_proxy
+from .refusals import too_many
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,6 @@ def hit(key: str, limit: int, window: int) -> int | None:
     if count <= limit:
         return None
     return max(1, int(window - now % window + 0.999))
-
-
-def too_many(request, retry_after: int, message: str):
-    return refusal(request, 429, message, retry_after)
 
 
 def client_address(request) -> str:

@@ -24,9 +24,9 @@ from rq.job import JobStatus
 
 from . import sandbox
 from .http import uploaded
-from .middleware import refusal
 from .models import Upload
 from .queues import get_queue
+from .refusals import refusal
 
 log = logging.getLogger(__name__)
 QUEUE = "background"

@@ -12,8 +12,9 @@ from django.views.decorators.cache import never_cache
 from django_htmx.http import HttpResponseClientRedirect
 
 from .health import run_checks
-from .middleware import UNAVAILABLE, refusal, unavailable_response
+from .middleware import UNAVAILABLE, unavailable_response
 from .models import Upload
+from .refusals import refusal
 
 TOO_LARGE = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
 

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from agents.team.kinds import IMAGE_MODES
 from agents.team.requests import TaskRequest
 from core.http import parse_id
-from core.middleware import refusal
+from core.refusals import refusal
 from pictures import making
 from pictures.models import Picture
 from stories.access import get_story_for_user

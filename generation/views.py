@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from agents.team.requests import TaskRequest
 from characters.models import Character, StoryCharacter
 from core.http import optional_id, text_param
-from core.ratelimit import too_many
+from core.refusals import too_many
 from stories.access import get_story_for_user
 from stories.models import WorldEntry
 
@@ -39,12 +39,7 @@ def generate(request, story_pk):
     try:
         task = start_generation(request.user, story, form.cleaned_data["mode"], form.task_request(), chapter=chapter)
     except QueueFull as full:
-        if request.htmx:
-            response = render(request, "generation/_form_errors.html", {"errors": str(full)}, status=429)
-            response["Retry-After"] = str(full.retry_after)
-            return response
-        messages.error(request, str(full))
-        return redirect(chapter or story)
+        return too_many(request, full.retry_after, str(full))
     if request.htmx:
         return render(request, "generation/_task.html#live", panel_context(task))
     return redirect(task)

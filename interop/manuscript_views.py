@@ -10,9 +10,9 @@ from django.views.decorators.http import require_http_methods
 from core import uploads
 from core.bodylimit import accepts_upload
 from core.http import optional_id, text_param
-from core.middleware import refusal
 from core.models import Upload
 from core.queues import enqueue_after_commit
+from core.refusals import refusal
 from stories.models import Story
 
 from . import manuscript, tasks

@@ -5,6 +5,7 @@ admin.site.site_header = "Story Assistant moderation"
 admin.site.site_title = "Story Assistant admin"
 
 handler400 = "core.views.bad_request"
+handler404 = "core.refusals.not_found"
 handler500 = "core.views.server_error"
 
 urlpatterns = [

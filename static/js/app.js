@@ -23,3 +23,14 @@ document.addEventListener("submit", (event) => {
   input.value = document.querySelector("meta[name=csrf-token]").content;
   form.append(input);
 }, true);
+
+// A refused htmx request (a full queue, a limit, a missing object) replaces nothing on the page; its message is
+// shown in the page's alert region (core/refusals.py sends it as the "refused" event).
+document.addEventListener("refused", (event) => {
+  const region = document.getElementById("refusals");
+  if (!region) return;
+  const message = document.createElement("p");
+  message.className = "message message-error";
+  message.textContent = event.detail.message;
+  region.replaceChildren(message);
+});

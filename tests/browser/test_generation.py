@@ -5,6 +5,7 @@ from playwright.sync_api import expect
 
 from generation.models import GenerationTask
 from tests.conftest import PROSE
+from tests.factories import make_story
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,3 +35,18 @@ def test_a_chapter_streams_into_the_workspace_and_is_accepted(web_page, start_wo
     expect(page.locator(".chapter-item .chapter-title-text")).to_have_count(2)
     task = GenerationTask.objects.get()
     assert task.proposal_status == "accepted" and task.request["note"] == "Mara relights the lamp."
+
+
+def test_a_writer_with_a_full_queue_is_told_so_and_the_page_stays(web_page, writer_story, settings):
+    writer, story, chapter = writer_story
+    elsewhere = make_story(writer, title="Another story")  # waiting there, so this chapter's page is as usual
+    for _ in range(settings.GENERATION_QUEUE_PER_USER):
+        GenerationTask.objects.create(user=writer, story=elsewhere)
+    page = web_page(writer)
+    page.goto(chapter.get_absolute_url())
+    page.click("text=Write with the AI team")
+    page.fill("#ai-note", "One more.")
+    page.click("text=Ask the team")
+    expect(page.locator("#refusals")).to_contain_text("requests waiting or running")
+    expect(page.locator("#ai-note")).to_have_value("One more.")  # nothing on the page was replaced
+    assert GenerationTask.objects.filter(user=writer).count() == settings.GENERATION_QUEUE_PER_USER
