@@ -369,7 +369,17 @@ OPENAI_API_KEY = env_secret("OPENAI_API_KEY", "not-needed")
 OPENAI_MODEL = env_str("OPENAI_MODEL", "llama-3.1-8b-instant")
 OPENAI_CONTEXT_WINDOW = env_int("OPENAI_CONTEXT_WINDOW", 8192)
 EMBEDDED_LLM_CONTEXT = env_int("EMBEDDED_LLM_CONTEXT", 4096)
-EMBEDDED_LLM_THREADS = env_int("EMBEDDED_LLM_THREADS", 0)  # 0: let llama.cpp decide
+# The built-in model's threads: by default the cores this process may use, shared among the workers that may run
+# the model at once (RQ_WORKERS). More threads than cores make every worker's generation several times slower.
+
+
+def embedded_llm_threads(configured: int, workers: int, cores: int) -> int:
+    return configured or max(1, cores // max(1, workers))
+
+
+EMBEDDED_LLM_THREADS = embedded_llm_threads(
+    env_int("EMBEDDED_LLM_THREADS", 0), env_int("RQ_WORKERS", 2), len(os.sched_getaffinity(0))
+)
 LLM_TIMEOUT = env_int("LLM_TIMEOUT", 120)
 LLM_RETRIES = env_int("LLM_RETRIES", 2)
 LLM_ENDPOINT_COOLDOWN = env_int("LLM_ENDPOINT_COOLDOWN", 30)

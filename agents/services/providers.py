@@ -223,10 +223,9 @@ class EmbeddedProvider(Provider):
         if cls._llama is None:
             from llama_cpp import Llama
 
-            threads = settings.EMBEDDED_LLM_THREADS or None
-            cls._llama = Llama(
-                model_path=str(smollm2_path()), n_ctx=settings.EMBEDDED_LLM_CONTEXT, n_threads=threads, verbose=False
-            )
+            threads = settings.EMBEDDED_LLM_THREADS  # reading the prompt too: llama.cpp would take every core
+            cls._llama = Llama(model_path=str(smollm2_path()), n_ctx=settings.EMBEDDED_LLM_CONTEXT, n_threads=threads,
+                               n_threads_batch=threads, verbose=False)  # fmt: skip
         return cls._llama
 
     def context_window(self, model: str) -> int:

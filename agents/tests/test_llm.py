@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from agents.services import llm
+from agents.services import llm, providers
+from storyassistant.settings import embedded_llm_threads
 from tests.factories import make_story, make_user
 from tests.httpserver import LocalServer
 from tests.llm_servers import serve_ollama, serve_openai
@@ -236,3 +237,12 @@ def test_the_embedded_smollm2_model_writes_real_text(settings):
     assert 0 < result.completion_tokens <= 24 and result.prompt_tokens > 0
     streamed = list(llm.stream(messages, temperature=0, max_tokens=24, cache=False))
     assert "".join(streamed) == result.text  # temperature 0 is deterministic
+    model = providers.EmbeddedProvider.llama()  # the cores shared among the workers, reading and writing alike
+    assert model.n_threads == model.n_threads_batch == settings.EMBEDDED_LLM_THREADS
+
+
+def test_the_built_in_models_threads_share_the_cores_among_the_workers():
+    assert embedded_llm_threads(0, workers=2, cores=2) == 1
+    assert embedded_llm_threads(0, workers=2, cores=8) == 4
+    assert embedded_llm_threads(0, workers=6, cores=4) == 1
+    assert embedded_llm_threads(3, workers=2, cores=2) == 3  # what the operator set

@@ -76,6 +76,7 @@ class Command(BaseCommand):
         env = os.environ.copy()
         env["DATABASE_URL"] = os.environ.get("DATABASE_URL") or database_url(settings.DATABASES["default"])
         env["REDIS_URL"] = os.environ.get("REDIS_URL") or settings.REDIS_URL
+        env["RQ_WORKERS"] = str(workers)  # the built-in model shares the cores among them (EMBEDDED_LLM_THREADS)
         python = [sys.executable, "-u"]
         # One listening socket, opened here and inherited by every web process: the kernel hands each new
         # connection to whichever process accepts first, so several processes (one interpreter lock each) share
