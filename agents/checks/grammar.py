@@ -16,6 +16,7 @@ from django.conf import settings
 from language_tool_python.exceptions import LanguageToolError
 
 from agents.checks.names import WORD_RE as NAME_WORD_RE
+from agents.checks.names import base_word
 from stories.models import DIALECTS as DIALECT_NAMES
 
 MAX_REPLACEMENTS = 5
@@ -113,11 +114,27 @@ def _languagetool(url: str, text: str, dialect: str) -> list[dict]:
     ]
 
 
+# Small words that names share with every sentence ("The Order of Gulls"): never taken for the name itself.
+NAME_PARTICLES = {"The", "A", "An", "Of", "And", "In", "On", "At", "To", "De", "La", "Le", "Von", "Van"}
+
+
+def _name_tokens(names: list[str]) -> set[str]:
+    """The words the story's names are made of, in lower case, without the particles ("the" is no name)."""
+    words = {base_word(w).lower() for name in names for w in NAME_WORD_RE.findall(name)}
+    return words - {particle.lower() for particle in NAME_PARTICLES}
+
+
 def _without_names(matches: list[dict], names: list[str]) -> list[dict]:
-    """Drop matches on the story's own names ("Varyn" is no misspelling). Filtered afterwards rather than hidden
-    from the checker, which would then see a sentence starting with the word after the name."""
-    known = {w.lower() for name in names for w in NAME_WORD_RE.findall(name)}
-    return [m for m in matches if m["excerpt"].lower() not in known]
+    """Drop matches on nothing but the story's own names: "Varyn" and "Ness's" are no misspellings, and "Old Ness"
+    is not "OldNess". A match with any other word in it (a repeated word beside a name) stays. Filtered afterwards
+    rather than hidden from the checker, which would then see a sentence starting with the word after the name."""
+    known = _name_tokens(names)
+
+    def only_names(excerpt: str) -> bool:
+        words = [base_word(w).lower() for w in NAME_WORD_RE.findall(excerpt)]
+        return bool(words) and all(w in known for w in words)
+
+    return [m for m in matches if not only_names(m["excerpt"])]
 
 
 def check_grammar(text: str, *, dialect: str = "en-US", names=()) -> dict:
@@ -142,10 +159,13 @@ def check_grammar(text: str, *, dialect: str = "en-US", names=()) -> dict:
 
 
 def story_names(story) -> list[str]:
-    """The cast's and the world's names: the story's own words, never misspellings."""
+    """The cast's and the world's names and the world entries' keys (a lorebook's words that call an entry up):
+    the story's own words, never misspellings."""
     if not story.pk:
         return []
-    return [*story.characters.values_list("name", flat=True), *story.world_entries.values_list("name", flat=True)]
+    world = story.world_entries.values_list("name", "metadata")
+    keys = [key for _, metadata in world for key in (metadata or {}).get("keys", []) if isinstance(key, str)]
+    return [*story.characters.values_list("name", flat=True), *(name for name, _ in world), *keys]
 
 
 def check_story_text(story, text: str) -> dict:

@@ -59,7 +59,8 @@ class Drift:
     usual_is_known: bool = False  # a cast member's or a world entry's name
 
 
-def _base(word: str) -> str:
+def base_word(word: str) -> str:
+    """A word without its possessive ending: "Ness's" is "Ness"."""
     for suffix in ("’s", "'s", "’", "'"):
         if word.endswith(suffix):
             return word[: -len(suffix)]
@@ -73,7 +74,7 @@ def name_uses(texts: list[str]) -> tuple[dict[str, list[Use]], set[str], set[str
     for source, text in enumerate(texts):
         previous = None
         for match in WORD_RE.finditer(text):
-            word = _base(match.group())
+            word = base_word(match.group())
             if word[0].islower():
                 lower.add(word.lower())
             elif len(word) >= 3 and not word.isupper() and not CONTRACTION.search(word):
@@ -90,7 +91,7 @@ def name_uses(texts: list[str]) -> tuple[dict[str, list[Use]], set[str], set[str
 
 def _known_words(known) -> set[str]:
     """The words of the cast's and the world's names, as name_uses counts them."""
-    return {_base(w) for name in known for w in WORD_RE.findall(name) if len(w) >= 3}
+    return {base_word(w) for name in known for w in WORD_RE.findall(name) if len(w) >= 3}
 
 
 def _as_names(uses, mid_sentence, lower, known_words=frozenset()) -> dict[str, list[Use]]:

@@ -5,6 +5,7 @@ import pytest
 from agents.checks import grammar
 from agents.team import quality_assurance
 from agents.team.messages import AgentMessage, Draft
+from tests.factories import cast, make_character, make_story, make_world_entry
 
 
 def test_findings_carry_offsets_and_replacements(languagetool):
@@ -54,6 +55,19 @@ def test_the_story_names_are_not_misspellings(settings):
     assert {"Varyn", "Quillon"} <= flagged  # unknown words to a dictionary
     masked = grammar.check_grammar(text, names=["Varyn Oszkarth", "Quillon", "Brennick"])["matches"]
     assert masked == []
+
+
+def test_names_of_several_words_and_their_possessives_are_the_storys_own(settings, user):
+    settings.LANGUAGETOOL_URL = ""
+    text = "Old Ness mended the the nets. Ness's boat was late, and the Gullwarden’s bell rang."
+    found = {m["excerpt"] for m in grammar.check_grammar(text)["matches"]}
+    assert {"Old Ness", "Ness's"} <= found  # without the story's names, the checker takes them for mistakes
+    story = make_story(user)
+    cast(story, make_character(user, name="Old Ness"))
+    make_world_entry(story, name="The Bell", metadata={"keys": ["Gullwarden"]})
+    kept = grammar.check_story_text(story, text)["matches"]
+    assert not {"Old Ness", "Ness's", "Gullwarden’s"} & {m["excerpt"] for m in kept}
+    assert [m["excerpt"] for m in kept] == ["the the"]  # mistakes beside the names are still found
 
 
 def test_a_server_that_is_down_hands_over_to_the_built_in_checker(settings):
