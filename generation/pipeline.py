@@ -178,7 +178,10 @@ class Pipeline:
         """The director's quality gate after a check: more steps to run (a rewrite, or work on the accepted draft)."""
         rewrites = sum(1 for m in plan if m.key.startswith("write-retry-"))
         draft_key = check.payload["draft"]
-        decision = director.gate(report, rewrites).model_copy(update={"draft": draft_key, "verdict": report.verdict})
+        can_rewrite = not self.ctx.target.built_in
+        decision = director.gate(report, rewrites, can_rewrite).model_copy(
+            update={"draft": draft_key, "verdict": report.verdict}
+        )
         self.claim.gated(f"gate-{rewrites}", decision)
         if decision.action == "retry":
             previous = next(m for m in plan if m.key == draft_key)

@@ -290,7 +290,10 @@ def contradiction_findings(
     ctx: AgentContext, text: str, base: int, ignored, calls: int
 ) -> tuple[list[Finding], dict, CheckRun]:
     target = ctx.target
-    note = CAPABLE_MODEL_NOTE if target.built_in else ""
+    if target.built_in:  # it cannot judge facts: asking it costs a minute and finds nothing a writer can trust
+        run = CheckRun(name="Facts and characters", ran=False, detail="needs a capable model", note=CAPABLE_MODEL_NOTE)
+        return [], {"judged": [], "skipped": "the built-in model cannot judge facts and characters"}, run
+    note = ""
     findings, judging = consistency.contradictions(
         ctx.story, text, chapter=ctx.chapter, ignored=ignored, limit=max(calls, 0), progress=ctx.progress,
         base=base, batch=settings.CONTINUITY_CHECK_PAIRS_PER_CALL, within=True, said_by="this text",

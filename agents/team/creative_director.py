@@ -110,6 +110,9 @@ def plan(ctx: AgentContext) -> Planned:
         why += ", then a quality check"
     else:
         why += " (the writer asked for no check)"
+    if ctx.target.built_in and checked:
+        why += ". With the built-in model the check is rules and grammar only (no model judge) and a failing draft is "
+        why += "not rewritten: a capable model does both"
     how = f"Read the note: {understood}" if read else f"The usual plan: {understood}"
     return Planned(steps, f"{why}. {how}.".replace("..", "."), read, call)
 
@@ -134,13 +137,17 @@ def check_steps(draft_key: str, check_key: str, words: int) -> list[AgentMessage
     ]  # fmt: skip
 
 
-def gate(report: QualityReport, rewrites_done: int) -> GateDecision:
-    """Decide what to do with a checked draft: accept it, accept it with warnings, or rewrite it."""
+def gate(report: QualityReport, rewrites_done: int, can_rewrite: bool = True) -> GateDecision:
+    """Decide what to do with a checked draft: accept it, accept it with warnings, or rewrite it (never with a model
+    that cannot rewrite to a critique: it would only cost the writer minutes for the same draft)."""
     problems = report.problems()
     if report.verdict == "pass":
         return GateDecision(action="accept", reason="The draft passed every check.")
     if report.verdict == "warn":
         return GateDecision(action="accept", reason="The draft passed with warnings for the writer.", feedback=problems)
+    if not can_rewrite:
+        reason = "The built-in model cannot rewrite a draft to a critique: the writer decides, with the findings shown."
+        return GateDecision(action="accept", reason=reason, feedback=problems)
     if rewrites_done < MAX_REWRITES:
         reason = f"The draft failed the gate: rewrite {rewrites_done + 1} of {MAX_REWRITES}, with the critique."
         return GateDecision(action="retry", reason=reason, feedback=problems)

@@ -124,9 +124,12 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
     signals = character_similarity(ctx, text)
     ignored = IgnoredFinding.objects.fingerprints(ctx.story)
     # The draft joins its chapter, so it is compared with the chapter's own text as well as earlier chapters.
-    contradictions, judging = consistency.contradictions(
-        ctx.story, text, chapter=ctx.chapter, include_chapter=True, ignored=ignored
-    )
+    if ctx.target.built_in:  # too small to judge facts and characters: the rules below still run
+        contradictions, judging = [], {"judged": [], "skipped": "the built-in model cannot judge facts and characters"}
+    else:
+        contradictions, judging = consistency.contradictions(
+            ctx.story, text, chapter=ctx.chapter, include_chapter=True, ignored=ignored
+        )
     # Eye and hair colours and the dead acting need no model; the draft joins the end of its chapter.
     before = ctx.chapter.content if ctx.chapter is not None else None
     looks, _ = continuity_check.rule_findings(ctx, text, 0, before=before)

@@ -11,7 +11,7 @@ from agents.team import registry
 from agents.team.base import AgentContext
 from agents.team.intent import interpret
 from agents.team.kinds import AgentType
-from agents.team.messages import QualityReport, WorldContext
+from agents.team.messages import Finding, QualityReport, WorldContext
 from agents.team.requests import TaskRequest
 from tests.httpserver import LocalServer
 from tests.llm_servers import serve_ollama
@@ -143,3 +143,17 @@ def test_a_failing_world_step_is_skipped_and_the_draft_still_written(user, fake_
     world = task.steps.get(key="world")
     assert world.status == "succeeded" and "Skipped: the story's world entries" in world.error
     assert task.status == "succeeded" and task.result_content == prose(120)
+
+
+def test_a_model_that_cannot_rewrite_gets_no_rewrite_loop_and_the_plan_says_so(story_with_cast, settings):
+    failing = QualityReport.judge([Finding(check="repetition", severity="fail", message="A sentence repeats 9 times")])
+    assert director.gate(failing, 0).action == "retry"
+    decision = director.gate(failing, 0, can_rewrite=False)
+    assert decision.action == "accept" and decision.feedback == ["A sentence repeats 9 times"]
+    assert "cannot rewrite" in decision.reason
+    story, chapter = story_with_cast
+    ctx = AgentContext(mode="continue", story=story, chapter=chapter, target=llm.resolve(model="embedded"))
+    assert "rules and grammar only" in director.plan(ctx).why
+    settings.OLLAMA_HOSTS = ["http://127.0.0.1:9"]  # a capable model (planning an empty note asks it nothing)
+    ctx = AgentContext(mode="continue", story=story, chapter=chapter, target=llm.resolve(model="llama3.1"))
+    assert "rules and grammar only" not in director.plan(ctx).why
