@@ -80,7 +80,10 @@ def proposal_accept(request, pk):
     except ProposalConflict as exc:
         messages.error(request, str(exc))
         return redirect(task)
-    messages.success(request, "Added to your story. The previous text is in the chapter's history.")
+    if task.mode == GenerationTask.Mode.NEXT_CHAPTER:
+        messages.success(request, f"Added to your story as a new chapter, “{chapter.title}”.")
+    else:  # the chapter's text before the proposal went in is its latest revision
+        messages.success(request, "Added to your chapter. The text as it was before is in the chapter's history.")
     if task.story.settings.images_enabled and task.mode == GenerationTask.Mode.NEXT_CHAPTER:
         propose_illustration(request, task.story, chapter)
     return redirect(chapter)

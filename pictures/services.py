@@ -37,6 +37,24 @@ class ImageBadResponse(ImageError):
     """The service answered, but not with an image (an error in the workflow, a refused prompt, garbage)."""
 
 
+def refusal_reason(answer) -> str:
+    """Why ComfyUI refused a workflow, in its own words: its `error` says only that validation failed, the reason
+    per node is in `node_errors` (a checkpoint it does not have, say), and with it what to set."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return answer.text[:300]
+    reasons = [
+        f"{node.get('class_type', 'node ' + number)}: {e.get('details') or e.get('message', '')}"
+        for number, node in (body.get("node_errors") or {}).items()
+        for e in node.get("errors", [])
+    ]
+    message = "; ".join([body.get("error", {}).get("message", "no reason given"), *reasons])[:600]
+    if any("ckpt_name" in reason for reason in reasons):
+        message += ". Set COMFYUI_CHECKPOINT to one of the checkpoints it has"
+    return message
+
+
 @dataclass
 class ImageRequest:
     prompt: str
@@ -171,8 +189,7 @@ class ComfyUI(ImageService):
             with self.websocket(client_id) as ws:
                 answer = http.post("/prompt", json={"prompt": workflow, "client_id": client_id})
                 if answer.status_code == 400:  # the workflow does not fit the server's nodes or models
-                    error = answer.json().get("error", {})
-                    raise ImageBadResponse(f"{self} refused the workflow: {error.get('message', answer.text[:300])}")
+                    raise ImageBadResponse(f"{self} refused the workflow: {refusal_reason(answer)}")
                 answer.raise_for_status()
                 prompt_id = answer.json()["prompt_id"]
                 try:

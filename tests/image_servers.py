@@ -144,6 +144,18 @@ def serve_comfyui(server, state=None):
         workflow = body["prompt"]
         if not all(isinstance(node, dict) and "class_type" in node for node in workflow.values()):
             return 400, {}, {"error": {"type": "invalid_prompt", "message": "Cannot execute because a node is missing"}}
+        checkpoints = state.get("checkpoints")  # the models this server has, when a test names them
+        for number, node in workflow.items():
+            wanted = node["inputs"].get("ckpt_name")
+            if checkpoints is not None and wanted is not None and wanted not in checkpoints:
+                details = f"ckpt_name: '{wanted}' not in {checkpoints}"
+                return 400, {}, {  # as ComfyUI 0.3 answers: the reason is in node_errors, not in error
+                    "error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
+                              "details": "", "extra_info": {}},
+                    "node_errors": {number: {"errors": [{"type": "value_not_in_list", "message": "Value not in list",
+                                                         "details": details, "extra_info": {}}],
+                                             "dependent_outputs": ["9"], "class_type": node["class_type"]}},
+                }  # fmt: skip
         sampler = next(n for n in workflow.values() if n["class_type"] == "KSampler")
         latent = next(n for n in workflow.values() if "Latent" in n["class_type"])
         state["last_seed"] = sampler["inputs"]["seed"]

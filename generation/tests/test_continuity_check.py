@@ -147,7 +147,9 @@ def test_with_the_built_in_model_the_rules_run_and_the_report_says_what_needs_a_
     assert task.status == "succeeded"
     facts = next(c for c in task.quality.checks if c.name == "Facts and characters")
     assert not facts.ran and facts.note == CAPABLE_MODEL_NOTE and facts.detail == "needs a capable model"
-    assert not task.steps.get(agent="quality_assurance").model  # the model was never asked: the check takes seconds, not minutes
+    assert not task.steps.get(
+        agent="quality_assurance"
+    ).model  # the model was never asked: the check takes seconds, not minutes
     ledger = next(c for c in task.quality.checks if c.name == "Fact ledger")
     assert not ledger.ran and "capable model" in ledger.note
     assert any(f.check == "name_drift" for f in task.quality.findings)

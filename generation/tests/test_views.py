@@ -1,5 +1,6 @@
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
@@ -72,6 +73,8 @@ def test_accept_discard_rate_regenerate_and_world_proposals(writer_client, user,
     response = writer_client.post(reverse("proposal_accept", args=[task.pk]), {"text": "Edited by the writer."})
     new = story.chapters.get(order=chapter.order + 1)
     assert response["Location"] == new.get_absolute_url() and new.content == "Edited by the writer."
+    told = [str(m) for m in get_messages(response.wsgi_request)]
+    assert told[-1] == f"Added to your story as a new chapter, “{new.title}”."  # there was no earlier text to keep
 
     response = writer_client.post(reverse("task_regenerate", args=[task.pk]), {"note": "More storm."})
     again = GenerationTask.objects.exclude(pk=task.pk).get()

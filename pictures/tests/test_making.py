@@ -161,3 +161,15 @@ def test_a_service_address_with_a_password_never_shows_it(image_services, settin
     with pytest.raises(making.ImageError) as failure:
         making.make(REQUEST)
     assert "Images API at http://127.0.0.1" in str(failure.value) and "s3cret" not in str(failure.value)
+
+
+def test_a_workflow_comfyui_refuses_names_the_reason_it_gave_and_what_to_set(image_services, settings):
+    settings.COMFYUI_URLS = [image_services["comfyui"].url]
+    settings.COMFYUI_WORKFLOW, settings.COMFYUI_CHECKPOINT = "sdxl", "sd_xl_base_1.0.safetensors"
+    image_services["comfyui"].state["checkpoints"] = ["v1-5-pruned.safetensors"]
+    with pytest.raises(making.ImageError) as refused:
+        making.make(REQUEST)
+    message = str(refused.value)
+    assert "Prompt outputs failed validation" in message
+    assert "ckpt_name: 'sd_xl_base_1.0.safetensors' not in ['v1-5-pruned.safetensors']" in message
+    assert "Set COMFYUI_CHECKPOINT" in message
