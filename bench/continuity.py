@@ -297,12 +297,34 @@ def long_story(user, words: int) -> dict:
     }
 
 
+def deaths_labelled() -> dict:
+    """The dead-acting rule on its own labelled set (agents/tests/data/deaths.json): deaths told in the shapes
+    writers use (compound, passive, appositive, by others) followed by an act, and as many cases that must stay
+    quiet (a death not told, a return, someone else's death, memories, speech, the past)."""
+    from agents.checks import deaths
+    from agents.checks.names import person_words
+
+    data = json.loads((ROOT / "agents" / "tests" / "data" / "deaths.json").read_text())
+    people = person_words(data["cast"], dictionary=lambda words: {"Old", "Mother", "Captain"})
+
+    def slip(case: dict) -> bool:
+        return bool(deaths.slips(case["later"], [case["earlier"]], people))
+
+    found = sum(slip(case) for case in data["slips"])
+    alarms = sum(slip(case) for case in data["clean"])
+    return {"slips": len(data["slips"]), "found": found, "recall": round(found / len(data["slips"]), 3),
+            "clean": len(data["clean"]), "false_alarms": alarms}  # fmt: skip
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-judge", action="store_true", help="candidate recall and name drift only")
     parser.add_argument("--stories", type=int, default=0, help="only the first N ContraDoc stories")
     parser.add_argument("--long-words", type=int, default=100_000, help="words in the long story (0: skip it)")
     parser.add_argument("--long-only", action="store_true", help="only the long story (bench/results/continuity-long)")
+    parser.add_argument(
+        "--rules-only", action="store_true", help="only the checks without a model, into results/continuity.json"
+    )
     args = parser.parse_args()
     setup_django()
     from django.conf import settings
@@ -313,6 +335,14 @@ def main():
     settings.LLM_CACHE_TTL = 0  # every judgement made afresh: a run right after another would time cached answers
 
     contradoc_items = load("contradoc_stories.jsonl")
+    if args.rules_only:
+        result = json.loads((ROOT / "bench" / "results" / "continuity.json").read_text())
+        result = {k: v for k, v in result.items() if k not in ("benchmark", "when", "machine")}
+        result["rules"] = rules(contradoc_items, load("constory_long_silver.jsonl"))
+        result["deaths_labelled"] = deaths_labelled()
+        print(json.dumps({"rules": result["rules"], "deaths_labelled": result["deaths_labelled"]}, indent=2))
+        print(f"written to {write_result('continuity', result)}")
+        return
     if args.stories:
         contradoc_items = contradoc_items[: args.stories]
     user = User.objects.create_user(email=f"continuity-{time.time_ns()}@bench.invalid", password=None)
@@ -323,6 +353,7 @@ def main():
             result["contradoc"] = contradoc(user, contradoc_items, judge=not args.no_judge)
             result["name_drift"] = name_drift(load("constory_long_silver.jsonl"), load("contradoc_stories.jsonl"))
             result["rules"] = rules(contradoc_items, load("constory_long_silver.jsonl"))
+            result["deaths_labelled"] = deaths_labelled()
         if args.long_words:
             result["long_story"] = long_story(user, args.long_words)
     finally:

@@ -14,11 +14,20 @@ from dataclasses import dataclass
 from agents.checks.names import named_in
 from agents.checks.text import sentences
 
-# Told in the past or the present tense ("Bram died", "Bram dies").
+# Told in the past or the present tense ("Bram died", "Bram dies", "Bram was found dead").
+DYING = r"(?:died|dies|drowned|drowns|perished|perishes|passed\s+away|passes\s+away)(?!\s+a\s+little)"
 DEATH_AFTER = re.compile(
-    r"^\s+(?:had\s+|has\s+)?(?:died|dies|drowned|drowns|perished|perishes|passed\s+away|passes\s+away|"
-    r"(?:was|is)\s+(?:killed|murdered|slain|executed|hanged)|(?:is|was|lay|lies)\s+dead)\b"
+    rf"^\s+(?:had\s+|has\s+)?(?:{DYING}|(?:was|is)\s+(?:killed|murdered|slain|executed|hanged|buried|found\s+dead)|"
+    r"(?:is|was|lay|lies)\s+dead)\b"
 )
+# Told after what happened first, in the same clause: "Bram was struck by a beam and died", "Bram slipped, hit his
+# head and died", "Hale, struck by a musket ball, died", "Hale was shot and killed". The words between name no one
+# else (no capital letters), so "Hale fought, and the bosun died" is the bosun's death, not Hale's.
+DEATH_LATER = re.compile(
+    rf"^(?P<between>(?:\s*,?\s+[a-z][\w’'-]*){{1,14}}?)(?:\s+and(?:\s+then)?|\s+then|\s*,)\s+(?:had\s+)?"
+    rf"(?:{DYING}|(?P<passive_end>killed|slain|murdered))\b"
+)
+PASSIVE = re.compile(r"^\s*,?\s+(?:was|were)\b")
 DEATH_BEFORE = re.compile(
     r"\b(?:killed|kills|murdered|murders|slew|slays|executed|executes|buried|buries|mourned|mourns)\s+$"
     r"|\bthe\s+late\s+$",
@@ -41,7 +50,9 @@ ACTS = (  # noqa: SIM905
     "comes went goes stood stands sat sits rose rises took takes gave gives handed hands looked looks turned turns "
     "opened opens closed closes lit lights climbed climbs reached reaches pulled pulls pushed pushes picked picks "
     "waved waves entered enters left leaves shuffled shuffles knocked knocks poured pours wrote writes drove drives "
-    "rode rides carried carries lifted lifts kissed kisses hugged hugs"
+    "rode rides carried carries lifted lifts kissed kisses hugged hugs worked works mended mends hauled hauls rowed "
+    "rows sailed sails fished fishes cooked cooks sewed sews milked milks signed signs sang sings whistled whistles "
+    "prayed prays argued argues fought fights ate eats drank drinks"
 ).split()
 ACT = re.compile(rf"^\s+(?:\w+ly\s+)?(?:{'|'.join(ACTS)})\b")
 REMEMBERING = re.compile(
@@ -122,7 +133,10 @@ def events(text: str, people: dict[str, str]) -> list[Event]:
         for person, name_start, name_end in named_in(sentence, people):
             before, after = sentence[:name_start], sentence[name_end:]
             event = None
-            if DEATH_AFTER.match(after) or DEATH_OWNED.match(after) or DEATH_BEFORE.search(before):
+            later = DEATH_LATER.match(after)
+            if later and (later["passive_end"] is None or PASSIVE.match(after)):
+                event = None if NOT_TOLD.search(before + " " + later["between"]) else "death"
+            elif DEATH_AFTER.match(after) or DEATH_OWNED.match(after) or DEATH_BEFORE.search(before):
                 event = None if NOT_TOLD.search(before + " " + after.split(",")[0]) else "death"
             elif RETURN.match(after):
                 event = "return"

@@ -1,6 +1,8 @@
 """The dead acting, without a model: deaths told plainly, acts in the narrative, returns, memories and the past."""
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +69,24 @@ def test_a_long_text_is_read_in_linear_time():
     started = time.perf_counter()
     assert acts(text + DIED + " Bram said nothing.", earlier=()) == ["Old Bram"]
     assert time.perf_counter() - started < 10
+
+
+def test_deaths_told_in_the_shapes_writers_use_are_found_and_the_rest_stay_quiet():
+    """The labelled set (agents/tests/data/deaths.json, also scored by bench/continuity.py): compound, passive and
+    appositive deaths and deaths told by others, then an act; and deaths not told, returns, someone else's death,
+    memories, speech and the past."""
+    data = json.loads((Path(__file__).parent / "data" / "deaths.json").read_text())
+    people = person_words(data["cast"], dictionary=lambda words: {"Old", "Mother", "Captain"})
+    missed = [c["earlier"] for c in data["slips"] if not slips(c["later"], [c["earlier"]], people)]
+    alarms = [c["earlier"] for c in data["clean"] if slips(c["later"], [c["earlier"]], people)]
+    assert len(data["slips"]) >= 30 and len(data["clean"]) >= 30
+    assert missed == [] and alarms == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Hale fought the boarders, and the bosun died beside him.", "Bram chased the rat and killed it."],
+)
+def test_someone_elses_death_or_a_killing_is_not_the_subjects_death(text):
+    people = person_words(["Hale", "Bram"], dictionary=lambda words: set())
+    assert [e.kind for e in events(text, people) if e.kind == "death"] == []
