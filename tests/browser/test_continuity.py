@@ -54,3 +54,32 @@ def test_a_writer_checks_a_chapter_and_a_finding_selects_its_passage(web_page, s
     )
     assert selected == "Marra"
     expect(finding.locator("a", has_text="The Ledger")).to_have_count(1)  # the cited earlier chapter
+
+
+@pytest.mark.parametrize("worker_env", [{"LLM_PROVIDER": "embedded", "GENERATION_SLOTS": "1"}])
+def test_with_the_built_in_model_the_report_says_what_it_skipped_without_overlapping(
+    web_page, start_worker, screenshot, worker_env
+):
+    writer = make_user()
+    story = make_story(writer, title="The Mill")
+    make_chapter(story, title="The Ledger", content=FIRST)
+    chapter = make_chapter(story, title="The Flood", content=SECOND)
+    cast(story, make_character(writer, name="Mara"), role="protagonist", importance=9)
+    page = web_page(writer)
+    page.goto(chapter.get_absolute_url())
+    page.click("text=Write with the AI team")
+    page.click("text=Check continuity")
+    start_worker()
+    panel = page.locator(".task-panel")
+    expect(panel.locator("[data-task-status]")).to_have_text("Succeeded")
+    expect(panel.locator("[data-check-run=skipped]")).to_have_count(2)  # facts need a capable model
+    expect(panel.locator("[data-check-run=skipped]").first).to_contain_text("needs a capable model")
+    screenshot(page, "15-continuity-built-in")
+    boxes = [item.bounding_box() for item in panel.locator("[data-check-run]").all()]
+    for upper, lower in zip(boxes, boxes[1:], strict=False):
+        assert upper["y"] + upper["height"] <= lower["y"] + 0.5  # each line of the report clear of the next
+    noted = panel.locator("[data-check-run]:has(.check-note)").all()
+    assert noted
+    for item in noted:  # a note stays inside its own line of the report, clear of the lines around it
+        line, note = item.bounding_box(), item.locator(".check-note").bounding_box()
+        assert line["y"] - 0.5 <= note["y"] and note["y"] + note["height"] <= line["y"] + line["height"] + 0.5
