@@ -1,7 +1,17 @@
 from django import forms
 from django.conf import settings
 
-from .models import CHAPTER_MAX_CHARS, DIALECTS, IMAGE_STYLES, POINTS_OF_VIEW, GenerationSettings, Story, WorldEntry
+from .models import (
+    CHAPTER_MAX_CHARS,
+    DIALECTS,
+    DICTIONARY_WORD_CHARS,
+    DICTIONARY_WORDS,
+    IMAGE_STYLES,
+    POINTS_OF_VIEW,
+    GenerationSettings,
+    Story,
+    WorldEntry,
+)
 
 POV_CHOICES = list(POINTS_OF_VIEW.items())
 TENSE_CHOICES = [("past", "Past"), ("present", "Present")]
@@ -42,9 +52,17 @@ class StoryForm(forms.ModelForm):
         help_text="Drafts you rate 4 or 5 stars show the team the style you like in this story.",
     )
 
+    dictionary = forms.CharField(
+        label="This story's dictionary",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Words and names of this story, one a line, that grammar and spelling leave alone (the cast's and "
+        "the world's names already are).",
+    )
+
     setting_fields = [
         "tone", "pov", "tense", "target_words", "images_enabled", "image_style", "model", "dialect",
-        "learn_from_ratings",
+        "learn_from_ratings", "dictionary",
     ]  # fmt: skip
 
     class Meta:
@@ -62,10 +80,20 @@ class StoryForm(forms.ModelForm):
         ]
         for name in self.setting_fields:
             self.fields[name].initial = current[name]
+        self.fields["dictionary"].initial = "\n".join(current["dictionary"])
         self.fields["title"].widget.attrs.update({"autofocus": True, "placeholder": "Untitled story"})
 
     def clean_dialect(self):
         return self.cleaned_data["dialect"] or "en-US"
+
+    def clean_dictionary(self):
+        words = list(dict.fromkeys(" ".join(line.split()) for line in self.cleaned_data["dictionary"].splitlines()))
+        words = [w for w in words if w]
+        if len(words) > DICTIONARY_WORDS or any(len(w) > DICTIONARY_WORD_CHARS for w in words):
+            raise forms.ValidationError(
+                f"At most {DICTIONARY_WORDS} words, each under {DICTIONARY_WORD_CHARS} characters."
+            )
+        return words
 
     def clean_image_style(self):
         return self.cleaned_data["image_style"] or "illustration"

@@ -1,5 +1,5 @@
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -45,6 +45,9 @@ POINTS_OF_VIEW = {
 }
 
 
+DICTIONARY_WORDS, DICTIONARY_WORD_CHARS = 500, 100
+
+
 class GenerationSettings(BaseModel):
     """What the agents need to know to write in this story's voice; stored in Story.generation_settings."""
 
@@ -61,6 +64,21 @@ class GenerationSettings(BaseModel):
     dialect: Literal["en-US", "en-GB", "en-AU", "en-CA", "en-IN"] = "en-US"
     # Passages of generations the writer rated 4 or 5 go into the context as examples of the style they like.
     learn_from_ratings: bool = True
+    # The story's own words (names, invented words) that grammar leaves alone, besides the cast's and the world's.
+    dictionary: list[Annotated[str, Field(min_length=1, max_length=DICTIONARY_WORD_CHARS)]] = Field(
+        [], max_length=DICTIONARY_WORDS
+    )
+
+    def with_word(self, word: str) -> "GenerationSettings":
+        """The settings with `word` in the story's dictionary (once; refused past its size with ValueError)."""
+        word = " ".join(word.split())[:DICTIONARY_WORD_CHARS]
+        if not word or word in self.dictionary:
+            return self
+        if len(self.dictionary) >= DICTIONARY_WORDS:
+            raise ValueError(
+                f"This story's dictionary is full ({DICTIONARY_WORDS} words): remove some in its settings."
+            )
+        return self.model_copy(update={"dictionary": [*self.dictionary, word]})
 
     @property
     def pov_label(self) -> str:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("stories/new/", views.story_create, name="story_create"),
     path("stories/<int:pk>/", views.story_detail, name="story_detail"),
     path("stories/<int:pk>/edit/", views.story_edit, name="story_edit"),
+    path("stories/<int:pk>/dictionary/", views.dictionary_add, name="dictionary_add"),
     path("stories/<int:pk>/archive/", views.story_archive, name="story_archive"),
     path("stories/<int:pk>/delete/", views.story_delete, name="story_delete"),
     path("stories/<int:pk>/restore/", views.story_restore, name="story_restore"),

@@ -1,14 +1,16 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Sum
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.http import paginate
+from core.http import paginate, text_param
+from core.refusals import refusal
 
 from .access import get_story_for_user
 from .forms import StoryForm
-from .models import TRASH_DAYS, Story
+from .models import DICTIONARY_WORD_CHARS, TRASH_DAYS, Story
 
 STORIES_PER_PAGE = 24
 ROWS_PER_PAGE = 50
@@ -52,6 +54,24 @@ def story_edit(request, pk):
         messages.success(request, "Story settings saved.")
         return redirect(story)
     return render(request, "stories/story_form.html", {"form": form, "story": story, "section": "settings"})
+
+
+@login_required
+@require_POST
+def dictionary_add(request, pk):
+    """A word the grammar check took for a mistake goes into the story's dictionary, and is left alone from now on."""
+    story = get_story_for_user(request, pk)
+    word = text_param(request.POST.get("word"), DICTIONARY_WORD_CHARS)
+    try:
+        settings = story.settings.with_word(word)
+    except ValueError as full:
+        return refusal(request, 400, str(full))
+    Story.objects.filter(pk=story.pk).update(generation_settings=settings.model_dump())
+    message = f"“{word}” is in this story's dictionary now." if word else "Nothing to add."
+    if request.htmx:
+        return HttpResponse(message)
+    messages.success(request, message)
+    return redirect("story_edit", story.pk)
 
 
 @login_required

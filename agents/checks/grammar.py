@@ -159,13 +159,14 @@ def check_grammar(text: str, *, dialect: str = "en-US", names=()) -> dict:
 
 
 def story_names(story) -> list[str]:
-    """The cast's and the world's names and the world entries' keys (a lorebook's words that call an entry up):
-    the story's own words, never misspellings."""
+    """The cast's and the world's names, the world entries' keys (a lorebook's words that call an entry up) and
+    the words the writer put in the story's dictionary: the story's own words, never misspellings."""
     if not story.pk:
         return []
     world = story.world_entries.values_list("name", "metadata")
     keys = [key for _, metadata in world for key in (metadata or {}).get("keys", []) if isinstance(key, str)]
-    return [*story.characters.values_list("name", flat=True), *(name for name, _ in world), *keys]
+    own = story.settings.dictionary
+    return [*story.characters.values_list("name", flat=True), *(name for name, _ in world), *keys, *own]
 
 
 def check_story_text(story, text: str) -> dict:

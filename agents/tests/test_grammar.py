@@ -1,10 +1,13 @@
 """Grammar through the real language-tool-python client against a local server answering like LanguageTool."""
 
 import pytest
+from django.urls import reverse
 
 from agents.checks import grammar
+from agents.services import llm
 from agents.team import quality_assurance
 from agents.team.messages import AgentMessage, Draft
+from stories.models import DICTIONARY_WORDS
 from tests.factories import cast, make_character, make_story, make_world_entry
 
 
@@ -95,6 +98,7 @@ class FakeContext:
     def __init__(self, story):
         self.story = story
         self.chapter = None
+        self.target = llm.resolve(story=story)
 
 
 @pytest.mark.django_db
@@ -127,3 +131,25 @@ def test_without_languagetool_the_other_checks_still_run(settings):
     message = AgentMessage("check", "quality_assurance", "check", {"draft": "write"}, context={"write": Draft(text="")})
     output = quality_assurance.check(FakeContext(make_story(make_user())), message).output
     assert output.verdict == "fail" and output.findings[0].message == "The draft is empty."
+
+
+def test_the_writer_adds_a_word_to_the_storys_dictionary_and_grammar_leaves_it_alone(writer_client, user, settings):
+    settings.LANGUAGETOOL_URL = ""
+    story = make_story(user)
+    text = "The zorblat hummed in the dark."
+    assert [m["excerpt"] for m in grammar.check_story_text(story, text)["matches"]] == ["zorblat"]
+    url = reverse("dictionary_add", args=[story.pk])
+    answer = writer_client.post(url, {"word": "zorblat"}, HTTP_HX_REQUEST="true")
+    assert answer.status_code == 200 and "in this story's dictionary" in answer.content.decode()
+    writer_client.post(url, {"word": "zorblat"})  # twice is once
+    story.refresh_from_db()
+    assert story.settings.dictionary == ["zorblat"]
+    assert grammar.check_story_text(story, text)["matches"] == []
+    page = writer_client.get(reverse("story_edit", args=[story.pk])).content.decode()
+    assert "zorblat</textarea>" in page  # seen and edited, one a line, in the story's settings
+
+
+def test_a_full_dictionary_refuses_more_with_a_reason(writer_client, user):
+    story = make_story(user, generation_settings={"dictionary": [f"w{n}" for n in range(DICTIONARY_WORDS)]})
+    refused = writer_client.post(reverse("dictionary_add", args=[story.pk]), {"word": "one-more"})
+    assert refused.status_code == 400 and "dictionary is full" in refused.content.decode()

@@ -48,6 +48,7 @@ def test_creating_a_story_with_generation_settings(writer_client, user):
         "tone": "grim but hopeful", "pov": "first", "tense": "present",
         "target_words": 3000, "images_enabled": True, "image_style": "illustration", "model": "", "dialect": "en-GB",
         "learn_from_ratings": True,
+        "dictionary": [],
     }  # fmt: skip
 
 

@@ -52,7 +52,7 @@ def urls(o):
         ("cast_update", [s, o["member"]]), ("cast_remove", [s, o["member"]]), ("story_relationships", [s]),
         ("relationship_delete", [s, o["relationship"]]), ("chapter_continuity", [s, c]),
         ("finding_restore", [s, o["ignored"]]), ("chapter_grammar", [s, c]), ("fact_edit", [s, o["fact"]]),
-        ("relationship_change_apply", [s, c]),
+        ("relationship_change_apply", [s, c]), ("dictionary_add", [s]),
     ]  # fmt: skip
     return [("get", reverse(name, args=args)) for name, args in gets] + [
         ("post", reverse(name, args=args)) for name, args in posts
