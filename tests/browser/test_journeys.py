@@ -289,3 +289,16 @@ def test_grammar_suggestions_are_highlighted_and_applied_one_by_one(new_page, la
                          "return t.value.slice(t.selectionStart, t.selectionEnd); }") == "the the"  # fmt: skip
     items.first.locator("[data-grammar-dismiss]").click()
     expect(items).to_have_count(0)
+
+
+def test_the_word_count_never_covers_the_text_of_a_long_chapter(new_page, screenshot):
+    writer = make_user()
+    story = make_story(writer, title="The Keeper")
+    chapter = make_chapter(story, title="Stairs", content="The ship docked at dawn. " * 4000)
+    page = new_page(writer)
+    page.set_viewport_size({"width": 1280, "height": 720})  # a laptop's screen, where the text runs past the fold
+    page.goto(chapter.get_absolute_url())
+    page.locator("#id_content").press("Control+End")  # writing at the end of the chapter
+    text, footer = page.locator("#id_content").bounding_box(), page.locator("#editor-footer").bounding_box()
+    assert footer["y"] >= text["y"] + text["height"] - 0.5  # below the text box, never over its last lines
+    screenshot(page, "16-editor-long-chapter")
