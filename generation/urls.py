@@ -25,4 +25,5 @@ urlpatterns = [
     path("tasks/<uuid:pk>/findings/ignore/", views.finding_ignore, name="finding_ignore"),
     path("tasks/<uuid:pk>/world/", views.world_proposal_accept, name="world_proposal_accept"),
     path("admin/agent-metrics/", views.agent_metrics, name="agent_metrics"),
+    path("admin/services/", views.services_status, name="services_status"),
 ]

@@ -1,3 +1,6 @@
+from functools import partial
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
@@ -6,10 +9,14 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from agents.checks.grammar import probe_languagetool
+from agents.services import llm
 from agents.team.requests import TaskRequest
 from characters.models import Character, StoryCharacter
 from core.http import optional_id, text_param
 from core.refusals import too_many
+from core.services import ServiceError
+from pictures import making
 from stories.access import get_story_for_user
 from stories.models import WorldEntry
 
@@ -230,3 +237,38 @@ def agent_metrics(request):
             }
         )
     return render(request, "admin/agent_metrics.html", {"metrics": metrics, "title": "Agent metrics"})
+
+
+def configured_services() -> dict:
+    """Every outside service this site is set up to use, by key: what it is, and a small real call that tests it."""
+    services = {}
+    for model in dict.fromkeys([None, *settings.LLM_STORY_MODELS]):
+        target = llm.resolve(model)
+        label = "The default model" if model is None else f"Offered to stories: {model}"
+        services[f"llm:{model or ''}"] = (
+            f"{label} ({target.provider.name}, {target.model})",
+            partial(llm.probe, model),
+        )
+    for number, service in enumerate(making.configured()):
+        services[f"image:{number}"] = (str(service), service.probe)
+    if settings.LANGUAGETOOL_URL:
+        services["languagetool"] = (f"LanguageTool at {settings.LANGUAGETOOL_URL}", probe_languagetool)
+    return services
+
+
+@staff_member_required
+def services_status(request):
+    """The outside services, each with a Test button: one small real call, and what came back (or why not)."""
+    services = configured_services()
+    tested = None
+    if request.method == "POST":
+        key = request.POST.get("test", "")
+        if key not in services:
+            raise Http404("No such service.")
+        name, probe = services[key]
+        try:
+            tested = {"key": key, "ok": True, "answer": probe()}
+        except ServiceError as failure:
+            tested = {"key": key, "ok": False, "answer": str(failure)}
+    rows = [{"key": key, "name": name} for key, (name, _) in services.items()]
+    return render(request, "admin/services.html", {"services": rows, "tested": tested, "title": "Services"})

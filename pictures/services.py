@@ -99,6 +99,19 @@ class ImageService:
     def make(self, request: ImageRequest, progress, should_cancel) -> MadeImage:
         raise NotImplementedError
 
+    # What a small call that makes no picture asks the service (for the staff's services page), and what the
+    # answer says: the models it offers.
+    probe_path = ""
+
+    def probe(self) -> str:
+        with self.http() as http, http_errors(self):
+            answer = http.get(self.probe_path, timeout=10)
+            answer.raise_for_status()
+            return self.models_in(answer.json())
+
+    def models_in(self, answer) -> str:
+        return "answered"
+
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=httpx.Timeout(settings.IMAGE_TIMEOUT, connect=10))
 
@@ -173,6 +186,22 @@ class ComfyUI(ImageService):
     then reads the output's file name from /history/<id> and the image from /view."""
 
     name = "ComfyUI"
+
+    probe_path = "/object_info/CheckpointLoaderSimple"
+
+    def models_in(self, answer) -> str:
+        """The checkpoints it has; the one this site's workflow asks for (COMFYUI_CHECKPOINT) must be among them."""
+        try:
+            names = answer["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ImageBadResponse(f"{self} did not list its checkpoints ({exc}).") from exc
+        wanted = settings.COMFYUI_CHECKPOINT
+        if wanted and wanted not in names:
+            raise ImageBadResponse(
+                f"{self} has no checkpoint “{wanted}”; it has: {', '.join(names) or 'none'}. Set COMFYUI_CHECKPOINT "
+                "to one of them (or put the file in ComfyUI's models/checkpoints)."
+            )
+        return f"answered; checkpoints: {', '.join(names)}; the workflow uses {wanted or 'its own'}"
 
     def make(self, request, progress, should_cancel):
         workflow = fill(
@@ -269,6 +298,13 @@ class OpenAIImages(ImageService):
 
     name = "Images API"
 
+    probe_path = "models"
+
+    def models_in(self, answer) -> str:
+        models = [m.get("id", "") for m in answer.get("data", []) if isinstance(m, dict)]
+        listed = ", ".join(models) or "none listed"
+        return f"answered; models: {listed}; this site asks for {settings.OPENAI_IMAGES_MODEL}"
+
     def make(self, request, progress, should_cancel):
         model = settings.OPENAI_IMAGES_MODEL
         client = openai.OpenAI(
@@ -311,6 +347,11 @@ class Automatic1111(ImageService):
     """POST /sdapi/v1/txt2img, while /sdapi/v1/progress is polled for the progress bar."""
 
     name = "Automatic1111"
+    probe_path = "/sdapi/v1/sd-models"
+
+    def models_in(self, answer) -> str:
+        titles = [m.get("title", "") for m in answer if isinstance(m, dict)] if isinstance(answer, list) else []
+        return f"answered; checkpoints: {', '.join(titles) or 'none'}"
 
     def make(self, request, progress, should_cancel):
         body = {

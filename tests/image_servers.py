@@ -170,6 +170,11 @@ def serve_comfyui(server, state=None):
         clients.setdefault(body.get("client_id", ""), queue.Queue()).put((prompt_id, sampler["inputs"]["steps"]))
         return 200, {}, {"prompt_id": prompt_id, "number": len(history), "node_errors": {}}
 
+    @server.route("GET", "/object_info/CheckpointLoaderSimple")
+    def checkpoints(request):  # as ComfyUI 0.3 lists a node's choices: [names, options]
+        names = state.get("checkpoints", ["sd_xl_base_1.0.safetensors"])
+        return 200, {}, {"CheckpointLoaderSimple": {"input": {"required": {"ckpt_name": [names, {}]}}}}
+
     @server.route("GET", "/history/*")
     def history_route(request):
         prompt_id = request.path.rsplit("/", 1)[-1]

@@ -17,6 +17,7 @@ from language_tool_python.exceptions import LanguageToolError
 
 from agents.checks.names import WORD_RE as NAME_WORD_RE
 from agents.checks.names import base_word
+from core.services import ServiceError
 from stories.models import DIALECTS as DIALECT_NAMES
 
 MAX_REPLACEMENTS = 5
@@ -156,6 +157,17 @@ def check_grammar(text: str, *, dialect: str = "en-US", names=()) -> dict:
             )
     matches = _without_names(HARPER.check(text, dialect), names)
     return {"available": True, "checker": "Harper", "note": note, "matches": matches}
+
+
+def probe_languagetool() -> str:
+    """One small real check on the LanguageTool server (for the staff's services page), its errors not hidden."""
+    url = settings.LANGUAGETOOL_URL
+    try:
+        matches = _languagetool(url, "This are a test.", "en-US")
+    except (LanguageToolError, requests.RequestException, OSError, ValueError, KeyError) as exc:
+        _tool.cache_clear()
+        raise ServiceError(f"The LanguageTool server at {url} did not answer ({type(exc).__name__}: {exc}).") from exc
+    return f"answered: {len(matches)} suggestion(s) for “This are a test.”"
 
 
 def story_names(story) -> list[str]:

@@ -193,6 +193,15 @@ def _attempts(target: Target):
         yield from POOL.order(target.provider.endpoints)
 
 
+def probe(model: str | None = None) -> str:
+    """One small real call to a model (for the staff's services page): what it answered, and how fast."""
+    started = time.monotonic()
+    result = generate([{"role": "user", "content": "Reply with the word OK."}], model=model, cache=False,
+                      temperature=0, max_tokens=8)  # fmt: skip
+    answer = " ".join(result.text.split())[:80]
+    return f"{result.provider} {result.model} answered “{answer}” in {1000 * (time.monotonic() - started):.0f} ms"
+
+
 def generate(messages: list[dict], *, model=None, story=None, cache: bool | None = None, **options) -> LLMResult:
     """One complete answer. Raises an LLMError subclass (with a hint) when no endpoint could answer. With
     `schema=` (a JSON schema) the provider constrains the answer to it (structured output)."""
