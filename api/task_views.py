@@ -5,7 +5,7 @@ or with `Authorization: Bearer <token>` (no cookies, so no CSRF): api/http.py.""
 from django.http import JsonResponse
 from django.urls import reverse
 
-from agents.team.requests import TaskRequest
+from agents.team.requests import TaskRequest, covers_text
 from core.refusals import too_many
 from generation import live
 from generation.dispatch import QueueFull, estimate_seconds, place_in_line, start_generation
@@ -74,7 +74,7 @@ def task_request_of(asked, story, chapter) -> TaskRequest:
     selection = None
     if asked.mode == GenerationTask.Mode.REWRITE:
         start, end = sorted((asked.selection_start, asked.selection_end))  # a selection may be made backwards
-        if not start < end <= len(chapter.content):
+        if not covers_text(start, end, chapter.content):
             raise Conflict(
                 f"The selection covers no text of the chapter as it is now ({len(chapter.content)} characters, "
                 f"version {chapter.version}): nothing was asked.", current_version=chapter.version,
@@ -125,7 +125,7 @@ def check_continuity(request, story_pk, chapter_pk):
     chapter = owned(story.chapters, "chapter", pk=chapter_pk)
     asked = body(request, ContinuityIn)
     start, end = asked.selection_start, asked.selection_end
-    selected = start is not None and end is not None and start < end <= len(chapter.content)
+    selected = covers_text(start, end, chapter.content)
     task_request = TaskRequest.about(chapter, selection=(start, end) if selected else None)
     return started(request, story, GenerationTask.Mode.CHECK, task_request, chapter)
 

@@ -1,7 +1,7 @@
 from django import forms
 
 from agents.team.kinds import IMAGE_MODES
-from agents.team.requests import TaskRequest
+from agents.team.requests import TaskRequest, covers_text
 from stories.models import WorldEntry
 
 from .models import GenerationTask
@@ -34,21 +34,18 @@ class GenerateForm(forms.Form):
         content = chapter.content if chapter else ""
         if mode in ("continue", "rewrite", "dialogue", "check") and chapter is None:
             raise forms.ValidationError("Open a chapter first: this kind of request works on a chapter.")
-        if mode == "rewrite":
-            start, end = data.get("selection_start"), data.get("selection_end")
-            if start is None or end is None or end <= start or end > len(content):
-                raise forms.ValidationError("Select the passage to rewrite in the editor first.")
+        selected = covers_text(data.get("selection_start"), data.get("selection_end"), content)
+        if mode == "rewrite" and not selected:
+            raise forms.ValidationError("Select the passage to rewrite in the editor first.")
         if mode == "dialogue" and not data.get("characters"):
             raise forms.ValidationError("Choose at least one character to speak.")
-        if data.get("cursor") is not None and data["cursor"] > len(content):
-            data["cursor"] = len(content)
-        return data
+        return data  # a cursor past the end means the end (TaskRequest.about)
 
     def task_request(self) -> TaskRequest:
         """What the task needs to remember, including what the text looked like, to apply the result safely."""
         data, content = self.cleaned_data, self.chapter.content if self.chapter else ""
         start, end = data.get("selection_start"), data.get("selection_end")
-        selected = start is not None and end is not None and start < end <= len(content)
+        selected = covers_text(start, end, content)
         return TaskRequest.about(
             self.chapter, cursor=data.get("cursor"), selection=(start, end) if selected else None,
             note=data.get("note", ""), chapter_title=data.get("chapter_title", ""),

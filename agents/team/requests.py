@@ -6,6 +6,17 @@ from pydantic import BaseModel, ConfigDict, Field
 BEFORE_CURSOR_CHARS = 200  # enough text to find the writer's place again if the chapter changes meanwhile
 
 
+def covers_text(start: int | None, end: int | None, content: str) -> bool:
+    """Whether start..end selects some of `content`'s text (a rewrite or a check of a passage needs one)."""
+    return start is not None and end is not None and start < end <= len(content)
+
+
+def place_in(content: str, cursor: int | None) -> tuple[int, str]:
+    """The cursor kept within `content` (its end when not given), and the text just before it."""
+    cursor = len(content) if cursor is None else min(cursor, len(content))
+    return cursor, content[max(0, cursor - BEFORE_CURSOR_CHARS) : cursor]
+
+
 class Selection(BaseModel):
     """A passage of the chapter, in code points, and its text when it was asked about: a rewrite replaces the
     passage only if that text is still there."""
@@ -36,19 +47,18 @@ class TaskRequest(BaseModel):
         cursor (kept within the text; the end when not given) with the text before it, and `selection`, a
         (start, end) pair, with the text it covers."""
         content = chapter.content if chapter else ""
-        cursor = len(content) if cursor is None else min(cursor, len(content))
+        cursor, before = place_in(content, cursor)
         if selection is not None:
             start, end = selection
             selection = Selection(start=start, end=end, text=content[start:end])
-        return cls(cursor=cursor, before_cursor=content[max(0, cursor - BEFORE_CURSOR_CHARS) : cursor],
-                   base_version=chapter.version if chapter else None, selection=selection, **fields)  # fmt: skip
+        return cls(cursor=cursor, before_cursor=before, base_version=chapter.version if chapter else None,
+                   selection=selection, **fields)  # fmt: skip
 
     def rebased(self, chapter) -> "TaskRequest":
         """The same request against the chapter as it is now, when it changed since (asking again)."""
         if chapter is None or chapter.version == self.base_version:
             return self
-        cursor = min(self.cursor_in(chapter.content), len(chapter.content))
-        before = chapter.content[max(0, cursor - BEFORE_CURSOR_CHARS) : cursor]
+        cursor, before = place_in(chapter.content, self.cursor)
         return self.model_copy(update={"base_version": chapter.version, "cursor": cursor, "before_cursor": before})
 
     def selected_in(self, content: str) -> str:
