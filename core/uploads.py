@@ -26,7 +26,7 @@ from . import sandbox
 from .http import uploaded
 from .models import Upload
 from .queues import get_queue
-from .refusals import refusal
+from .refusals import too_many
 
 log = logging.getLogger(__name__)
 QUEUE = "background"
@@ -87,7 +87,7 @@ def accept(request, kind: str, field: str, limit: int, what: str, choose: str, j
     try:
         upload = receive(request.user, kind, file, job, **options)
     except Busy as exc:
-        return refusal(request, 429, str(exc), exc.retry_after)
+        return too_many(request, exc.retry_after, str(exc))
     return redirect(upload)
 
 

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from agents.team.kinds import IMAGE_MODES
 from agents.team.requests import TaskRequest
 from core.http import parse_id
-from core.refusals import refusal
+from core.refusals import refusal, too_many
 from pictures import making
 from pictures.models import Picture
 from stories.access import get_story_for_user
@@ -26,7 +26,7 @@ def start_picture(request, story, mode, task_request, chapter=None):
     except ImagesOff as off:
         return refusal(request, 400, str(off))
     except QueueFull as full:
-        return refusal(request, 429, str(full), retry_after=full.retry_after)
+        return too_many(request, full.retry_after, str(full))
     if request.htmx:
         return render(request, "generation/_task.html#live", panel_context(task))
     return redirect(task)

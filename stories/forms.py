@@ -11,6 +11,7 @@ from .models import (
     GenerationSettings,
     Story,
     WorldEntry,
+    dictionary_entry,
 )
 
 POV_CHOICES = list(POINTS_OF_VIEW.items())
@@ -87,7 +88,7 @@ class StoryForm(forms.ModelForm):
         return self.cleaned_data["dialect"] or "en-US"
 
     def clean_dictionary(self):
-        words = list(dict.fromkeys(" ".join(line.split()) for line in self.cleaned_data["dictionary"].splitlines()))
+        words = list(dict.fromkeys(dictionary_entry(line) for line in self.cleaned_data["dictionary"].splitlines()))
         words = [w for w in words if w]
         if len(words) > DICTIONARY_WORDS or any(len(w) > DICTIONARY_WORD_CHARS for w in words):
             raise forms.ValidationError(

@@ -48,6 +48,11 @@ POINTS_OF_VIEW = {
 DICTIONARY_WORDS, DICTIONARY_WORD_CHARS = 500, 100
 
 
+def dictionary_entry(word: str) -> str:
+    """A word or name as the story's dictionary keeps it: single spaces inside, none around."""
+    return " ".join(word.split())
+
+
 class GenerationSettings(BaseModel):
     """What the agents need to know to write in this story's voice; stored in Story.generation_settings."""
 
@@ -71,7 +76,7 @@ class GenerationSettings(BaseModel):
 
     def with_word(self, word: str) -> "GenerationSettings":
         """The settings with `word` in the story's dictionary (once; refused past its size with ValueError)."""
-        word = " ".join(word.split())[:DICTIONARY_WORD_CHARS]
+        word = dictionary_entry(word)[:DICTIONARY_WORD_CHARS]
         if not word or word in self.dictionary:
             return self
         if len(self.dictionary) >= DICTIONARY_WORDS:

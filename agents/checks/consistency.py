@@ -350,6 +350,14 @@ def judged_in_calls(pairs: list[Pair], batch: int, story):
             yield pair, None if confirmed is None else confirmed.get(index, [])
 
 
+def not_judged(reason: str) -> tuple[list, dict]:
+    """What contradictions() gives when the judge is not asked at all (`reason` says why)."""
+    return [], {"judged": [], "skipped": reason}
+
+
+BUILT_IN_CANNOT_JUDGE = "the built-in model cannot judge facts and characters"
+
+
 def contradictions(
     story,
     text: str,

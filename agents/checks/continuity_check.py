@@ -292,7 +292,7 @@ def contradiction_findings(
     target = ctx.target
     if target.built_in:  # it cannot judge facts: asking it costs a minute and finds nothing a writer can trust
         run = CheckRun(name="Facts and characters", ran=False, detail="needs a capable model", note=CAPABLE_MODEL_NOTE)
-        return [], {"judged": [], "skipped": "the built-in model cannot judge facts and characters"}, run
+        return *consistency.not_judged(consistency.BUILT_IN_CANNOT_JUDGE), run
     note = ""
     findings, judging = consistency.contradictions(
         ctx.story, text, chapter=ctx.chapter, ignored=ignored, limit=max(calls, 0), progress=ctx.progress,

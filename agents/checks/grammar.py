@@ -30,6 +30,8 @@ DIALECTS = {
 }
 # LanguageTool has no Indian English; British spelling is the closest it has.
 LANGUAGETOOL_CODES = {"en-IN": "en-GB"}
+# What a LanguageTool server that is down, slow or answering nonsense raises.
+LANGUAGETOOL_FAILURES = (LanguageToolError, requests.RequestException, OSError, ValueError, KeyError)
 
 
 @cache
@@ -149,7 +151,7 @@ def check_grammar(text: str, *, dialect: str = "en-US", names=()) -> dict:
         try:
             matches = _languagetool(url, text, dialect)
             return {"available": True, "checker": "LanguageTool", "note": "", "matches": _without_names(matches, names)}
-        except (LanguageToolError, requests.RequestException, OSError, ValueError, KeyError) as exc:
+        except LANGUAGETOOL_FAILURES as exc:
             _tool.cache_clear()  # try afresh next time: the server may be back
             note = (
                 f"The LanguageTool server at {url} did not answer ({type(exc).__name__}); "
@@ -164,7 +166,7 @@ def probe_languagetool() -> str:
     url = settings.LANGUAGETOOL_URL
     try:
         matches = _languagetool(url, "This are a test.", "en-US")
-    except (LanguageToolError, requests.RequestException, OSError, ValueError, KeyError) as exc:
+    except LANGUAGETOOL_FAILURES as exc:
         _tool.cache_clear()
         raise ServiceError(f"The LanguageTool server at {url} did not answer ({type(exc).__name__}: {exc}).") from exc
     return f"answered: {len(matches)} suggestion(s) for “This are a test.”"

@@ -125,7 +125,7 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
     ignored = IgnoredFinding.objects.fingerprints(ctx.story)
     # The draft joins its chapter, so it is compared with the chapter's own text as well as earlier chapters.
     if ctx.target.built_in:  # too small to judge facts and characters: the rules below still run
-        contradictions, judging = [], {"judged": [], "skipped": "the built-in model cannot judge facts and characters"}
+        contradictions, judging = consistency.not_judged(consistency.BUILT_IN_CANNOT_JUDGE)
     else:
         contradictions, judging = consistency.contradictions(
             ctx.story, text, chapter=ctx.chapter, include_chapter=True, ignored=ignored
