@@ -301,19 +301,12 @@ def deaths_labelled() -> dict:
     """The dead-acting rule on its own labelled set (agents/tests/data/deaths.json): deaths told in the shapes
     writers use (compound, passive, appositive, by others) followed by an act, and as many cases that must stay
     quiet (a death not told, a return, someone else's death, memories, speech, the past)."""
-    from agents.checks import deaths
-    from agents.checks.names import person_words
+    from agents.tests import deaths_set
 
-    data = json.loads((ROOT / "agents" / "tests" / "data" / "deaths.json").read_text())
-    people = person_words(data["cast"], dictionary=lambda words: {"Old", "Mother", "Captain"})
-
-    def slip(case: dict) -> bool:
-        return bool(deaths.slips(case["later"], [case["earlier"]], people))
-
-    found = sum(slip(case) for case in data["slips"])
-    alarms = sum(slip(case) for case in data["clean"])
-    return {"slips": len(data["slips"]), "found": found, "recall": round(found / len(data["slips"]), 3),
-            "clean": len(data["clean"]), "false_alarms": alarms}  # fmt: skip
+    result = deaths_set.outcome()
+    found = result["slips"] - len(result["missed"])
+    return {"slips": result["slips"], "found": found, "recall": round(found / result["slips"], 3),
+            "clean": result["clean"], "false_alarms": len(result["alarms"])}  # fmt: skip
 
 
 def main():

@@ -1,13 +1,12 @@
 """The dead acting, without a model: deaths told plainly, acts in the narrative, returns, memories and the past."""
 
-import json
 import time
-from pathlib import Path
 
 import pytest
 
 from agents.checks.deaths import events, slips
 from agents.checks.names import person_words
+from agents.tests import deaths_set
 
 PEOPLE = person_words(["Old Bram", "Wenna Treloar"], dictionary=lambda words: {"Old"})
 DIED = "Old Bram died in the fire at the mill."
@@ -75,12 +74,9 @@ def test_deaths_told_in_the_shapes_writers_use_are_found_and_the_rest_stay_quiet
     """The labelled set (agents/tests/data/deaths.json, also scored by bench/continuity.py): compound, passive and
     appositive deaths and deaths told by others, then an act; and deaths not told, returns, someone else's death,
     memories, speech and the past."""
-    data = json.loads((Path(__file__).parent / "data" / "deaths.json").read_text())
-    people = person_words(data["cast"], dictionary=lambda words: {"Old", "Mother", "Captain"})
-    missed = [c["earlier"] for c in data["slips"] if not slips(c["later"], [c["earlier"]], people)]
-    alarms = [c["earlier"] for c in data["clean"] if slips(c["later"], [c["earlier"]], people)]
-    assert len(data["slips"]) >= 30 and len(data["clean"]) >= 30
-    assert missed == [] and alarms == []
+    result = deaths_set.outcome()
+    assert result["slips"] >= 30 and result["clean"] >= 30
+    assert result["missed"] == [] and result["alarms"] == []
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,8 @@ def worker_env(judge_ollama):
     return {"LLM_PROVIDER": "ollama", "OLLAMA_HOST": judge_ollama.url, "GENERATION_SLOTS": "1", "LLM_RETRIES": "0"}
 
 
-def test_a_writer_checks_a_chapter_and_a_finding_selects_its_passage(web_page, start_worker, screenshot):
+def checked_chapter(web_page, start_worker):
+    """A writer's second chapter, checked from the editor on a worker: the page, and the task's panel when done."""
     writer = make_user()
     story = make_story(writer, title="The Mill")
     make_chapter(story, title="The Ledger", content=FIRST)
@@ -35,12 +36,16 @@ def test_a_writer_checks_a_chapter_and_a_finding_selects_its_passage(web_page, s
     cast(story, make_character(writer, name="Mara"), role="protagonist", importance=9)
     page = web_page(writer)
     page.goto(chapter.get_absolute_url())
-
     page.click("text=Write with the AI team")
     page.click("text=Check continuity")
     start_worker()
     panel = page.locator(".task-panel")
     expect(panel.locator("[data-task-status]")).to_have_text("Succeeded")
+    return page, panel
+
+
+def test_a_writer_checks_a_chapter_and_a_finding_selects_its_passage(web_page, start_worker, screenshot):
+    page, panel = checked_chapter(web_page, start_worker)
     expect(panel).to_contain_text("Continuity check of the whole chapter")
     expect(panel).to_contain_text("“Marra” appears 1 time(s); the story spells it “Mara”")
     expect(panel.locator("[data-check-run=ran]")).to_have_count(5)
@@ -60,18 +65,7 @@ def test_a_writer_checks_a_chapter_and_a_finding_selects_its_passage(web_page, s
 def test_with_the_built_in_model_the_report_says_what_it_skipped_without_overlapping(
     web_page, start_worker, screenshot, worker_env
 ):
-    writer = make_user()
-    story = make_story(writer, title="The Mill")
-    make_chapter(story, title="The Ledger", content=FIRST)
-    chapter = make_chapter(story, title="The Flood", content=SECOND)
-    cast(story, make_character(writer, name="Mara"), role="protagonist", importance=9)
-    page = web_page(writer)
-    page.goto(chapter.get_absolute_url())
-    page.click("text=Write with the AI team")
-    page.click("text=Check continuity")
-    start_worker()
-    panel = page.locator(".task-panel")
-    expect(panel.locator("[data-task-status]")).to_have_text("Succeeded")
+    page, panel = checked_chapter(web_page, start_worker)
     expect(panel.locator("[data-check-run=skipped]")).to_have_count(2)  # facts need a capable model
     expect(panel.locator("[data-check-run=skipped]").first).to_contain_text("needs a capable model")
     screenshot(page, "15-continuity-built-in")
