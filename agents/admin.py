@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from agents.models import Fact, IgnoredFinding, MemoryItem
+from agents.models import Fact, IgnoredFinding, MemoryItem, ModelProfile
 
 
 @admin.register(MemoryItem)
@@ -32,3 +32,11 @@ class FactAdmin(admin.ModelAdmin):
     search_fields = ("subject", "value", "quote", "story__title")
     raw_id_fields = ("story", "chapter")
     readonly_fields = ("key",)
+
+
+@admin.register(ModelProfile)
+class ModelProfileAdmin(admin.ModelAdmin):
+    """What the self-test measured (Services page); deleting a row sends the model back to "treated as capable"."""
+
+    list_display = ("provider", "model", "capable", "passed", "asked", "measured_at")
+    readonly_fields = ("provider", "model", "capable", "passed", "asked", "answers", "measured_at")

@@ -272,3 +272,26 @@ class FactReading(models.Model):
 
     def __str__(self):
         return f"{self.chapter_id}: {self.facts_found} facts ({self.model or self.note[:40]})"
+
+
+class ModelProfile(models.Model):
+    """What the self-test measured of a configured model (agents/services/capabilities.py): whether it may judge,
+    read facts and rewrite to a critique. One row per provider and model, replaced by each new test."""
+
+    provider = models.CharField(max_length=20)
+    model = models.CharField(max_length=200)
+    capable = models.BooleanField()
+    passed = models.PositiveSmallIntegerField()
+    asked = models.PositiveSmallIntegerField()
+    answers = models.JSONField(default=list)  # each case: name, the answer (cut short), right or not
+    measured_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "model"], name="one_profile_per_model")]
+
+    def __str__(self):
+        return f"{self.provider} {self.model}: {self.summary()}"
+
+    def summary(self) -> str:
+        verdict = "capable" if self.capable else "treated as small"
+        return f"self-test {self.measured_at:%Y-%m-%d %H:%M}: {self.passed} of {self.asked} right, {verdict}"

@@ -178,8 +178,7 @@ class Pipeline:
         """The director's quality gate after a check: more steps to run (a rewrite, or work on the accepted draft)."""
         rewrites = sum(1 for m in plan if m.key.startswith("write-retry-"))
         draft_key = check.payload["draft"]
-        can_rewrite = not self.ctx.target.built_in
-        decision = director.gate(report, rewrites, can_rewrite).model_copy(
+        decision = director.gate(report, rewrites, self.ctx.target.profile).model_copy(
             update={"draft": draft_key, "verdict": report.verdict}
         )
         self.claim.gated(f"gate-{rewrites}", decision)

@@ -105,7 +105,8 @@ class Claim:
     def planned(self, planned):
         """The director's plan (agents.team.creative_director.Planned), with what it read in the note."""
         steps = [m.as_dict() for m in planned.steps]
-        self.decided("plan", planned.why, Plan(steps=steps, intent=planned.intent), planned.call)
+        plan = Plan(steps=steps, intent=planned.intent, limits=planned.limits)
+        self.decided("plan", planned.why, plan, planned.call)
 
     def gated(self, key: str, decision: GateDecision):
         self.decided(key, decision.reason, decision)

@@ -240,20 +240,28 @@ def agent_metrics(request):
 
 
 def configured_services() -> dict:
-    """Every outside service this site is set up to use, by key: what it is, and a small real call that tests it."""
+    """Every outside service this site is set up to use, by key: what it is, a small real call that tests it, and
+    for a model what it is trusted with and how to measure that (the self-test)."""
     services = {}
     for model in dict.fromkeys([None, *settings.LLM_STORY_MODELS]):
         target = llm.resolve(model)
         label = "The default model" if model is None else f"Offered to stories: {model}"
-        services[f"llm:{model or ''}"] = (
-            f"{label} ({target.provider.name}, {target.model})",
-            partial(llm.probe, model),
-        )
+        services[f"llm:{model or ''}"] = {
+            "name": f"{label} ({target.provider.name}, {target.model})", "probe": partial(llm.probe, model),
+            "profile": f"{target.profile.kind}: {target.profile.source}",
+            "measure": None if target.built_in else partial(measured, model),
+        }  # fmt: skip
     for number, service in enumerate(making.configured()):
-        services[f"image:{number}"] = (str(service), service.probe)
+        services[f"image:{number}"] = {"name": str(service), "probe": service.probe}
     if settings.LANGUAGETOOL_URL:
-        services["languagetool"] = (f"LanguageTool at {settings.LANGUAGETOOL_URL}", probe_languagetool)
+        services["languagetool"] = {"name": f"LanguageTool at {settings.LANGUAGETOOL_URL}", "probe": probe_languagetool}
     return services
+
+
+def measured(model) -> str:
+    profile = llm.measure(model)
+    answers = "; ".join(f"{a['name']}: {'right' if a['right'] else 'wrong'}" for a in profile.answers)
+    return f"{profile.summary()} ({answers})"
 
 
 @staff_member_required
@@ -262,13 +270,17 @@ def services_status(request):
     services = configured_services()
     tested = None
     if request.method == "POST":
-        key = request.POST.get("test", "")
-        if key not in services:
+        action = "measure" if "measure" in request.POST else "probe"
+        key = request.POST.get("measure" if action == "measure" else "test", "")
+        if not services.get(key, {}).get(action):
             raise Http404("No such service.")
-        name, probe = services[key]
         try:
-            tested = {"key": key, "ok": True, "answer": probe()}
+            tested = {"key": key, "ok": True, "answer": services[key][action]()}
         except ServiceError as failure:
             tested = {"key": key, "ok": False, "answer": str(failure)}
-    rows = [{"key": key, "name": name} for key, (name, _) in services.items()]
+        services = configured_services()  # a measurement changes the profile shown
+    rows = [  # no callables: the template language would call them
+        {"key": key, "name": s["name"], "profile": s.get("profile", ""), "measurable": bool(s.get("measure"))}
+        for key, s in services.items()
+    ]
     return render(request, "admin/services.html", {"services": rows, "tested": tested, "title": "Services"})

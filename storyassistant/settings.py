@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -391,6 +392,22 @@ LLM_STORY_MODELS = env_list("LLM_STORY_MODELS", "embedded")
 # When the writer's model fails twice on a draft, the draft is written with this one instead (the task says so);
 # "embedded" is the built-in SmolLM2, "" turns the fallback off.
 LLM_FALLBACK_MODEL = env_str("LLM_FALLBACK_MODEL", "embedded")
+# What configured models can do, by name: "small" (no model judge, no rewrites: checks are rules and grammar) or
+# "capable", e.g. "llama3.2:1b=small,qwen2.5:14b=capable". A model not listed is what the self-test on the staff's
+# Services page measured, else capable. The built-in model is always planned for as the built-in model.
+
+
+def model_profiles(value: str) -> dict[str, str]:
+    profiles = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        model, _, kind = item.rpartition("=")
+        if not model or kind.strip() not in ("small", "capable"):
+            raise ImproperlyConfigured(f"LLM_MODEL_PROFILES: “{item}” is not model=small or model=capable.")
+        profiles[model.strip()] = kind.strip()
+    return profiles
+
+
+LLM_MODEL_PROFILES = model_profiles(env_str("LLM_MODEL_PROFILES"))
 
 # --- Image services (portraits and scene illustrations) ---------------------------------------------------------
 # Each one set is used, in this order, the next taking over when one fails: ComfyUI (an API-format workflow from

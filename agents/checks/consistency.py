@@ -355,7 +355,9 @@ def not_judged(reason: str) -> tuple[list, dict]:
     return [], {"judged": [], "skipped": reason}
 
 
-BUILT_IN_CANNOT_JUDGE = "the built-in model cannot judge facts and characters"
+def cannot_judge(profile) -> tuple[list, dict]:
+    """not_judged() for a model whose profile says it cannot judge (agents/services/capabilities.py)."""
+    return not_judged(f"{profile.who} cannot judge facts and characters")
 
 
 def contradictions(

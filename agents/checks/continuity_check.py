@@ -21,11 +21,15 @@ from agents.team.base import AgentContext
 from agents.team.messages import AgentMessage, CheckRun, Earlier, Finding, QualityReport, StepResult, fingerprint
 from stories.models import Chapter
 
-CAPABLE_MODEL_NOTE = (
-    "The built-in model is too small to judge facts and characters: it misses most contradictions. Choose a "
-    "capable model for this story (an 8B instruct model or larger, through Ollama or an OpenAI-compatible "
-    "server) for these checks to be worth having."
-)
+
+def capable_model_note(profile) -> str:
+    return (
+        f"{profile.who.capitalize()} is too small to judge facts and characters: it misses most contradictions. "
+        "Choose a capable model for this story (an 8B instruct model or larger, through Ollama or an "
+        "OpenAI-compatible server) for these checks to be worth having."
+    )
+
+
 CONTEXT_CHARS = 60
 
 
@@ -290,9 +294,10 @@ def contradiction_findings(
     ctx: AgentContext, text: str, base: int, ignored, calls: int
 ) -> tuple[list[Finding], dict, CheckRun]:
     target = ctx.target
-    if target.built_in:  # it cannot judge facts: asking it costs a minute and finds nothing a writer can trust
-        run = CheckRun(name="Facts and characters", ran=False, detail="needs a capable model", note=CAPABLE_MODEL_NOTE)
-        return *consistency.not_judged(consistency.BUILT_IN_CANNOT_JUDGE), run
+    if not target.profile.judges:  # asking costs a minute and finds nothing a writer can trust
+        note = capable_model_note(target.profile)
+        run = CheckRun(name="Facts and characters", ran=False, detail="needs a capable model", note=note)
+        return *consistency.cannot_judge(target.profile), run
     note = ""
     findings, judging = consistency.contradictions(
         ctx.story, text, chapter=ctx.chapter, ignored=ignored, limit=max(calls, 0), progress=ctx.progress,

@@ -1,5 +1,5 @@
 """How well a draft fits the story's genre and tone: a 1-5 judgement by the model, a warning at or below
-QA_GENRE_WARN_AT_OR_BELOW."""
+QA_GENRE_WARN_AT_OR_BELOW. Not asked of a model that cannot judge (agents/services/capabilities.py)."""
 
 from django.conf import settings
 
@@ -12,6 +12,9 @@ def genre_findings(story, text: str, ignored=frozenset()) -> tuple[list[Finding]
     """A short judgement of how well the draft fits the story's genre and tone."""
     if not story.genre.strip() or not text.strip():
         return [], {}
+    profile = llm.resolve(story=story).profile
+    if not profile.judges:  # a score from a model that cannot judge would be noise, and costs seconds
+        return [], {"answered": False, "skipped": f"{profile.who} cannot judge genre and tone"}
     prefs = story.settings
     prompt = render(
         "genre_check", genre=story.genre, tone=prefs.tone, pov=prefs.pov.replace("_", " ") + " person",

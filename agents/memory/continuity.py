@@ -123,7 +123,7 @@ def changed_words(chapter: Chapter) -> int | None:
 def needs_capable_model(story) -> bool:
     """The built-in model cannot read a chapter into notes (it invents them); hand-written chapters wait for a
     capable one."""
-    return llm.resolve(story=story).built_in
+    return not llm.resolve(story=story).profile.judges
 
 
 def fallback_summary(text: str) -> str:

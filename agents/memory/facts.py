@@ -27,7 +27,7 @@ from agents.services.prompting import answer_json, render
 from stories.models import Chapter
 
 CAPABLE_MODEL_NOTE = (
-    "Not read for facts: the built-in model is too small to extract facts reliably (it invents them). Choose a "
+    "Not read for facts: the story's model is too small to extract facts reliably (it invents them). Choose a "
     "capable model for this story to build the fact ledger."
 )
 
@@ -75,7 +75,7 @@ def text_hash(text: str) -> str:
 
 
 def needs_capable_model(story) -> bool:
-    return llm.resolve(story=story).built_in and not settings.FACTS_WITH_EMBEDDED_MODEL
+    return not llm.resolve(story=story).profile.judges and not settings.FACTS_WITH_EMBEDDED_MODEL
 
 
 def windows(text: str, words: int) -> list[tuple[int, str]]:

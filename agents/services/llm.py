@@ -15,10 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 from django.conf import settings
 from django.core.cache import cache as django_cache
 
+from agents.services import capabilities
 from agents.services.providers import (
     EmbeddedProvider,
     LLMBadResponse,
@@ -67,6 +69,11 @@ class Target:
     def built_in(self) -> bool:
         """The small embedded model: it writes, but cannot judge or extract facts."""
         return isinstance(self.provider, EmbeddedProvider)
+
+    @cached_property
+    def profile(self) -> capabilities.Profile:
+        """What the model can be trusted with: the director plans by it."""
+        return capabilities.profile(self)
 
 
 class EndpointPool:
@@ -202,6 +209,22 @@ def probe(model: str | None = None) -> str:
     return f"{result.provider} {result.model} answered “{answer}” in {1000 * (time.monotonic() - started):.0f} ms"
 
 
+def measure(model: str | None = None) -> "capabilities.ModelProfile":
+    """Ask a configured model the self-test's questions (structured answers, temperature 0) and keep what it got
+    right (agents/services/capabilities.py): it is capable only with every answer right."""
+    target = resolve(model)
+    if target.built_in:
+        raise LLMError("The built-in model is not measured: it is always planned for as the built-in model.")
+    answers = []
+    for case in capabilities.self_test_cases():
+        result = generate([{"role": "user", "content": case["prompt"]}], model=model, schema=case["schema"],
+                          temperature=0, max_tokens=80, cache=False)  # fmt: skip
+        answers.append(
+            {"name": case["name"], "answer": result.text[:200], "right": capabilities.passes(case, result.text)}
+        )
+    return capabilities.record(target, answers)
+
+
 def generate(messages: list[dict], *, model=None, story=None, cache: bool | None = None, **options) -> LLMResult:
     """One complete answer. Raises an LLMError subclass (with a hint) when no endpoint could answer. With
     `schema=` (a JSON schema) the provider constrains the answer to it (structured output)."""
@@ -218,11 +241,13 @@ def stream(
     story=None,
     cache: bool | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    prose: bool = False,
     **options,
 ) -> "LLMStream":
-    """Tokens as they arrive; `.result` is filled in when the stream ends, `.cancel()` stops it early."""
+    """Tokens as they arrive; `.result` is filled in when the stream ends, `.cancel()` stops it early. `prose=True`
+    adds the sampling that keeps the model from looping in prose (its profile's; never for JSON answers)."""
     target = resolve(model, story)
-    options = _options(options)
+    options = _options({**(target.profile.prose_sampling if prose else {}), **options})
     fitted, trimmed = fit_to_context(messages, target, options["max_tokens"])
     return LLMStream(target, fitted, options, trimmed, _should_cache(cache, options), should_cancel)
 

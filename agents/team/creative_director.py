@@ -4,7 +4,7 @@ its reason, recorded with the step, so the writer can see why the team did what 
 
 from dataclasses import dataclass
 
-from agents.services import llm
+from agents.services import capabilities, llm
 from agents.team import intent as intent_reader
 from agents.team.base import AgentContext
 from agents.team.kinds import AgentType, Mode
@@ -61,6 +61,7 @@ class Planned:
     why: str
     intent: Intent | None = None  # what the director read in the note, when it could
     call: llm.LLMResult | None = None  # the model call that read it
+    limits: str = ""  # what the model's profile leaves out (capabilities.Profile.limits)
 
 
 def plan(ctx: AgentContext) -> Planned:
@@ -74,6 +75,8 @@ def plan(ctx: AgentContext) -> Planned:
     read, understood, call = intent_reader.interpret(ctx, default_words)
     intent = read or Intent()
     words = default_words if ctx.mode == Mode.REWRITE else (intent.target_words or default_words)
+    if ctx.target.profile.draft_words and ctx.mode != Mode.REWRITE:  # a rewrite keeps the selection's length
+        words = min(words, ctx.target.profile.draft_words)
     window = ctx.target.provider.context_window(ctx.target.model)
     # Leave at least half the window for the prompt; a long chapter is written in one go up to that limit.
     max_tokens = min(int(words * 1.4) + 64, window // 2)
@@ -110,11 +113,10 @@ def plan(ctx: AgentContext) -> Planned:
         why += ", then a quality check"
     else:
         why += " (the writer asked for no check)"
-    if ctx.target.built_in and checked:
-        why += ". With the built-in model the check is rules and grammar only (no model judge) and a failing draft is "
-        why += "not rewritten: a capable model does both"
+    if limits := ctx.target.profile.limits():
+        why += f". {limits}"
     how = f"Read the note: {understood}" if read else f"The usual plan: {understood}"
-    return Planned(steps, f"{why}. {how}.".replace("..", "."), read, call)
+    return Planned(steps, f"{why}. {how}.".replace("..", "."), read, call, limits)
 
 
 def follow_up(ctx: AgentContext, draft_key: str) -> list[AgentMessage]:
@@ -137,7 +139,9 @@ def check_steps(draft_key: str, check_key: str, words: int) -> list[AgentMessage
     ]  # fmt: skip
 
 
-def gate(report: QualityReport, rewrites_done: int, can_rewrite: bool = True) -> GateDecision:
+def gate(
+    report: QualityReport, rewrites_done: int, profile: capabilities.Profile = capabilities.CAPABLE
+) -> GateDecision:
     """Decide what to do with a checked draft: accept it, accept it with warnings, or rewrite it (never with a model
     that cannot rewrite to a critique: it would only cost the writer minutes for the same draft)."""
     problems = report.problems()
@@ -145,8 +149,9 @@ def gate(report: QualityReport, rewrites_done: int, can_rewrite: bool = True) ->
         return GateDecision(action="accept", reason="The draft passed every check.")
     if report.verdict == "warn":
         return GateDecision(action="accept", reason="The draft passed with warnings for the writer.", feedback=problems)
-    if not can_rewrite:
-        reason = "The built-in model cannot rewrite a draft to a critique: the writer decides, with the findings shown."
+    if not profile.rewrites:
+        reason = f"{profile.who.capitalize()} cannot rewrite a draft to a critique: the writer decides, with the "
+        reason += "findings shown."
         return GateDecision(action="accept", reason=reason, feedback=problems)
     if rewrites_done < MAX_REWRITES:
         reason = f"The draft failed the gate: rewrite {rewrites_done + 1} of {MAX_REWRITES}, with the critique."

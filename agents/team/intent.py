@@ -30,8 +30,8 @@ def interpret(ctx: AgentContext, default_words: int) -> tuple[Intent | None, str
     note = ctx.request.note.strip()
     if not note:
         return None, "no note to read", None
-    if ctx.target.built_in:
-        return None, "the built-in model cannot read a note into a plan (a capable model can)", None
+    if not ctx.target.profile.judges:
+        return None, f"{ctx.target.profile.who} cannot read a note into a plan (a capable model can)", None
     cast = list(ctx.story.characters.values_list("name", flat=True))
     prompt = render("director_plan", mode=ctx.mode_label, note=note, cast=cast, default_words=default_words)
     try:

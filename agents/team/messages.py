@@ -206,6 +206,7 @@ class Intent(Output):
 class Plan(Output):
     steps: list[dict[str, Any]]
     intent: Intent | None = None  # None: the usual plan for the mode (no note, or the note could not be read)
+    limits: str = ""  # what the model's profile leaves out, in one line for the task panel ("" for a capable model)
 
 
 # -- what a finished task reports -----------------------------------------------------------------------------------

@@ -113,6 +113,7 @@ def write(ctx: AgentContext, message: AgentMessage) -> StepResult:
         temperature=message.payload.get("temperature", 0.8),
         max_tokens=message.payload["max_tokens"],
         should_cancel=ctx.should_cancel,
+        prose=True,
     )
     for token in stream:
         ctx.emit(token)

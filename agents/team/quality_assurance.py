@@ -124,8 +124,8 @@ def check(ctx: AgentContext, message: AgentMessage) -> StepResult:
     signals = character_similarity(ctx, text)
     ignored = IgnoredFinding.objects.fingerprints(ctx.story)
     # The draft joins its chapter, so it is compared with the chapter's own text as well as earlier chapters.
-    if ctx.target.built_in:  # too small to judge facts and characters: the rules below still run
-        contradictions, judging = consistency.not_judged(consistency.BUILT_IN_CANNOT_JUDGE)
+    if not ctx.target.profile.judges:  # too small to judge facts and characters: the rules below still run
+        contradictions, judging = consistency.cannot_judge(ctx.target.profile)
     else:
         contradictions, judging = consistency.contradictions(
             ctx.story, text, chapter=ctx.chapter, include_chapter=True, ignored=ignored

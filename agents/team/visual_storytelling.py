@@ -106,7 +106,7 @@ def busiest_passage(text: str, names: list[str]) -> str:
 
 def describe_scene(ctx: AgentContext, chapter, names: list[str]) -> tuple[str, llm.LLMResult | None]:
     passage = busiest_passage(chapter.content, names)
-    if ctx.target.built_in:
+    if not ctx.target.profile.judges:
         return passage, None
     # The passage with its surroundings, bounded, so the model sees the moment and not the whole chapter.
     at = max(0, chapter.content.find(passage.split("\n")[0][:40]))

@@ -162,7 +162,7 @@ def candidates(text: str, is_new) -> list[WorldProposal]:
 def drafted(ctx: AgentContext, text: str, spellings: list[str]) -> tuple[dict[str, Entity], llm.LLMResult | None]:
     """What a capable model makes of the draft's new names: kind and description, by name. Nothing (and no
     call) with the built-in model, which invents rather than reads; nothing when the call or its answer fails."""
-    if ctx.target.built_in:
+    if not ctx.target.profile.judges:
         return {}, None
     passage = " ".join(text.split()[:EXTRACT_WORDS])
     prompt = render("world_extract", text=passage, known=spellings)

@@ -6,8 +6,9 @@ import json
 import pytest
 from django.urls import reverse
 
-from agents.checks.continuity_check import CAPABLE_MODEL_NOTE
+from agents.checks.continuity_check import capable_model_note
 from agents.memory import store as memory
+from agents.services.capabilities import BUILT_IN
 from generation.dispatch import start_generation
 from generation.models import GenerationTask
 from generation.tasks import run_generation
@@ -87,7 +88,7 @@ def test_a_hand_written_chapter_is_checked_against_what_came_before(user, judge_
         ("Name spellings", True), ("Appearance and deaths", True), ("Fact ledger", True),
         ("Facts and characters", True), ("Grammar and style", True),
     ]  # fmt: skip
-    assert not any(c.note == CAPABLE_MODEL_NOTE for c in report.checks)
+    assert not any(c.note == capable_model_note(BUILT_IN) for c in report.checks)
     checked.refresh_from_db()
     assert checked.content == CHECKED and checked.version == 1  # checking changes nothing
 
@@ -146,7 +147,7 @@ def test_with_the_built_in_model_the_rules_run_and_the_report_says_what_needs_a_
 
     assert task.status == "succeeded"
     facts = next(c for c in task.quality.checks if c.name == "Facts and characters")
-    assert not facts.ran and facts.note == CAPABLE_MODEL_NOTE and facts.detail == "needs a capable model"
+    assert not facts.ran and facts.note == capable_model_note(BUILT_IN) and facts.detail == "needs a capable model"
     assert not task.steps.get(
         agent="quality_assurance"
     ).model  # the model was never asked: the check takes seconds, not minutes

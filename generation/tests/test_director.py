@@ -6,6 +6,7 @@ import json
 import pytest
 
 from agents.services import llm
+from agents.services.capabilities import BUILT_IN
 from agents.team import creative_director as director
 from agents.team import registry
 from agents.team.base import AgentContext
@@ -13,6 +14,7 @@ from agents.team.intent import interpret
 from agents.team.kinds import AgentType
 from agents.team.messages import Finding, QualityReport, WorldContext
 from agents.team.requests import TaskRequest
+from generation.live import render_panel
 from tests.httpserver import LocalServer
 from tests.llm_servers import serve_ollama
 
@@ -148,7 +150,7 @@ def test_a_failing_world_step_is_skipped_and_the_draft_still_written(user, fake_
 def test_a_model_that_cannot_rewrite_gets_no_rewrite_loop_and_the_plan_says_so(story_with_cast, settings):
     failing = QualityReport.judge([Finding(check="repetition", severity="fail", message="A sentence repeats 9 times")])
     assert director.gate(failing, 0).action == "retry"
-    decision = director.gate(failing, 0, can_rewrite=False)
+    decision = director.gate(failing, 0, BUILT_IN)
     assert decision.action == "accept" and decision.feedback == ["A sentence repeats 9 times"]
     assert "cannot rewrite" in decision.reason
     story, chapter = story_with_cast
@@ -157,3 +159,34 @@ def test_a_model_that_cannot_rewrite_gets_no_rewrite_loop_and_the_plan_says_so(s
     settings.OLLAMA_HOSTS = ["http://127.0.0.1:9"]  # a capable model (planning an empty note asks it nothing)
     ctx = AgentContext(mode="continue", story=story, chapter=chapter, target=llm.resolve(model="llama3.1"))
     assert "rules and grammar only" not in director.plan(ctx).why
+
+
+def test_a_model_declared_small_is_planned_for_like_the_built_in_one(user, fake_ollama, story_with_cast, settings):
+    settings.LLM_MODEL_PROFILES = {"llama3.1": "small"}
+    story, chapter = story_with_cast
+    fake_ollama.state["reply"] = lambda body: "Too short."
+    task = run(user, story, chapter, note="Make it long and dark.")
+
+    bodies = chat_bodies(fake_ollama)
+    assert len(bodies) == 1 and is_writer(bodies[0])  # no note read, no judge, no rewrite: one call
+    assert bodies[0]["options"]["repeat_penalty"] == 1.1
+    plan = task.steps.get(key="plan")
+    assert "With the small model llama3.1: checks by rules and grammar only" in plan.reason
+    assert "The usual plan: the small model llama3.1 cannot read a note into a plan" in plan.reason
+    # The task panel says it in one line, in view (the plan's reason is only a tooltip there).
+    assert "data-limits>With the small model llama3.1: checks by rules and grammar only" in render_panel(task)
+    gate = task.steps.get(key="gate-0")
+    assert gate.output["action"] == "accept" and "The small model llama3.1 cannot rewrite" in gate.reason
+    assert task.status == "succeeded" and task.quality_report["verdict"] == "fail"
+    report = task.quality_report
+    assert report["consistency"]["skipped"] == "the small model llama3.1 cannot judge facts and characters"
+    assert report["genre"]["skipped"] == "the small model llama3.1 cannot judge genre and tone"
+
+
+def test_the_built_in_model_is_asked_for_a_draft_it_can_hold(story_with_cast):
+    story, chapter = story_with_cast
+    story.generation_settings = {**story.generation_settings, "target_words": 2000}
+    ctx = AgentContext(mode="next_chapter", story=story, chapter=chapter, target=llm.resolve(model="embedded"))
+    planned = director.plan(ctx)
+    write = next(step for step in planned.steps if step.key == "write")
+    assert write.payload["target_words"] == 400 and "drafts of up to 400 words" in planned.why

@@ -58,3 +58,20 @@ def test_a_service_that_is_down_says_why(staff_client, settings):
 def test_only_staff_see_the_services(writer_client):
     assert writer_client.get(reverse("services_status")).status_code == 302  # to the admin's sign-in
     assert writer_client.post(reverse("services_status"), {"test": "llm:"}).status_code == 302
+
+
+def test_the_self_test_measures_what_a_model_is_trusted_with(staff_client, settings, local_server):
+    # A model that answers every question with the same invented facts, as a tiny model does.
+    serve_ollama(local_server, reply=lambda body: '{"dead": ["Mara"], "contradicts": true, "town": ["Saltmere"]}')
+    settings.LLM_PROVIDER, settings.OLLAMA_HOSTS, settings.LLM_STORY_MODELS = "ollama", [local_server.url], ["embedded"]
+    url = reverse("services_status")
+    page = staff_client.get(url).content.decode()
+    assert "capable: not measured: treated as capable" in page
+    assert 'name="measure" value="llm:"' in page and 'name="measure" value="llm:embedded"' not in page
+    assert "built-in: the built-in model (SmolLM2-135M)" in page
+
+    measured = staff_client.post(url, {"measure": "llm:"}).content.decode()
+    assert 'data-service-result="ok"' in measured and "1 of 5 right, treated as small" in measured
+    assert "who died: wrong" in measured and "a contradiction: right" in measured
+    assert "small: self-test" in measured  # the profile shown is the new one
+    assert staff_client.post(url, {"measure": "llm:embedded"}).status_code == 404
