@@ -16,7 +16,7 @@ from django.conf import settings
 from language_tool_python.exceptions import LanguageToolError
 
 from agents.checks.names import WORD_RE as NAME_WORD_RE
-from agents.checks.names import base_word
+from agents.checks.names import base_word, established_names
 from core.services import ServiceError
 from stories.models import DIALECTS as DIALECT_NAMES
 
@@ -183,10 +183,19 @@ def story_names(story) -> list[str]:
     return [*story.characters.values_list("name", flat=True), *(name for name, _ in world), *keys, *own]
 
 
+def known_names(story, text: str) -> list[str]:
+    """The names grammar leaves alone in `text`: those the story lists (story_names) and those its chapters and
+    the text use as names before anyone added them to the cast (established_names: capitalised mid-sentence, never
+    in lower case, three uses or more)."""
+    chapters = [text, *(story.chapters.values_list("content", flat=True) if story.pk else [])]
+    return [*story_names(story), *established_names(chapters)]
+
+
 def check_story_text(story, text: str) -> dict:
-    """check_grammar in the story's dialect, leaving its names alone."""
+    """check_grammar in the story's dialect, leaving the story's names alone (known_names)."""
     dialect = story.settings.dialect
-    return {**check_grammar(text, dialect=dialect, names=story_names(story)), "dialect": DIALECT_NAMES[dialect]}
+    names = known_names(story, text)
+    return {**check_grammar(text, dialect=dialect, names=names), "dialect": DIALECT_NAMES[dialect]}
 
 
 def dictionary_words(words: set[str], dialect: str = "en-US") -> set[str]:
