@@ -37,10 +37,15 @@ def test_a_writer_draws_a_portrait_and_sees_it_on_the_cast_page(web_page, start_
     page.goto(f"/stories/{story.pk}/cast/")
     expect(page.locator('.portrait-none:near(:text("Mara"))').first).to_be_visible()
 
-    start_worker()
     page.click(f"[data-draw-portrait='{mara.pk}']")
+    team = page.locator("aside:has-text('How the team worked')")
+    expect(team.locator("[data-team-waiting]")).to_be_visible()  # no worker yet: the page says what it waits for
+    start_worker()
     panel = page.locator(".task-panel")
     expect(panel.locator("[data-task-status]")).to_have_text("Succeeded")
+    # The team's steps fill in as the task runs, without reloading the page.
+    expect(team).to_contain_text("Visual storytelling")
+    expect(team.locator("[data-team-waiting]")).to_have_count(0)
     expect(panel.locator("img.picture")).to_be_visible()
     assert page.evaluate("() => document.querySelector('.task-panel img.picture').naturalWidth") > 0
     expect(panel).to_contain_text("seed")
