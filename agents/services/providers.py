@@ -6,6 +6,7 @@ library's failures into the LLMError family, so llm.py can retry, fail over and 
 
 import importlib.util
 import math
+import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -257,6 +258,9 @@ class EmbeddedProvider(Provider):
     def chat_stream(self, endpoint, model, messages, options):
         sampling = ("temperature", "top_p", "seed", "stop", "repeat_penalty")
         kwargs = {k: options[k] for k in sampling if options.get(k) is not None}
+        # llama.cpp seeds each process the same way: without a seed of its own, every worker would give its n-th
+        # request the same draft, and asking again on another worker would repeat one the writer already saw.
+        kwargs.setdefault("seed", secrets.randbelow(2**31))
         if options.get("no_repeat_ngram"):
             from llama_cpp import LogitsProcessorList
 

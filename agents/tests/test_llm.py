@@ -246,3 +246,13 @@ def test_the_built_in_models_threads_share_the_cores_among_the_workers():
     assert embedded_llm_threads(0, workers=2, cores=8) == 4
     assert embedded_llm_threads(0, workers=6, cores=4) == 1
     assert embedded_llm_threads(3, workers=2, cores=2) == 3  # what the operator set
+
+
+def test_the_built_in_model_gives_a_new_draft_each_time_unless_asked_for_a_seed():
+    """Each worker process would otherwise seed llama.cpp alike and give its n-th request the same draft."""
+    ask = [{"role": "user", "content": "Write one sentence about the sea."}]
+    drafts = {llm.generate(ask, model="embedded", temperature=0.9, max_tokens=30, cache=False).text for _ in range(3)}
+    assert len(drafts) > 1
+    seeded = {llm.generate(ask, model="embedded", temperature=0.9, max_tokens=30, seed=7, cache=False).text
+              for _ in range(2)}  # fmt: skip
+    assert len(seeded) == 1
