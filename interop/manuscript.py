@@ -15,6 +15,7 @@ import posixpath
 import re
 import zipfile
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -26,17 +27,39 @@ from . import archives
 
 FORMATS = {"docx": "Word document", "epub": "EPUB e-book", "md": "Markdown", "txt": "Plain text"}
 SPLITS = {
-    "headings": "At headings (# lines, Word headings, e-book sections)",
+    "contents": "By the book's table of contents",
+    "headings": "At chapter headings (the heading level the book uses most; parts and titles above it kept)",
     "chapter-lines": "At lines that start with Chapter, Part, Prologue or Epilogue",
     "scene-breaks": "At scene breaks (***, * * *, ###)",
     "custom": "At lines that start with a word I choose",
     "none": "Do not split: one chapter",
 }
-# The splits that need nothing from the writer, worked out once when the manuscript is read.
+# The splits that need nothing from the writer, worked out once when the manuscript is read ("contents" too, from
+# the e-book's own table of contents, when it has one).
 FIXED_SPLITS = ("headings", "chapter-lines", "scene-breaks", "none")
-CHAPTER_LINE_RE = re.compile(
-    r"^(?:chapter|part|book|prologue|epilogue|interlude)\b[\w .:'’,\-–—]{0,80}$", re.IGNORECASE
+NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|"
+    "eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|first|second|third|fourth|"
+    "fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|last|final"
 )
+# "Chapter 12", "PART THREE — The Sea", "Book II. Of Ships", "Chapter Twenty-One: Why?", "Prologue": a word, a
+# numeral or number word (joined by hyphens or spaces), then any title. Each part is a bounded run with no
+# nested repetition, so it cannot backtrack over a long line.
+CHAPTER_LINE_RE = re.compile(
+    r"^(?:(?:chapter|part|book|act|volume)[ \t]+"
+    rf"(?:\d{{1,4}}|[ivxlcdm]{{1,8}}|(?:{NUMBER_WORDS})(?:[- ](?:{NUMBER_WORDS})){{0,2}})"
+    r"|prologue|epilogue|interlude|afterword|foreword)\b[.:)]?"
+    r"(?:(?P<sep>[ \t]*[-–—:.][ \t]*|[ \t]+)(?P<title>\S.{0,120}))?$",
+    re.IGNORECASE,
+)
+# Titles of front and back matter: offered in the preview as "not a chapter", left out unless the writer keeps them.
+MATTER_RE = re.compile(
+    r"^(?:(?:table of )?contents|copyright(?: page)?|imprint|colophon|uncopyright|licen[cs]e|dedication|"
+    r"title page|half title|also by .{1,60}|about the (?:author|publisher)|acknowledge?ments|"
+    r"the full project gutenberg licen[cs]e|project gutenberg.{0,60})$",
+    re.IGNORECASE,
+)
+TOC_MARK = "\x1dTOC\x1d"  # a line the e-book reader puts where a table-of-contents entry starts; never kept
 SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 MAX_ZIP_ENTRIES = 2000
 MAX_STYLES_BYTES = 5 * 1024 * 1024
@@ -72,8 +95,12 @@ def read_upload(data: bytes, folder, *, filename: str, max_bytes: int, max_unzip
     """The sandbox's entry point: the text into `folder`/text.md, and its format and fixed splits (as spans of
     the text) as the answer."""
     text, kind = read(filename, data, Bounds(max_bytes, max_unzipped, max_chars))
+    text, contents = table_of_contents(text)
     (folder / "text.md").write_text(text, encoding="utf-8")
-    return {"format": kind, "splits": {how: stored_split(text, how) for how in FIXED_SPLITS}}
+    splits = {how: stored_split(text, how) for how in FIXED_SPLITS}
+    if contents:
+        splits["contents"] = stored_spans(text, contents_spans(text, contents))
+    return {"format": kind, "splits": splits}
 
 
 def zip_format(archive: zipfile.ZipFile) -> str:
@@ -109,7 +136,7 @@ def read(filename: str, data: bytes, bounds: Bounds) -> tuple[str, str]:
         except archives.Damaged as exc:
             raise ManuscriptError(f"The file is damaged: {str(exc)[:200]}.") from exc
     else:
-        kind, text = text_format(filename), decode(data)
+        kind, text = text_format(filename), decode(data).replace("\x1d", "")
         counter.add(len(text))
     text = re.sub(r"\n{3,}", "\n\n", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if not text:
@@ -165,8 +192,19 @@ def styled(text: str, italic, bold) -> str:
     return f"{lead}{marker}{core}{marker}{trail}"
 
 
-def plain_heading(text: str) -> str:
-    return "# " + text.replace("*", "").replace("_", "").strip()
+def plain_heading(text: str, level: int = 1) -> str:
+    """A heading line at its level ("## " for a second-level heading), without emphasis markers."""
+    return "#" * min(max(level, 1), 6) + " " + text.replace("*", "").replace("_", "").strip()
+
+
+def heading_style_level(style: str) -> int | None:
+    """A Word paragraph style's heading level ("heading 2" -> 2, "title" -> 1), else None."""
+    if style == "title":
+        return 1
+    if style.startswith("heading"):
+        number = style[7:].strip()
+        return int(number) if number.isdigit() and 1 <= int(number) <= 6 else 1
+    return None
 
 
 # --- DOCX ----------------------------------------------------------------------------------------------------------
@@ -242,7 +280,8 @@ def read_docx(reader: archives.Reader, counter: Counter) -> str:
             if not text:
                 continue
             counter.add(len(text) + 2)
-            blocks.append(plain_heading(text) if style.startswith("heading") or style == "title" else text)
+            level = heading_style_level(style)
+            blocks.append(plain_heading(text, level) if level else text)
     except etree.XMLSyntaxError as exc:
         raise ManuscriptError("The Word document is damaged: it could not be read.") from exc
     finally:
@@ -270,6 +309,7 @@ def read_epub(reader: archives.Reader, counter: Counter) -> str:
     package = xml(reader.read(opf_path))
     base = posixpath.dirname(opf_path)
     manifest = {item.get("id"): item for item in package.iterfind(".//{*}manifest/{*}item")}
+    anchors = contents_anchors(reader, package, manifest, base)
     parts, seen = [], set()
     for itemref in package.iterfind(".//{*}spine/{*}itemref"):
         item = manifest.get(itemref.get("idref"))
@@ -279,11 +319,61 @@ def read_epub(reader: archives.Reader, counter: Counter) -> str:
         if path in seen:  # a spine that lists a document twice reads it once
             continue
         seen.add(path)
-        text = xhtml_text(reader.read(path))
+        text = xhtml_text(reader.read(path), anchors.get(path, {}))
         if text:
             counter.add(len(text) + 2)
             parts.append(text)
     return "\n\n".join(parts)
+
+
+def _resolve(base: str, href: str) -> tuple[str, str]:
+    """An href in the table of contents as (path in the archive, fragment)."""
+    path, _, fragment = (href or "").partition("#")
+    return posixpath.normpath(posixpath.join(base, unquote(path))), fragment
+
+
+def _top_entries(items: list, children) -> list:
+    """The table's top level; a single entry that holds the rest (the book's title) gives way to its children."""
+    while len(items) == 1 and children(items[0]):
+        items = children(items[0])
+    return items
+
+
+def contents_anchors(reader, package, manifest, base) -> dict[str, dict[str, list[str]]]:
+    """The e-book's own chapters, from its navigation document (EPUB 3) or its NCX (EPUB 2): for each document,
+    the fragment ids where a top-level entry starts ("" for the document's start) and the entries' titles."""
+    entries = []  # (path, fragment, title)
+    nav = next((i for i in manifest.values() if "nav" in (i.get("properties") or "").split()), None)
+    if nav is not None:
+        nav_path = posixpath.normpath(posixpath.join(base, nav.get("href", "")))
+        root = xml(reader.read(nav_path))
+        navs = root.findall(".//{*}nav")
+        toc = next((n for n in navs if n.get("{http://www.idpf.org/2007/ops}type") == "toc"), navs[0] if navs else None)
+        top = toc.find("{*}ol") if toc is not None else None
+        if top is not None:
+            items = _top_entries(top.findall("{*}li"), lambda li: li.findall("{*}ol/{*}li"))
+            for li in items:
+                link = li.find("{*}a")
+                if link is not None and link.get("href"):
+                    title = " ".join("".join(link.itertext()).split())
+                    entries.append((*_resolve(posixpath.dirname(nav_path), link.get("href")), title))
+    spine = package.find(".//{*}spine")
+    ncx = manifest.get(spine.get("toc")) if spine is not None else None
+    if not entries and ncx is not None:
+        ncx_path = posixpath.normpath(posixpath.join(base, ncx.get("href", "")))
+        root = xml(reader.read(ncx_path))
+        nav_map = root.find(".//{*}navMap")
+        items = _top_entries(nav_map.findall("{*}navPoint") if nav_map is not None else [],
+                             lambda point: point.findall("{*}navPoint"))  # fmt: skip
+        for point in items:
+            label, content = point.find("{*}navLabel"), point.find("{*}content")
+            if content is not None and content.get("src"):
+                title = " ".join("".join(label.itertext()).split()) if label is not None else ""
+                entries.append((*_resolve(posixpath.dirname(ncx_path), content.get("src")), title))
+    anchors: dict[str, dict[str, list[str]]] = {}
+    for path, fragment, title in entries[:MAX_PARTS]:
+        anchors.setdefault(path, {}).setdefault(fragment, []).append(title.replace("\x1d", ""))
+    return anchors
 
 
 def _leaf_blocks(root) -> list:
@@ -315,18 +405,31 @@ def _declared_encoding(data: bytes) -> str:
         return "utf-8"
 
 
-def xhtml_text(data: bytes) -> str:
+def xhtml_text(data: bytes, anchors: dict[str, list[str]] | None = None) -> str:
+    """The document's blocks, headings at their level. `anchors` (fragment id -> table-of-contents titles, "" for
+    the document's start) put a TOC_MARK line before the first block with text at or after each target."""
     try:
         root = lxml_html.fromstring(data, parser=lxml_html.HTMLParser(encoding=_declared_encoding(data)))
     except (etree.ParserError, ValueError, LookupError):
         return ""
+    anchors = dict(anchors or {})
+    pending = anchors.pop("", [])
+    leaves = set(_leaf_blocks(root))
     blocks = []
-    for element in _leaf_blocks(root):
-        text = re.sub(r"[ \t]+", " ", inline(element)).strip()
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if anchors and (key := element.get("id")) in anchors:
+            pending += anchors.pop(key)
+        if element not in leaves:
+            continue
+        text = re.sub(r"[ \t]+", " ", inline(element)).replace("\x1d", "").strip()
         if text:
-            heading = element.tag.startswith("h") and element.tag != "h"
-            blocks.append(plain_heading(text) if heading else text)
-    return "\n\n".join(blocks)
+            blocks += [TOC_MARK + title for title in pending]
+            pending = []
+            level = int(element.tag[1]) if re.fullmatch(r"h[1-6]", element.tag) else 0
+            blocks.append(plain_heading(text, level) if level else text)
+    return "\n\n".join(blocks + [TOC_MARK + title for title in pending])
 
 
 def inline(element, italic: bool = False, bold: bool = False) -> str:
@@ -336,6 +439,9 @@ def inline(element, italic: bool = False, bold: bool = False) -> str:
     out = [element.text or ""]
     for child in element:
         tag = child.tag if isinstance(child.tag, str) else ""
+        if not tag or tag in ("style", "script"):  # comments, processing instructions, styles: not the text
+            out.append(child.tail or "")
+            continue
         if tag == "br":
             out.append("\n")
         else:
@@ -370,12 +476,59 @@ def scene_break(line: str) -> bool:
     return len(marks) >= 3 and marks.count(marks[0]) == len(marks) and marks[0] in "*-#"
 
 
-def boundary(how: str, word: str):
+def heading_level(line: str) -> int:
+    """How deep a Markdown heading line is (1 for "# ", 2 for "## "), 0 for any other line."""
+    return len(line) - len(line.lstrip("#")) if heading(line) is not None else 0
+
+
+def chapter_level(text: str) -> int:
+    """The heading level that marks chapters: the shallowest used twice or more, unless its headings are all parts
+    (each straight away followed by a deeper heading, apart from a title page's) over a deeper level used at least
+    twice as often. A book title or a few part titles do not make chapters; a subtitle under each chapter
+    heading does not either. Linear."""
+    headings = []  # [level, followed at once by a deeper heading]
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        level = heading_level(stripped) if stripped.startswith("#") else 0
+        if headings and headings[-1][1] is None:
+            headings[-1][1] = level > headings[-1][0]
+        if level:
+            headings.append([level, None])
+    counts = {}
+    for level, _ in headings:
+        counts[level] = counts.get(level, 0) + 1
+    levels = sorted(level for level, count in counts.items() if count >= 2) or sorted(counts) or [1]
+    for index, level in enumerate(levels[:-1]):
+        parts = [followed for number, (at, followed) in enumerate(headings) if at == level and number > 0]
+        if parts and all(parts) and counts[levels[index + 1]] >= 2 * len(parts):
+            continue
+        return level
+    return levels[-1]
+
+
+def chapter_line(line: str) -> str | None:
+    """The line as a chapter title if it reads like one ("Chapter 12", "PART THREE — The Sea", "Chapter Nine:
+    Why Not?"), else None: it starts with a capital, and a title after the number without punctuation between
+    starts with one too ("Book two was better" is prose)."""
+    line = line.lstrip("# ")[:200]
+    match = CHAPTER_LINE_RE.match(line)
+    if not match or not line[:1].isupper():
+        return None
+    title, separator = match.group("title"), match.group("sep") or ""
+    if title and not separator.strip() and title[:1].islower():
+        return None
+    return line
+
+
+def boundary(how: str, word: str, text: str = ""):
     """A function from a stripped line to the chapter title it starts (or None); None when nothing splits."""
     if how == "headings":
-        return heading
+        level = chapter_level(text)
+        return lambda line: heading(line) if 0 < heading_level(line) <= level else None
     if how == "chapter-lines":
-        return lambda line: line.lstrip("# ")[:200] if CHAPTER_LINE_RE.match(line.lstrip("# ")[:200]) else None
+        return chapter_line
     if how == "scene-breaks":
         counter = iter(range(2, 10**9))
         return lambda line: f"Part {next(counter)}" if scene_break(line) else None
@@ -391,6 +544,7 @@ class Span:
     start: int
     end: int
     note: str = field(default="")
+    matter: bool = False  # front or back matter (a contents page, a licence): offered as "not a chapter"
 
 
 def spans(text: str, how: str = "headings", word: str = "", limit: int = CHAPTER_MAX_CHARS) -> list[Span]:
@@ -398,18 +552,27 @@ def spans(text: str, how: str = "headings", word: str = "", limit: int = CHAPTER
     chapter of its own, and a boundary with no text after it (a part title right before a chapter title) adds
     nothing. A chapter longer than `limit` is split into parts (at paragraph breaks, else line breaks, else
     sentence ends), never cut. Raises TooManyParts past MAX_PARTS."""
-    marker = boundary(how, word)
+    marker = boundary(how, word, text)
     first = "Part 1" if how == "scene-breaks" else "Opening"
     found: list[Span] = []
     title, start, offset = None, 0, 0
+    level, fresh = 0, False  # the chapter heading's level; no text under it yet
     for line in text.split("\n") if marker else ():
         end = offset + len(line)
-        name = marker(line.strip())
+        stripped = line.strip()
+        name = marker(stripped)
         if name is not None:
+            depth = heading_level(stripped) if how == "headings" else 0
             if not _blank(text, start, offset):
                 found.append(Span(title or first, start, offset))
                 _check_count(len(found))
-            title, start = name, min(end + 1, len(text))
+            elif title is not None and how != "scene-breaks" and (how != "headings" or level < depth):
+                name = f"{title} — {name}"[:200]  # a part's title right before a chapter's: kept in its title
+            title, start, level, fresh = name, min(end + 1, len(text)), depth, True
+        elif fresh and stripped:
+            fresh = False
+            if level and heading_level(stripped) > level:  # "Chapter 2" then "### The Mill": one title
+                title, start = f"{title}: {heading(stripped)}"[:200], min(end + 1, len(text))
         offset = end + 1
     if not _blank(text, start, len(text)) or not found:
         found.append(Span(title or (first if found else "Chapter 1"), start, len(text)))
@@ -483,19 +646,85 @@ def split(text: str, how: str = "headings", word: str = "") -> list[Part]:
 OPENING_CHARS = 200  # of each chapter, shown in the preview
 
 
+MATTER_NOTE = "Front or back matter, not a chapter: left out unless you keep it."
+
+
+def is_matter(title: str) -> bool:
+    """Contents pages, copyright and licence pages and the like, by their title (or the last part of it)."""
+    return bool(MATTER_RE.match(title.strip())) or bool(MATTER_RE.match(title.rsplit(" — ", 1)[-1].strip()))
+
+
 def stored_split(text: str, how: str, word: str = "") -> dict:
-    """A split as stored with the manuscript: for each chapter its title, span, note, words and opening; or the
-    reason it cannot be used."""
+    """A split as stored with the manuscript: for each chapter its title, span, note, words, opening and whether
+    it is front or back matter; or the reason it cannot be used."""
+    if how == "contents":
+        return {"refused": "This file has no table of contents of its own; choose another way to split it."}
     try:
         found = spans(text, how, word)
     except TooManyParts as exc:
         return {"refused": str(exc)}
+    return stored_spans(text, found)
+
+
+def stored_spans(text: str, found: list[Span]) -> dict:
     rows = []
     for span in found:
         content = text[span.start : span.end]
-        rows.append([span.title, span.start, span.end, span.note, count_words(content), content[:OPENING_CHARS]])
+        matter = span.matter or is_matter(span.title)
+        note = span.note or (MATTER_NOTE if matter else "")
+        rows.append([span.title, span.start, span.end, note, count_words(content), content[:OPENING_CHARS], matter])
     return {"spans": rows}
 
 
-def from_stored(text: str, stored: dict) -> list[Part]:
-    return [Part(span[0], text[span[1] : span[2]].strip(), span[3]) for span in stored.get("spans", [])]
+def from_stored(text: str, stored: dict, leave_out=()) -> list[Part]:
+    """The chapters of a stored split, without the ones (by position) the writer left out."""
+    return [
+        Part(span[0], text[span[1] : span[2]].strip(), span[3])
+        for index, span in enumerate(stored.get("spans", []))
+        if index not in leave_out
+    ]
+
+
+# --- the e-book's own table of contents ------------------------------------------------------------------------
+
+
+def table_of_contents(text: str) -> tuple[str, list[tuple[int, str]]]:
+    """The text without the reader's table-of-contents marks, and where each entry starts in it (offset, title).
+    A mark is a line of its own between blank lines; it goes with the blank line after it. Linear."""
+    if TOC_MARK not in text:
+        return text, []
+    out, entries, size, skip_blank = [], [], 0, False
+    for line in text.split("\n"):
+        if line.startswith(TOC_MARK):
+            entries.append((size, line[len(TOC_MARK) :].strip()[:200] or "Untitled"))
+            skip_blank = True
+            continue
+        if skip_blank and not line.strip():
+            skip_blank = False
+            continue
+        skip_blank = False
+        out.append(line)
+        size += len(line) + 1
+    cleaned = "\n".join(out).strip("\n")
+    lead = len("\n".join(out)) - len("\n".join(out).lstrip("\n"))
+    return cleaned, [(max(0, min(offset - lead, len(cleaned))), title) for offset, title in entries]
+
+
+def contents_spans(text: str, entries: list[tuple[int, str]], limit: int = CHAPTER_MAX_CHARS) -> list[Span]:
+    """Chapters from the table of contents: each entry runs to the next one. Text before the first entry (a title
+    page, a contents page) is front matter; entries at the same place are one chapter (the first title)."""
+    entries = sorted(dict(reversed(entries)).items())  # by offset; the first title given for a place wins
+    found = []
+    if entries and not _blank(text, 0, entries[0][0]):
+        found.append(Span("Front matter", 0, entries[0][0], matter=True))
+    for index, (start, title) in enumerate(entries):
+        end = entries[index + 1][0] if index + 1 < len(entries) else len(text)
+        if not _blank(text, start, end):
+            found.append(Span(title, start, end))
+    result = []
+    for span in found:
+        for piece in _within_limit(text, span, limit):
+            piece.matter = span.matter
+            result.append(piece)
+        _check_count(len(result))
+    return result

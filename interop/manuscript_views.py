@@ -41,7 +41,7 @@ def manuscript_preview(request, pk):
     """How the manuscript splits (the writer may choose another way), and where it goes; POST imports it."""
     imported = get_object_or_404(ManuscriptImport.objects.for_user(request.user).defer("text"), pk=pk)
     data = request.POST if request.method == "POST" else request.GET
-    how = data.get("split") if data.get("split") in manuscript.SPLITS else "headings"
+    how = data.get("split") if data.get("split") in manuscript.SPLITS else imported.default_split
     word = text_param(data.get("word"), 100)
     stories = Story.objects.for_user(request.user).order_by("-updated_at").only("pk", "title")
     target_pk = optional_id(data.get("story"), "story")
@@ -50,14 +50,18 @@ def manuscript_preview(request, pk):
     if request.method == "POST" and imported.imported_at is None:
         if "refused" in split:
             return refusal(request, 400, split["refused"])
-        if imported.request_import(how, word, target, text_param(data.get("title"), 200)):
+        count = len(split.get("spans", []))
+        leave_out = {int(i) for i in data.getlist("leave_out") if i.isdigit() and int(i) < count}
+        if len(leave_out) == count:
+            return refusal(request, 400, "Every part is left out: keep at least one to import.")
+        if imported.request_import(how, word, target, text_param(data.get("title"), 200), leave_out):
             enqueue_after_commit(tasks.import_manuscript, imported.pk, queue="background")
         return redirect(imported)
     context = {
         "imported": imported,
         "parts": [
-            {"title": title, "note": note, "words": words, "start": opening}
-            for title, _, _, note, words, opening in split.get("spans", [])
+            {"title": row[0], "note": row[3], "words": row[4], "start": row[5], "matter": row[6:7] == [True]}
+            for row in split.get("spans", [])
         ],
         "refused": split.get("refused", ""),
         "splits": manuscript.SPLITS,

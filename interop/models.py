@@ -63,6 +63,20 @@ class ManuscriptImport(models.Model):
         return self.filename.rsplit(".", 1)[0] or self.filename
 
     @property
+    def default_split(self) -> str:
+        """The book's own table of contents when it has one; else headings, or chapter lines (a text file), when
+        they find chapters; else headings."""
+
+        def found(how):
+            return len(self.splits.get(how, {}).get("spans", []))
+
+        if found("contents"):
+            return "contents"
+        if found("headings") < 2 and found("chapter-lines") >= 2:
+            return "chapter-lines"
+        return "headings"
+
+    @property
     def importing(self) -> bool:
         return bool(self.requested) and self.imported_at is None and not self.error
 
@@ -78,9 +92,11 @@ class ManuscriptImport(models.Model):
             ManuscriptImport.objects.filter(pk=self.pk).update(splits=self.splits)
         return self.splits[key]
 
-    def request_import(self, how: str, word: str, story, title: str) -> bool:
-        """Record the writer's choice, once; False when it was already made (a second click, another tab)."""
-        requested = {"how": how, "word": word, "story": story.pk if story else None, "title": title}
+    def request_import(self, how: str, word: str, story, title: str, leave_out=()) -> bool:
+        """Record the writer's choice (with the parts, by position, left out), once; False when it was already
+        made (a second click, another tab)."""
+        requested = {"how": how, "word": word, "story": story.pk if story else None, "title": title,
+                     "leave_out": sorted(set(leave_out))}  # fmt: skip
         done = ManuscriptImport.objects.filter(pk=self.pk, requested={}, imported_at__isnull=True).update(
             requested=requested, error=""
         )

@@ -58,7 +58,8 @@ def import_manuscript(import_id: int):
             )
             return
     text = imported.text
-    parts = manuscript.from_stored(text, imported.split_for(choice["how"], choice.get("word", "")))
+    split = imported.split_for(choice["how"], choice.get("word", ""))
+    parts = manuscript.from_stored(text, split, set(choice.get("leave_out", [])))
     try:
         imported.import_into(parts, story=story, title=choice.get("title", ""))
     except ValueError:

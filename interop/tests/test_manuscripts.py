@@ -101,7 +101,7 @@ def test_chapters_go_after_an_existing_storys_chapters(writer_client, user):
     ("how", "word", "titles"),
     [
         ("headings", "", ["Opening", "Part One", "Scene 2"]),
-        ("chapter-lines", "", ["Opening", "Chapter Seven: The Mill"]),
+        ("chapter-lines", "", ["Opening", "Part One — Chapter Seven: The Mill"]),  # the part kept in the title
         ("scene-breaks", "", ["Part 1", "Part 2"]),
         ("custom", "scene", ["Opening", "Scene 2"]),
         ("none", "", ["Chapter 1"]),

@@ -1,0 +1,202 @@
+"""Chapters from the book's own map: an e-book's table of contents (EPUB 3 navigation or EPUB 2 NCX), the heading
+level a Word document uses for chapters, chapter lines in plain text; front and back matter offered as "not a
+chapter"; nothing appended to a chapter it does not belong to. E-books here are built by hand as their makers
+write them (XHTML in a zip), documents with python-docx."""
+
+import io
+import zipfile
+
+import docx
+import pytest
+from django.urls import reverse
+
+from interop import manuscript, tasks
+from interop.models import ManuscriptImport
+from stories.models import Story
+
+from .test_manuscripts import BOUNDS, upload
+
+pytestmark = pytest.mark.django_db
+
+CONTAINER = (
+    '<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
+    '<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/></rootfiles>'
+    "</container>"
+)
+
+
+def xhtml(body: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml" '
+        f'xmlns:epub="http://www.idpf.org/2007/ops"><head><title>x</title></head><body>{body}</body></html>'
+    )
+
+
+def make_epub(documents: dict[str, str], toc: list[tuple[str, str]], *, ncx: bool = False, nested=False) -> bytes:
+    """An EPUB whose spine is `documents` (name -> body) in order, with `toc` (href, title) as its navigation
+    document (EPUB 3) or its NCX (EPUB 2); `nested` puts the entries under one entry for the book."""
+    items = "".join(
+        f'<item id="d{i}" href="{name}" media-type="application/xhtml+xml"/>' for i, name in enumerate(documents)
+    )
+    spine = "".join(f'<itemref idref="d{i}"/>' for i in range(len(documents)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as book:
+        book.writestr("mimetype", "application/epub+zip")
+        book.writestr("META-INF/container.xml", CONTAINER)
+        for name, body in documents.items():
+            book.writestr(f"OEBPS/{name}", xhtml(body))
+        if ncx:
+            points = "".join(
+                f'<navPoint id="p{i}"><navLabel><text>{title}</text></navLabel><content src="{href}"/></navPoint>'
+                for i, (href, title) in enumerate(toc)
+            )
+            if nested:
+                label = "<navLabel><text>The Book</text></navLabel>"
+                points = f'<navPoint id="book">{label}<content src="{toc[0][0]}"/>{points}</navPoint>'
+            book.writestr(
+                "OEBPS/toc.ncx", f'<ncx xmlns="http://www.daisy.org/z3986/2005/ncx/"><navMap>{points}</navMap></ncx>'
+            )
+            items += '<item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>'
+            spine_attrs = ' toc="ncx"'
+        else:
+            entries = "".join(f'<li><a href="{href}">{title}</a></li>' for href, title in toc)
+            if nested:
+                entries = f'<li><a href="{toc[0][0]}">The Book</a><ol>{entries}</ol></li>'
+            book.writestr("OEBPS/nav.xhtml", xhtml(f'<nav epub:type="toc"><ol>{entries}</ol></nav>'))
+            items += '<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>'
+            spine_attrs = ""
+        book.writestr(
+            "OEBPS/content.opf",
+            '<package xmlns="http://www.idpf.org/2007/opf" version="3.0"><metadata/>'
+            f"<manifest>{items}</manifest><spine{spine_attrs}>{spine}</spine></package>",
+        )
+    return out.getvalue()
+
+
+# A short book as e-book makers split it: a title page and a contents page, three chapters (one over two files,
+# with sections inside), and a licence page at the end that the contents list as well.
+BOOK = {
+    "title.xhtml": "<h1>The Keeper</h1><p>by A. Writer</p>",
+    "contents.xhtml": "<h2>Contents</h2><p>I. The Lamp</p><p>II. The Storm</p>",
+    "ch1.xhtml": '<section id="c1"><h2>I</h2><h3>The Lamp</h3><p>Mara lit the lamp.</p>'
+    "<h4>A note</h4><p>The oil was low.</p></section>",
+    "ch2a.xhtml": "<h2>II</h2><h3>The Storm</h3><p>The storm came.</p>",
+    "ch2b.xhtml": "<h3>Later</h3><p>It passed at dawn.</p>",
+    "ch3.xhtml": '<p>Before.</p><h2 id="three">III</h2><p>The ship <i>Gull</i> came in.</p>'
+    "<!-- a maker's comment --><style>p { color: red }</style>",
+    "licence.xhtml": "<h2>Licence</h2><p>Free to share.</p>",
+}
+TOC = [("ch1.xhtml", "I. The Lamp"), ("ch2a.xhtml", "II. The Storm"), ("ch3.xhtml#three", "III"),
+       ("licence.xhtml", "Licence")]  # fmt: skip
+
+
+def read_book(data, name="book.epub"):
+    text, kind = manuscript.read(name, data, BOUNDS)
+    text, contents = manuscript.table_of_contents(text)
+    return text, manuscript.contents_spans(text, contents)
+
+
+@pytest.mark.parametrize("ncx", [False, True], ids=["epub3-nav", "epub2-ncx"])
+@pytest.mark.parametrize("nested", [False, True], ids=["flat", "under-the-books-title"])
+def test_an_ebook_splits_by_its_own_table_of_contents(ncx, nested):
+    text, found = read_book(make_epub(BOOK, TOC, ncx=ncx, nested=nested))
+    assert [s.title for s in found] == ["Front matter", "I. The Lamp", "II. The Storm", "III", "Licence"]
+    chapters = {s.title: text[s.start : s.end].strip() for s in found}
+    # A chapter over two files is one chapter; its sections stay inside it, headings at their level.
+    # An entry pointing inside a file starts there; the text before it stays with the chapter before.
+    assert chapters["II. The Storm"] == (
+        "## II\n\n### The Storm\n\nThe storm came.\n\n### Later\n\nIt passed at dawn.\n\nBefore."
+    )
+    assert chapters["I. The Lamp"].endswith("#### A note\n\nThe oil was low.")
+    assert chapters["III"] == "## III\n\nThe ship *Gull* came in."  # no comment, no style
+    front, licence = found[0], found[-1]
+    assert (
+        front.matter and "The Keeper" in text[front.start : front.end] and "Contents" in text[front.start : front.end]
+    )
+    stored = manuscript.stored_spans(text, found)["spans"]
+    assert [row[6] for row in stored] == [True, False, False, False, True]  # the licence is back matter
+    assert not licence.matter and stored[-1][3] == manuscript.MATTER_NOTE
+
+
+def test_headings_split_at_the_level_the_book_uses_for_chapters():
+    document = docx.Document()
+    document.add_paragraph("The Keeper", style="Title")
+    document.add_paragraph("by A. Writer")
+    document.add_heading("Part One", level=1)
+    for number, subtitle in ((1, "The Lamp"), (2, None), (3, "Why Not?")):
+        document.add_heading(f"Chapter {number}", level=2)
+        if subtitle:
+            document.add_heading(subtitle, level=3)
+        document.add_paragraph(f"Text of chapter {number}.")
+        document.add_heading("Aside", level=3)
+        document.add_paragraph("More.")
+    document.add_heading("Part Two", level=1)
+    document.add_heading("Chapter 4", level=2)
+    document.add_paragraph("The end.")
+    out = io.BytesIO()
+    document.save(out)
+    text, _ = manuscript.read("book.docx", out.getvalue(), BOUNDS)
+    parts = manuscript.split(text, "headings")
+    assert [p.title for p in parts] == [
+        "The Keeper",  # the title page, with the byline
+        "Part One — Chapter 1: The Lamp",
+        "Chapter 2",
+        "Chapter 3: Why Not?",
+        "Part Two — Chapter 4",
+    ]
+    assert parts[0].content == "by A. Writer"
+    assert parts[2].content == "Text of chapter 2.\n\n### Aside\n\nMore."  # a section inside stays inside
+    assert manuscript.chapter_level(text) == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "title"),
+    [
+        ("Chapter 12", "Chapter 12"),
+        ("CHAPTER XIV. THE STORM", "CHAPTER XIV. THE STORM"),
+        ("Chapter Twenty-One: Why Not?", "Chapter Twenty-One: Why Not?"),
+        ("Part Three — The Sea!", "Part Three — The Sea!"),
+        ("Book II The Return", "Book II The Return"),
+        ("Prologue", "Prologue"),
+        ("book two was better than the first", None),
+        ("Book two was better than the first", None),
+        ("Chapter and verse were quoted at him.", None),
+        ("Part of the wall fell.", None),
+    ],
+)
+def test_chapter_lines_are_a_word_a_number_and_any_title(line, title):
+    assert manuscript.chapter_line(line) == title
+
+
+def test_front_matter_is_offered_as_not_a_chapter_and_left_out_unless_kept(writer_client):
+    book = make_epub(BOOK, TOC)
+    upload(writer_client, book, name="keeper.epub")
+    imported = ManuscriptImport.objects.get()
+    assert imported.default_split == "contents"
+    page = writer_client.get(imported.get_absolute_url()).content.decode()
+    assert 'data-parts="5"' in page and page.count("data-matter") == 2
+    assert page.count('name="leave_out" value="0" checked') == 1 and 'value="4" checked' in page
+    # The writer keeps the licence this time (unticks it) and leaves the front matter out.
+    writer_client.post(imported.get_absolute_url(), {"split": "contents", "leave_out": ["0"], "title": "Keeper"})
+    tasks.import_manuscript(imported.pk)
+    story = Story.objects.get(title="Keeper")
+    assert [c.title for c in story.chapters.order_by("order")] == ["I. The Lamp", "II. The Storm", "III", "Licence"]
+
+
+def test_leaving_out_every_part_is_refused(writer_client):
+    upload(writer_client, make_epub(BOOK, TOC), name="keeper.epub")
+    imported = ManuscriptImport.objects.get()
+    response = writer_client.post(
+        imported.get_absolute_url(), {"split": "contents", "leave_out": [str(i) for i in range(5)]}
+    )
+    assert response.status_code == 400 and "keep at least one" in response.content.decode()
+    assert not Story.objects.exists()
+
+
+def test_a_file_without_a_table_of_contents_says_so(writer_client):
+    upload(writer_client, b"# One\n\nText.\n\n# Two\n\nMore.", name="book.md")
+    imported = ManuscriptImport.objects.get()
+    assert imported.default_split == "headings"
+    page = writer_client.get(imported.get_absolute_url() + "?split=contents").content.decode()
+    assert "has no table of contents of its own" in page
+    assert reverse("manuscript_upload")  # the page still offers the other ways
