@@ -105,27 +105,50 @@ def clean(text: str) -> str:
     return HEADING_RE.sub("", text).strip()
 
 
+CONTINUE_NOTE = "Go on: continue the chapter from where it stops, in the same voice, without repeating anything."
+MAX_CONTINUATIONS = 2
+SHORT_SHARE = 0.5  # of the words asked for: a draft this short that the model ended on its own is asked to go on
+
+
 def write(ctx: AgentContext, message: AgentMessage) -> StepResult:
-    stream = llm.stream(
-        build_messages(ctx, message),
-        model=message.payload.get("model"),  # the fallback model, when the usual one failed
-        story=ctx.story,
-        temperature=message.payload.get("temperature", 0.8),
-        max_tokens=message.payload["max_tokens"],
-        should_cancel=ctx.should_cancel,
-        prose=True,
-    )
-    for token in stream:
-        ctx.emit(token)
-    result = stream.result
-    text = clean(result.text)
+    """The draft, streamed to the writer. A model that cannot be sent back to rewrite (the built-in one) and
+    stops well short of the length asked for is asked to go on, at most twice: a 50-word "chapter" is no draft."""
+    messages = build_messages(ctx, message)
+    target, max_tokens = message.payload.get("target_words") or 0, message.payload["max_tokens"]
+    text, calls = "", []
+    while True:
+        stream = llm.stream(
+            messages,
+            model=message.payload.get("model"),  # the fallback model, when the usual one failed
+            story=ctx.story,
+            temperature=message.payload.get("temperature", 0.8),
+            max_tokens=max_tokens,
+            should_cancel=ctx.should_cancel,
+            prose=True,
+        )
+        if text:
+            ctx.emit("\n\n")
+        for token in stream:
+            ctx.emit(token)
+        calls.append(stream.result)
+        more = clean(stream.result.text)
+        text = f"{text}\n\n{more}".strip() if more else text
+        stopped_early = stream.result.completion_tokens < 0.9 * max_tokens and more
+        if (
+            stream.target.profile.rewrites or stream.result.cancelled or not stopped_early
+            or count_words(text) >= SHORT_SHARE * target or len(calls) > MAX_CONTINUATIONS
+        ):  # fmt: skip
+            break
+        messages = [*messages[:2], {"role": "assistant", "content": text}, {"role": "user", "content": CONTINUE_NOTE}]
+        max_tokens = max(64, max_tokens - sum(c.completion_tokens for c in calls))
+    result = calls[-1]
     draft = Draft(
-        text=text, words=count_words(text), trimmed=result.trimmed, cancelled=result.cancelled,
-        endpoint=result.endpoint or "",
+        text=text, words=count_words(text), trimmed=[t for c in calls for t in c.trimmed],
+        cancelled=result.cancelled, endpoint=result.endpoint or "",
     )  # fmt: skip
     return StepResult(
         draft,
         model=result.model,
-        prompt_tokens=result.prompt_tokens,
-        completion_tokens=result.completion_tokens,
+        prompt_tokens=sum(c.prompt_tokens for c in calls),
+        completion_tokens=sum(c.completion_tokens for c in calls),
     )

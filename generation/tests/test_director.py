@@ -13,6 +13,7 @@ from agents.team.base import AgentContext
 from agents.team.intent import interpret
 from agents.team.kinds import AgentType
 from agents.team.messages import Finding, QualityReport, WorldContext
+from agents.team.narrative_intelligence import CONTINUE_NOTE
 from agents.team.requests import TaskRequest
 from generation.live import render_panel
 from tests.httpserver import LocalServer
@@ -168,8 +169,12 @@ def test_a_model_declared_small_is_planned_for_like_the_built_in_one(user, fake_
     task = run(user, story, chapter, note="Make it long and dark.")
 
     bodies = chat_bodies(fake_ollama)
-    assert len(bodies) == 1 and is_writer(bodies[0])  # no note read, no judge, no rewrite: one call
+    # No note read, no judge, no rewrite: the writer only, asked to go on twice as the draft stopped far too short.
+    assert len(bodies) == 3 and all(is_writer(b) for b in bodies)
     assert bodies[0]["options"]["repeat_penalty"] == 1.1
+    assert bodies[1]["messages"][-2:] == [{"role": "assistant", "content": "Too short."},
+                                          {"role": "user", "content": CONTINUE_NOTE}]  # fmt: skip
+    assert task.result_content == "Too short.\n\nToo short.\n\nToo short."
     plan = task.steps.get(key="plan")
     assert "With the small model llama3.1: checks by rules and grammar only" in plan.reason
     assert "The usual plan: the small model llama3.1 cannot read a note into a plan" in plan.reason
