@@ -45,6 +45,24 @@ class Character(models.Model):
             models.Index(fields=["owner", "name"], name="character_owner_name_idx"),
         ]
 
+    @property
+    def card_details(self) -> dict:
+        """What a character card brought that the profile has no field for, as the character page shows it: the
+        first message and the other greetings, the scenario, tags, creator notes and creator (the export writes
+        them back as they came)."""
+        card = (self.attributes or {}).get("card") or {}
+
+        def text(key):
+            return card[key].strip() if isinstance(card.get(key), str) else ""
+
+        def strings(key):
+            return [v for v in card.get(key) or [] if isinstance(v, str) and v.strip()]
+
+        details = {"first_mes": text("first_mes"), "alternate_greetings": strings("alternate_greetings"),
+                   "scenario": text("scenario"), "tags": strings("tags"), "creator_notes": text("creator_notes"),
+                   "creator": text("creator")}  # fmt: skip
+        return {key: value for key, value in details.items() if value}
+
     def __str__(self):
         return self.name
 

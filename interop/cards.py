@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from PIL import Image, PngImagePlugin
 
 from core.sandbox import Unreadable
-from pictures.images import clean, save_clean
+from pictures.images import PictureRejected, clean, save_clean
 
 from . import lorebooks
 
@@ -52,14 +52,18 @@ def read_upload(
     """The sandbox's entry point: the card's fields, its portrait cleaned into `folder`, and (when
     `lorebook_bytes` is given, for a card going into a story) its lorebook's entries."""
     card = read(data, max_bytes)
-    portrait = None
+    portrait, note = None, ""
     if card.image:
-        portrait = save_clean(clean(card.image, max_picture_bytes, max_pixels), folder, "portrait")
+        try:
+            portrait = save_clean(clean(card.image, max_picture_bytes, max_pixels), folder, "portrait")
+        except PictureRejected as exc:  # the card is intact even when the picture around it is not
+            note = f"Its picture could not be used ({str(exc).rstrip('.')}), so it has no portrait."
     book = card.kept.get("character_book")
     entries = []
     if lorebook_bytes and isinstance(book, dict) and book.get("entries"):
         entries = lorebooks.parse(json.dumps(book).encode(), lorebook_bytes)[1]
-    return {"fields": card.fields, "kept": card.kept, "spec": card.spec, "portrait": portrait, "lore": entries}
+    return {"fields": card.fields, "kept": card.kept, "spec": card.spec, "portrait": portrait, "lore": entries,
+            "portrait_note": note}  # fmt: skip
 
 
 def read(data: bytes, max_bytes: int) -> Card:
@@ -82,6 +86,8 @@ def png_text(data: bytes, keywords=CARD_KEYWORDS, max_text: int = 20 * 1024 * 10
         length, kind = int.from_bytes(data[at : at + 4], "big"), data[at + 4 : at + 8]
         body = data[at + 8 : at + 8 + length]
         if len(body) < length:
+            if found:  # the card came whole before the damage: the picture alone is lost
+                break
             raise CardError("The PNG is damaged: it ends in the middle of a part.")
         if kind == b"IEND":
             break
@@ -135,6 +141,11 @@ def text(value, limit: int) -> str:
 def from_json(card) -> Card:
     if not isinstance(card, dict):
         raise CardError("The file is not a character card.")
+    if "entries" in card and not card.get("name") and not isinstance(card.get("data"), dict):
+        raise CardError(
+            "This is a lorebook (World Info), not a character card: import it from a story's World page, with "
+            "Import lorebook."
+        )
     spec = card.get("spec") or "chara_card_v1"
     data = card.get("data") if spec in ("chara_card_v2", "chara_card_v3") else card
     if spec not in ("chara_card_v1", "chara_card_v2", "chara_card_v3") or not isinstance(data, dict):

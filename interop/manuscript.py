@@ -65,7 +65,8 @@ MAX_ZIP_ENTRIES = 2000
 MAX_STYLES_BYTES = 5 * 1024 * 1024
 # More chapters than any book has: a split past this is refused with the reason, not shown as 100,000 parts.
 MAX_PARTS = 2000
-BLOCK_TAGS = {"p", "div", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"}
+BLOCK_TAGS = {"p", "div", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "hr"}
+SCENE_BREAK = "* * *"
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
@@ -113,6 +114,28 @@ def zip_format(archive: zipfile.ZipFile) -> str:
     raise ManuscriptError("This zip file is neither a Word document (.docx) nor an EPUB e-book.")
 
 
+# What other files start with, so a picture or a PDF sent as a manuscript is named, with where it belongs.
+NOT_TEXT = (
+    (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"), (b"{\\rtf", "an RTF document"), (b"\xd0\xcf\x11\xe0", "an old Word (.doc) document"),
+)  # fmt: skip
+
+
+def not_a_manuscript(data: bytes) -> str | None:
+    """Why these bytes are no manuscript, with the fix, for the files people send by mistake."""
+    found = next((what for magic, what in NOT_TEXT if data.startswith(magic)), None)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        found = "a WebP image"
+    if found is None:
+        return None
+    if found.endswith("image"):
+        return (
+            f"This is {found}, not a manuscript. To import a character card (a PNG with a card in it), use "
+            "Characters → Import card; to add a picture, use a story's Pictures page."
+        )
+    return f"This is {found}, which cannot be imported: save it as .docx, .epub, .md or .txt."
+
+
 def text_format(filename: str) -> str:
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if extension in ("doc", "rtf", "odt", "pdf", "pages"):
@@ -136,8 +159,11 @@ def read(filename: str, data: bytes, bounds: Bounds) -> tuple[str, str]:
         except archives.Damaged as exc:
             raise ManuscriptError(f"The file is damaged: {str(exc)[:200]}.") from exc
     else:
+        if reason := not_a_manuscript(data[:16]):
+            raise ManuscriptError(reason)
         kind, text = text_format(filename), decode(data).replace("\x1d", "")
         counter.add(len(text))
+        text = markdown_text(text) if kind == "md" else reflow(text.replace("\r\n", "\n").replace("\r", "\n"))
     text = re.sub(r"\n{3,}", "\n\n", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if not text:
         raise ManuscriptError("The file has no text in it.")
@@ -176,6 +202,56 @@ def open_zip(data: bytes, bounds: Bounds) -> zipfile.ZipFile:
 
 
 TOO_BIG = "The file expands to far more than a manuscript could; it was refused."
+
+
+# --- text and Markdown -----------------------------------------------------------------------------------------
+
+
+def markdown_text(text: str) -> str:
+    """Markdown read by a CommonMark parser (HTML in it allowed, as manuscripts use it) and taken back to the app's
+    text like an e-book's XHTML: headings at their level, emphasis and strikethrough kept, scene breaks kept,
+    comments, styles and scripts dropped, wrapper tags (<div>, <section>) unwrapped."""
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark", {"html": True}).enable("strikethrough").render(text)
+    return xhtml_text(f"<html><body>{rendered}</body></html>".encode())
+
+
+WRAPPED_SHARE = 0.5  # of lines followed by another line of the same paragraph: the file is hard-wrapped
+
+
+def reflow(text: str) -> str:
+    """A hard-wrapped text file (lines broken at a fixed width, paragraphs between blank lines, as e-text archives
+    make them) with each paragraph on one line again. A paragraph whose lines are not all near the wrap width
+    (verse, a letter's address, a table) keeps its line breaks, as does a chapter line. Linear."""
+    lines = text.split("\n")
+    lengths = sorted(len(line.rstrip()) for line in lines if line.strip())
+    if len(lengths) < 20:
+        return text
+    width = lengths[int(len(lengths) * 0.9)]  # nine lines in ten are no longer than the wrap width
+    joined = sum(1 for a, b in zip(lines, lines[1:], strict=False) if a.strip() and b.strip())
+    blank = len(lines) - len(lengths)
+    # Wrapped paragraphs have blank lines between them; a file of one sentence a line has none.
+    if not 40 <= width <= 100 or joined < WRAPPED_SHARE * len(lengths) or blank < 0.05 * len(lengths):
+        return text
+    out, paragraph = [], []
+
+    def flush():
+        wrapped = len(paragraph) > 1 and all(len(line.rstrip()) >= 0.6 * width for line in paragraph[:-1])
+        if wrapped and not chapter_line(paragraph[0].strip()):
+            out.append(" ".join(line.strip() for line in paragraph))
+        else:
+            out.extend(paragraph)
+        paragraph.clear()
+
+    for line in lines:
+        if line.strip():
+            paragraph.append(line)
+        else:
+            flush()
+            out.append(line)
+    flush()
+    return "\n".join(out)
 
 
 # --- emphasis ------------------------------------------------------------------------------------------------------
@@ -423,7 +499,11 @@ def xhtml_text(data: bytes, anchors: dict[str, list[str]] | None = None) -> str:
             pending += anchors.pop(key)
         if element not in leaves:
             continue
-        text = re.sub(r"[ \t]+", " ", inline(element)).replace("\x1d", "").strip()
+        if element.tag == "hr":  # a scene break
+            blocks.append(SCENE_BREAK)
+            continue
+        text = "".join(element.itertext()) if element.tag == "pre" else inline(element)
+        text = re.sub(r"[ \t]+", " ", text).replace("\x1d", "").strip()
         if text:
             blocks += [TOC_MARK + title for title in pending]
             pending = []
@@ -433,23 +513,29 @@ def xhtml_text(data: bytes, anchors: dict[str, list[str]] | None = None) -> str:
 
 
 def inline(element, italic: bool = False, bold: bool = False) -> str:
-    """An element's text with <em>/<i> as *…* and <strong>/<b> as **…**; <br> is a line break. Emphasis inside
-    the same emphasis adds nothing, so however deep the nesting, each character is copied a bounded number of
-    times."""
-    out = [element.text or ""]
+    """An element's text with <em>/<i> as *…* and <strong>/<b> as **…**, <s>/<del> as ~~…~~; <br> is a line
+    break, and a line break in the source is a space, as a browser shows it. Emphasis inside the same emphasis
+    adds nothing, so however deep the nesting, each character is copied a bounded number of times."""
+    out = [_spaced(element.text)]
     for child in element:
         tag = child.tag if isinstance(child.tag, str) else ""
         if not tag or tag in ("style", "script"):  # comments, processing instructions, styles: not the text
-            out.append(child.tail or "")
+            out.append(_spaced(child.tail))
             continue
         if tag == "br":
             out.append("\n")
         else:
             child_italic, child_bold = tag in ("em", "i") and not italic, tag in ("strong", "b") and not bold
             inner = inline(child, italic or child_italic, bold or child_bold)
+            if tag in ("s", "del", "strike") and inner.strip():
+                inner = f"~~{inner.strip()}~~"
             out.append(styled(inner, child_italic, child_bold) if child_italic or child_bold else inner)
-        out.append(child.tail or "")
+        out.append(_spaced(child.tail))
     return "".join(out)
+
+
+def _spaced(text: str | None) -> str:
+    return (text or "").replace("\r", " ").replace("\n", " ")
 
 
 # --- splitting -------------------------------------------------------------------------------------------------------
@@ -522,10 +608,10 @@ def chapter_line(line: str) -> str | None:
     return line
 
 
-def boundary(how: str, word: str, text: str = ""):
-    """A function from a stripped line to the chapter title it starts (or None); None when nothing splits."""
+def boundary(how: str, word: str, level: int = 1):
+    """A function from a stripped line to the chapter title it starts (or None); None when nothing splits.
+    `level`: the chapter headings' (chapter_level); headings above it split too."""
     if how == "headings":
-        level = chapter_level(text)
         return lambda line: heading(line) if 0 < heading_level(line) <= level else None
     if how == "chapter-lines":
         return chapter_line
@@ -552,11 +638,14 @@ def spans(text: str, how: str = "headings", word: str = "", limit: int = CHAPTER
     chapter of its own, and a boundary with no text after it (a part title right before a chapter title) adds
     nothing. A chapter longer than `limit` is split into parts (at paragraph breaks, else line breaks, else
     sentence ends), never cut. Raises TooManyParts past MAX_PARTS."""
-    marker = boundary(how, word, text)
+    chapters_at = chapter_level(text) if how == "headings" else 0
+    marker = boundary(how, word, chapters_at)
     first = "Part 1" if how == "scene-breaks" else "Opening"
     found: list[Span] = []
     title, start, offset = None, 0, 0
     level, fresh = 0, False  # the chapter heading's level; no text under it yet
+    # Before the first chapter heading, a part under a heading above the chapters' level is a title page.
+    title_page, before_chapters = False, True
     for line in text.split("\n") if marker else ():
         end = offset + len(line)
         stripped = line.strip()
@@ -564,21 +653,30 @@ def spans(text: str, how: str = "headings", word: str = "", limit: int = CHAPTER
         if name is not None:
             depth = heading_level(stripped) if how == "headings" else 0
             if not _blank(text, start, offset):
-                found.append(Span(title or first, start, offset))
+                found.append(Span(title or first, start, offset, matter=title_page))
                 _check_count(len(found))
             elif title is not None and how != "scene-breaks" and (how != "headings" or level < depth):
                 name = f"{title} — {name}"[:200]  # a part's title right before a chapter's: kept in its title
             title, start, level, fresh = name, min(end + 1, len(text)), depth, True
+            title_page = before_chapters and 0 < depth < chapters_at
+            before_chapters = before_chapters and depth != chapters_at
         elif fresh and stripped:
             fresh = False
             if level and heading_level(stripped) > level:  # "Chapter 2" then "### The Mill": one title
                 title, start = f"{title}: {heading(stripped)}"[:200], min(end + 1, len(text))
         offset = end + 1
     if not _blank(text, start, len(text)) or not found:
-        found.append(Span(title or (first if found else "Chapter 1"), start, len(text)))
+        found.append(Span(title or (first if found else "Chapter 1"), start, len(text), matter=title_page))
+    return _pieces(text, found, limit)
+
+
+def _pieces(text: str, found: list[Span], limit: int) -> list[Span]:
+    """Each span within the limit (split at paragraph breaks when longer), at most MAX_PARTS in all."""
     result = []
     for span in found:
-        result += _within_limit(text, span, limit)
+        for piece in _within_limit(text, span, limit):
+            piece.matter = span.matter
+            result.append(piece)
         _check_count(len(result))
     return result
 
@@ -721,10 +819,4 @@ def contents_spans(text: str, entries: list[tuple[int, str]], limit: int = CHAPT
         end = entries[index + 1][0] if index + 1 < len(entries) else len(text)
         if not _blank(text, start, end):
             found.append(Span(title, start, end))
-    result = []
-    for span in found:
-        for piece in _within_limit(text, span, limit):
-            piece.matter = span.matter
-            result.append(piece)
-        _check_count(len(result))
-    return result
+    return _pieces(text, found, limit)

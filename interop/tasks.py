@@ -13,7 +13,7 @@ from pictures.models import Picture
 from stories.models import Story
 from stories.text import count_words
 
-from . import backup, manuscript
+from . import backup, lorebooks, manuscript
 from .models import ManuscriptImport
 
 
@@ -81,8 +81,15 @@ def _lorebook_into_world(upload) -> tuple[str, str]:
     with uploads.read(upload, "interop.lorebooks:read_upload", max_bytes=settings.LOREBOOK_MAX_BYTES) as result:
         kind, items = result.value["format"], result.value["entries"]
     added, skipped = story.add_lore(items)
-    note = f" ({skipped} already in the world were left as they are)" if skipped else ""
-    return f"Added {added} entries from the {LOREBOOK_NAMES.get(kind, kind)} lorebook{note}.", reverse(
+    notes = [f"{skipped} already in the world were left as they are"] if skipped else []
+    if split := sum(1 for item in items if (item["metadata"].get("part") or {}).get("number") == 1):
+        notes.append(
+            f"{split} entr{'y' if split == 1 else 'ies'} longer than {lorebooks.DESCRIPTION_MAX_CHARS:,} characters "
+            "split into parts, joined again when you export"
+        )
+    note = f" ({'; '.join(notes)})" if notes else ""
+    entries = f"{added} entr{'y' if added == 1 else 'ies'}"
+    return f"Added {entries} from the {LOREBOOK_NAMES.get(kind, kind)} lorebook{note}.", reverse(
         "world_list", args=[story.pk]
     )
 
@@ -118,8 +125,12 @@ def _character_from_card(upload) -> tuple[str, str]:
                 status=Picture.Status.ACCEPTED, source=Picture.Source.UPLOADED, caption=character.name,
             )  # fmt: skip
     message = f"Imported {character.name} from a character card."
+    if card.get("portrait_note"):
+        message += f" {card['portrait_note']}"
     if card["lore"]:
-        message += f" Its lorebook added {added} entries to the story's world."
+        skipped = len(card["lore"]) - added
+        message += f" Its lorebook added {added} entr{'y' if added == 1 else 'ies'} to the story's world"
+        message += f" ({skipped} with names the world already has were left as they are)." if skipped else "."
     return message, reverse("story_cast", args=[story.pk]) if story else character.get_absolute_url()
 
 

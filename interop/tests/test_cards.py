@@ -2,6 +2,7 @@
 portrait included, the lorebook into the story's world; exporting what was imported gives an equivalent card."""
 
 import base64
+import html
 import io
 import json
 import struct
@@ -75,6 +76,18 @@ def test_a_v2_card_round_trips_through_the_library(writer_client, user):
     v3 = writer_client.get(reverse("card_export", args=[seraphina.pk, "v3"])).json()
     assert v3["spec"] == "chara_card_v3" and v3["data"]["character_book"] == V2["data"]["character_book"]
 
+    # What the profile has no field for is on the character page, and survives an edit of the profile.
+    page = writer_client.get(seraphina.get_absolute_url()).content.decode()
+    for shown in ("First message", "*She kneels beside you.* You&#x27;re awake.", "Other greetings",
+                  "<li>Hello, traveller.</li>", "You wake in her glade.", '<span class="badge">guardian</span>',
+                  "For testing.", "By someone"):  # fmt: skip
+        assert shown in page, shown
+    writer_client.post(seraphina.get_absolute_url(), {"name": "Seraphina", "personality": "Kind."})
+    exported = writer_client.get(reverse("card_export", args=[seraphina.pk, "v2"])).json()
+    assert (
+        exported["data"]["alternate_greetings"] == ["Hello, traveller."] and exported["data"]["tags"][1] == "guardian"
+    )
+
 
 def test_a_png_card_brings_its_portrait_and_exports_as_a_png_card(writer_client, user):
     v3 = {"spec": "chara_card_v3", "spec_version": "3.0", "data": {**V2["data"], "nickname": "Sera"}}
@@ -135,7 +148,6 @@ def test_bad_cards_are_refused_and_nothing_is_saved(writer_client):
         (json.dumps({"spec": "chara_card_v9", "data": {}}).encode(), "x.json", "Unknown character card format"),
         (json.dumps({"spec": "chara_card_v2", "data": {"name": ""}}).encode(), "x.json", "has no name"),
         (card_png(V2)[:80], "x.png", "damaged"),
-        (with_card(png_claiming(9000, 9000), V2), "bomb.png", "9,000 × 9,000 pixels; the limit is 40 megapixels"),
     ]:
         page = import_card(writer_client, data, name=name).content.decode()
         failed = Upload.objects.get(filename=name)
@@ -143,6 +155,11 @@ def test_bad_cards_are_refused_and_nothing_is_saved(writer_client):
         assert reason in page
         failed.delete()
     assert not Character.objects.exists() and not Picture.objects.exists()
+    # A card whose picture claims 81 megapixels: the card comes in, the picture is never decoded, and it says so.
+    made = import_card(writer_client, with_card(png_claiming(9000, 9000), V2), name="bomb.png")
+    page = writer_client.get(made["Location"]).content.decode()
+    assert "9,000 × 9,000 pixels; the limit is 40 megapixels), so it has no portrait" in page
+    assert Character.objects.get().name == "Seraphina" and not Picture.objects.exists()
 
 
 def test_script_in_a_cards_fields_is_escaped_where_it_is_shown(writer_client):
@@ -189,3 +206,19 @@ def test_compressed_and_international_text_chunks_are_read_within_bounds():
     png = png_claiming(10, 10)
     with pytest.raises(cards.CardError, match="expands to far more than a card could"):
         cards.read(png[:33] + chunk + png[33:], 20 * 1024 * 1024)
+
+
+def test_a_card_whose_picture_is_damaged_imports_without_a_portrait_and_says_so(writer_client, user):
+    plain = io.BytesIO()
+    Image.new("RGB", (40, 60), (200, 100, 150)).save(plain, "PNG")
+    damaged = with_card(plain.getvalue(), V2)[:-30]  # the card chunk intact, the picture's data cut short
+    story = make_story(user)
+    response = import_card(writer_client, damaged, name="seraphina.png", story=story.pk)
+    page = writer_client.get(response["Location"]).content.decode()
+    assert "Imported Seraphina from a character card. Its picture could not be used" in page
+    assert "so it has no portrait" in page and "Its lorebook added 1 entry to the story" in page
+    assert Character.objects.get().name == "Seraphina" and not Picture.objects.exists()
+
+    import_card(writer_client, json.dumps(V2).encode(), story=story.pk)  # the same card again
+    page = html.unescape(writer_client.get(reverse("story_cast", args=[story.pk])).content.decode())
+    assert "added 0 entries to the story's world (1 with names the world already has were left as they are)" in page

@@ -25,7 +25,7 @@ def test_runs_of_spaces_in_headings_and_emphasis_read_in_linear_time():
     (text, _), seconds = timed(manuscript.read, "italic.docx", hostile.docx_italic_spaces(40_000), BOUNDS)
     assert seconds < 0.5 and text == "*a" + " " * 40_000 + "b*"
     (text, _), seconds = timed(manuscript.read, "newlines.epub", hostile.epub_emphasis_newlines(40_000), BOUNDS)
-    assert seconds < 0.5 and text == "*a\n\nb*"
+    assert seconds < 0.5 and text == "*a b*"  # line breaks in the source are spaces, as a browser shows them
     (text, _), seconds = timed(manuscript.read, "deep.epub", hostile.epub_deep_emphasis(100, 200_000), BOUNDS)
     assert seconds < 0.5 and text == "***" + "x" * 200_000 + "***"
 

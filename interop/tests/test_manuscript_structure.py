@@ -145,6 +145,7 @@ def test_headings_split_at_the_level_the_book_uses_for_chapters():
         "Part Two — Chapter 4",
     ]
     assert parts[0].content == "by A. Writer"
+    assert [s.matter for s in manuscript.spans(text, "headings")] == [True, False, False, False, False]  # title page
     assert parts[2].content == "Text of chapter 2.\n\n### Aside\n\nMore."  # a section inside stays inside
     assert manuscript.chapter_level(text) == 2
 
@@ -200,3 +201,77 @@ def test_a_file_without_a_table_of_contents_says_so(writer_client):
     page = writer_client.get(imported.get_absolute_url() + "?split=contents").content.decode()
     assert "has no table of contents of its own" in page
     assert reverse("manuscript_upload")  # the page still offers the other ways
+
+
+def wrapped(paragraph: str, width: int = 70) -> str:
+    lines, line = [], ""
+    for word in paragraph.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "\n".join([*lines, line])
+
+
+def test_a_hard_wrapped_text_file_gets_its_paragraphs_back_and_keeps_its_verse():
+    prose = " ".join(f"The keeper climbed the stairs for the {n}th time and counted the ships below." for n in range(8))
+    verse = "The lamp is lit,\nthe sea is wide,\nand I am home."
+    text = "\n\n".join(
+        ["CHAPTER I", wrapped(prose), wrapped(prose), verse, "CHAPTER II: Why Not?", wrapped(prose), wrapped(prose)]
+    )
+    read, _ = manuscript.read("book.txt", text.encode(), BOUNDS)
+    paragraphs = read.split("\n\n")
+    assert paragraphs[1] == prose and paragraphs[2] == prose  # one line each again
+    assert verse in read  # short lines are verse: their breaks stay
+    assert [p.title for p in manuscript.split(read, "chapter-lines")] == ["CHAPTER I", "CHAPTER II: Why Not?"]
+
+
+def test_markdown_with_html_in_it_reads_as_the_author_wrote_it():
+    source = (
+        "<!-- draft 3, do not share -->\n<style>.scene { margin: 2em }</style>\n\n"
+        "# The Keeper\n\nby A. Writer\n\n"
+        '## Chapter 1\n\n<div class="chapter">\n<section class="scene">\n\n'
+        "The *lamp* was **dark** and the ~~old~~ oil was gone.\nShe waited.\n\n</section>\n</div>\n\n"
+        "* * *\n\n## Chapter 2\n\n<p>The <em>Gull</em> came in.</p>\n"
+    )
+    text, kind = manuscript.read("book.md", source.encode(), BOUNDS)
+    assert kind == "md"
+    assert "draft 3" not in text and "margin" not in text and "<" not in text  # no comment, style or tags
+    assert "The *lamp* was **dark** and the ~~old~~ oil was gone. She waited." in text
+    parts = manuscript.split(text, "headings")
+    assert [p.title for p in parts] == ["The Keeper", "Chapter 1", "Chapter 2"]
+    assert parts[0].content == "by A. Writer" and manuscript.spans(text, "headings")[0].matter
+    assert parts[1].content.endswith("She waited.\n\n* * *")  # the scene break is kept
+    assert parts[2].content == "The *Gull* came in."
+
+
+def test_a_refusal_in_the_browser_is_a_page_with_the_reason_and_a_way_back(writer_client):
+    form = reverse("manuscript_upload")
+    response = writer_client.post(
+        form, {}, HTTP_ACCEPT="text/html,application/xhtml+xml", HTTP_REFERER=f"http://testserver{form}"
+    )
+    page = response.content.decode()
+    assert response.status_code == 400 and 'data-refused="400"' in page and 'role="alert"' in page
+    assert f'href="http://testserver{form}">← Go back' in page and "Characters</a>" in page  # the app's navigation
+    script = writer_client.post(form, {})  # a client that does not ask for a page gets the reason as text
+    assert script["Content-Type"].startswith("text/plain") and script.content.decode() in page
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 50, "This is a PNG image, not a manuscript. To import a character card"),
+        (b"%PDF-1.7\n" + b"\0" * 50, "This is a PDF document, which cannot be imported: save it as .docx"),
+    ],
+)
+def test_a_picture_or_a_pdf_sent_as_a_manuscript_is_named_with_where_it_belongs(data, said):
+    with pytest.raises(manuscript.ManuscriptError, match=said):
+        manuscript.read("upload.txt", data, BOUNDS)
+
+
+def test_a_lorebook_sent_as_a_card_says_where_it_belongs():
+    from interop import cards
+
+    with pytest.raises(cards.CardError, match="This is a lorebook .World Info., not a character card"):
+        cards.read(b'{"entries": {"0": {"key": ["glade"], "content": "A clearing."}}}', 1_000_000)

@@ -150,7 +150,7 @@ def test_bad_files_are_refused_with_a_reason_and_nothing_is_saved(writer_client,
         (novel_docx()[:3000], "novel.docx", "damaged"),
         (zip_bomb(), "bomb.docx", "expands to far more than a manuscript could"),
         (b"PK\x03\x04" + b"junk" * 100, "x.docx", "damaged"),
-        (b"%PDF-1.7 ...", "novel.pdf", "PDF files cannot be imported"),
+        (b"%PDF-1.7 ...", "novel.pdf", "This is a PDF document, which cannot be imported"),
         (b"   \n\n ", "empty.txt", "no text in it"),
     ]
     for data, name, reason in cases:
@@ -167,11 +167,17 @@ def test_bad_files_are_refused_with_a_reason_and_nothing_is_saved(writer_client,
     assert Upload.objects.count() == len(cases) and not any(u.file for u in Upload.objects.all())
 
 
-def test_script_in_a_manuscript_is_shown_as_text(writer_client):
-    upload(writer_client, b"# <script>alert(1)</script>\n\nHello <img src=x onerror=alert(2)>", name="x.md")
+def test_script_in_a_manuscript_is_never_markup(writer_client):
+    evil = b"# <script>alert(1)</script>\n\nHello <img src=x onerror=alert(2)>"
+    upload(writer_client, evil, name="x.txt")  # plain text: shown as the text it is
     page = writer_client.get(ManuscriptImport.objects.get().get_absolute_url()).content.decode()
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x" not in page
+    ManuscriptImport.objects.all().delete()
+    upload(writer_client, evil, name="x.md")  # Markdown: its HTML is read as HTML, and scripts are no text
+    imported = ManuscriptImport.objects.get()
+    page = writer_client.get(imported.get_absolute_url()).content.decode()
+    assert imported.text == "Hello" and "alert(" not in page and "<img src=x" not in page
 
 
 def test_another_writer_gets_404(writer_client, other_client, user):
