@@ -25,6 +25,16 @@ def paragraphs(text: str) -> list[str]:
     return [p.strip() for p in PARAGRAPH_BREAK.split(cleaned) if p.strip()]
 
 
+def chapter_xhtml(text: str) -> str:
+    """A chapter's text (the app's Markdown: *italic*, **bold**, ~~struck~~, headings, scene breaks) as XHTML for
+    an e-book, by the same CommonMark parser that reads Markdown in, with raw HTML in the text escaped as text
+    and a line break inside a paragraph kept as <br />."""
+    from markdown_it import MarkdownIt
+
+    parser = MarkdownIt("commonmark", {"html": False, "xhtmlOut": True, "breaks": True}).enable("strikethrough")
+    return parser.render(XML_INVALID.sub("", text or ""))
+
+
 def paragraph_lines(text: str) -> list[list[str]]:
     """Paragraphs as lists of lines: XHTML needs <br/> between lines, which a template adds."""
     return [paragraph.splitlines() for paragraph in paragraphs(text)]
@@ -155,7 +165,7 @@ def story_epub(story, chapters, author_name: str, out, pictures: BookPictures | 
             if item["pk"] is None:
                 continue
             chapter = chapters.only("content").filter(pk=item["pk"]).first()
-            item = {**item, "paragraphs": paragraph_lines(chapter.content if chapter else "")}
+            item = {**item, "html": chapter_xhtml(chapter.content if chapter else "")}
             book.writestr(
                 f"OEBPS/{item['href']}",
                 render_to_string("stories/epub/chapter.xhtml", {**context, "item": item}),

@@ -59,7 +59,31 @@ MATTER_RE = re.compile(
     r"the full project gutenberg licen[cs]e|project gutenberg.{0,60})$",
     re.IGNORECASE,
 )
-TOC_MARK = "\x1dTOC\x1d"  # a line the e-book reader puts where a table-of-contents entry starts; never kept
+WORD_RE = re.compile(r"\w+")
+# A line the e-book reader puts where a table-of-contents entry starts, never kept; a private-use character, since
+# control characters count as whitespace and a strip() would eat them.
+TOC_MARK = "\ue000TOC\ue000"
+MATTER_MARK = "\ue000M\ue000"  # after TOC_MARK: the entry is front or back matter by the book's own markup
+# EPUB structural semantics (epub:type) that mark a document as front or back matter, not a chapter.
+MATTER_TYPES = {
+    "frontmatter",
+    "backmatter",
+    "titlepage",
+    "halftitlepage",
+    "colophon",
+    "copyright-page",
+    "imprint",
+    "toc",
+    "dedication",
+    "acknowledgments",
+    "appendix",
+    "endnotes",
+    "loi",
+    "lot",
+    "index",
+    "epigraph",
+}
+EPUB_TYPE = "{http://www.idpf.org/2007/ops}type"
 SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 MAX_ZIP_ENTRIES = 2000
 MAX_STYLES_BYTES = 5 * 1024 * 1024
@@ -161,7 +185,7 @@ def read(filename: str, data: bytes, bounds: Bounds) -> tuple[str, str]:
     else:
         if reason := not_a_manuscript(data[:16]):
             raise ManuscriptError(reason)
-        kind, text = text_format(filename), decode(data).replace("\x1d", "")
+        kind, text = text_format(filename), decode(data).replace("\ue000", "")
         counter.add(len(text))
         text = markdown_text(text) if kind == "md" else reflow(text.replace("\r\n", "\n").replace("\r", "\n"))
     text = re.sub(r"\n{3,}", "\n\n", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
@@ -448,7 +472,7 @@ def contents_anchors(reader, package, manifest, base) -> dict[str, dict[str, lis
                 entries.append((*_resolve(posixpath.dirname(ncx_path), content.get("src")), title))
     anchors: dict[str, dict[str, list[str]]] = {}
     for path, fragment, title in entries[:MAX_PARTS]:
-        anchors.setdefault(path, {}).setdefault(fragment, []).append(title.replace("\x1d", ""))
+        anchors.setdefault(path, {}).setdefault(fragment, []).append(title.replace("\ue000", ""))
     return anchors
 
 
@@ -491,6 +515,12 @@ def xhtml_text(data: bytes, anchors: dict[str, list[str]] | None = None) -> str:
     anchors = dict(anchors or {})
     pending = anchors.pop("", [])
     leaves = set(_leaf_blocks(root))
+    body = root.find("body")
+    outer = [e for e in (body, *(body if body is not None else [])) if e is not None and isinstance(e.tag, str)]
+    if any(set((e.get(EPUB_TYPE) or e.get("epub:type") or "").split()) & MATTER_TYPES for e in outer[:2]):
+        # The document says it is front or back matter (its body or first section): so are entries into it.
+        anchors = {key: [MATTER_MARK + t for t in titles] for key, titles in anchors.items()}
+        pending = [MATTER_MARK + t for t in pending]
     blocks = []
     for element in root.iter():
         if not isinstance(element.tag, str):
@@ -503,7 +533,7 @@ def xhtml_text(data: bytes, anchors: dict[str, list[str]] | None = None) -> str:
             blocks.append(SCENE_BREAK)
             continue
         text = "".join(element.itertext()) if element.tag == "pre" else inline(element)
-        text = re.sub(r"[ \t]+", " ", text).replace("\x1d", "").strip()
+        text = re.sub(r"[ \t]+", " ", text).replace("\ue000", "").strip()
         if text:
             blocks += [TOC_MARK + title for title in pending]
             pending = []
@@ -522,8 +552,9 @@ def inline(element, italic: bool = False, bold: bool = False) -> str:
         if not tag or tag in ("style", "script"):  # comments, processing instructions, styles: not the text
             out.append(_spaced(child.tail))
             continue
-        if tag == "br":
-            out.append("\n")
+        if tag == "br":  # a line break; the source's own line break after it is not a space too
+            out.append("\n" + _spaced(child.tail).lstrip(" "))
+            continue
         else:
             child_italic, child_bold = tag in ("em", "i") and not italic, tag in ("strong", "b") and not bold
             inner = inline(child, italic or child_italic, bold or child_bold)
@@ -787,14 +818,15 @@ def from_stored(text: str, stored: dict, leave_out=()) -> list[Part]:
 
 
 def table_of_contents(text: str) -> tuple[str, list[tuple[int, str]]]:
-    """The text without the reader's table-of-contents marks, and where each entry starts in it (offset, title).
-    A mark is a line of its own between blank lines; it goes with the blank line after it. Linear."""
+    """The text without the reader's table-of-contents marks, and where each entry starts in it (offset, title;
+    a title starting with MATTER_MARK is front or back matter). A mark is a line of its own between blank lines;
+    it goes with the blank line after it. Linear."""
     if TOC_MARK not in text:
         return text, []
     out, entries, size, skip_blank = [], [], 0, False
     for line in text.split("\n"):
         if line.startswith(TOC_MARK):
-            entries.append((size, line[len(TOC_MARK) :].strip()[:200] or "Untitled"))
+            entries.append((size, line[len(TOC_MARK) :].strip()[:210] or "Untitled"))
             skip_blank = True
             continue
         if skip_blank and not line.strip():
@@ -817,6 +849,23 @@ def contents_spans(text: str, entries: list[tuple[int, str]], limit: int = CHAPT
         found.append(Span("Front matter", 0, entries[0][0], matter=True))
     for index, (start, title) in enumerate(entries):
         end = entries[index + 1][0] if index + 1 < len(entries) else len(text)
+        matter = title.startswith(MATTER_MARK)
+        title = title.removeprefix(MATTER_MARK)[:200] or "Untitled"
         if not _blank(text, start, end):
-            found.append(Span(title, start, end))
+            found.append(Span(title, _after_title(text, start, end, title), end, matter=matter))
     return _pieces(text, found, limit)
+
+
+def _after_title(text: str, start: int, end: int, title: str) -> int:
+    """Where a chapter's text begins once the headings that only repeat its table-of-contents title are skipped
+    ("## II" and "### The Storm" under "II. The Storm"); a heading with any other word stays."""
+    words = {w.lower() for w in WORD_RE.findall(title)}
+    at = start
+    while at < end:
+        line_end = text.find("\n", at, end)
+        line_end = end if line_end < 0 else line_end
+        line = text[at:line_end].strip()
+        if line and (heading(line) is None or not {w.lower() for w in WORD_RE.findall(heading(line))} <= words):
+            return at
+        at = line_end + 1
+    return start

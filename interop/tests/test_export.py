@@ -65,7 +65,7 @@ def test_epub_is_a_valid_container_with_one_file_per_chapter(writer_client, stor
     spine = [item.get("idref") for item in package.find(f"{OPF}spine")]
     assert spine == ["title-page", "chapter-1", "chapter-2", "chapter-3"]
     chapter_one = book.read("OEBPS/chapter-1.xhtml").decode()
-    assert "<h2>The Forge</h2>" in chapter_one and "Sparks flew.<br/>The anvil rang." in chapter_one
+    assert "<h2>The Forge</h2>" in chapter_one and "Sparks flew.<br />\nThe anvil rang." in chapter_one
     assert "\x0b" not in book.read("OEBPS/chapter-2.xhtml").decode()
 
 

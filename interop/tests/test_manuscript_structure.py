@@ -103,12 +103,11 @@ def test_an_ebook_splits_by_its_own_table_of_contents(ncx, nested):
     assert [s.title for s in found] == ["Front matter", "I. The Lamp", "II. The Storm", "III", "Licence"]
     chapters = {s.title: text[s.start : s.end].strip() for s in found}
     # A chapter over two files is one chapter; its sections stay inside it, headings at their level.
-    # An entry pointing inside a file starts there; the text before it stays with the chapter before.
-    assert chapters["II. The Storm"] == (
-        "## II\n\n### The Storm\n\nThe storm came.\n\n### Later\n\nIt passed at dawn.\n\nBefore."
-    )
-    assert chapters["I. The Lamp"].endswith("#### A note\n\nThe oil was low.")
-    assert chapters["III"] == "## III\n\nThe ship *Gull* came in."  # no comment, no style
+    # Headings that only repeat the entry's title are the title; an entry pointing inside a file starts there, and
+    # the text before it stays with the chapter before.
+    assert chapters["II. The Storm"] == "The storm came.\n\n### Later\n\nIt passed at dawn.\n\nBefore."
+    assert chapters["I. The Lamp"] == "Mara lit the lamp.\n\n#### A note\n\nThe oil was low."
+    assert chapters["III"] == "The ship *Gull* came in."  # no comment, no style
     front, licence = found[0], found[-1]
     assert (
         front.matter and "The Keeper" in text[front.start : front.end] and "Contents" in text[front.start : front.end]
@@ -275,3 +274,27 @@ def test_a_lorebook_sent_as_a_card_says_where_it_belongs():
 
     with pytest.raises(cards.CardError, match="This is a lorebook .World Info., not a character card"):
         cards.read(b'{"entries": {"0": {"key": ["glade"], "content": "A clearing."}}}', 1_000_000)
+
+
+def test_a_story_goes_out_as_an_ebook_and_comes_back_as_it_was(writer_client, user):
+    from tests.factories import make_chapter, make_story
+    from tests.responses import streamed_body
+
+    story = make_story(user, title="Round Trip", premise="A keeper and a storm.")
+    chapters = [
+        (
+            "The Forge",
+            "Sparks *flew*, and **the anvil** rang.\nTwice.\n\n* * *\n\nThe ~~old~~ smith <b>slept</b> & dreamt.",
+        ),
+        ("Chapter 2: The Road", "They left at dawn.\n\n### On the road\n\nRain, then sun."),
+    ]
+    for title, content in chapters:
+        make_chapter(story, title=title, content=content)
+    book = streamed_body(writer_client.get(reverse("story_export_epub", args=[story.pk])))
+    upload(writer_client, book, name="round-trip.epub")
+    imported = ManuscriptImport.objects.get()
+    assert imported.default_split == "contents"
+    split = imported.split_for("contents")
+    kept = [(row[0], imported.text[row[1] : row[2]].strip()) for row in split["spans"] if not row[6]]
+    assert kept == chapters  # emphasis, line breaks, scene breaks, headings and the text's own "<b>" as it was
+    assert [row[0] for row in split["spans"] if row[6]] == ["Round Trip"]  # the title page: front matter
