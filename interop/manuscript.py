@@ -299,7 +299,7 @@ def plain_heading(text: str, level: int = 1) -> str:
 
 def heading_style_level(style: str) -> int | None:
     """A Word paragraph style's heading level ("heading 2" -> 2, "title" -> 1), else None."""
-    if style == "title":
+    if style in ("title", "toc heading"):  # a contents field's heading: offered as front matter by its title
         return 1
     if style.startswith("heading"):
         number = style[7:].strip()
@@ -432,16 +432,22 @@ def _resolve(base: str, href: str) -> tuple[str, str]:
     return posixpath.normpath(posixpath.join(base, unquote(path))), fragment
 
 
-def _top_entries(items: list, children) -> list:
-    """The table's top level; a single entry that holds the rest (the book's title) gives way to its children."""
-    while len(items) == 1 and children(items[0]):
-        items = children(items[0])
-    return items
+def _chapters(items: list, children, target, depth: int = 0) -> list:
+    """The table's chapters: its top level, except that an entry whose children are other documents (a part, or a
+    half-title page over the whole book) is followed by its children, one level further down at most twice.
+    Children inside the entry's own document are its sections, and stay inside it."""
+    out = []
+    for item in items:
+        out.append(item)
+        kids = children(item)
+        if kids and depth < 2 and any(target(kid)[0] != target(item)[0] for kid in kids):
+            out += _chapters(kids, children, target, depth + 1)
+    return out
 
 
 def contents_anchors(reader, package, manifest, base) -> dict[str, dict[str, list[str]]]:
     """The e-book's own chapters, from its navigation document (EPUB 3) or its NCX (EPUB 2): for each document,
-    the fragment ids where a top-level entry starts ("" for the document's start) and the entries' titles."""
+    the fragment ids where a chapter's entry starts ("" for the document's start) and the entries' titles."""
     entries = []  # (path, fragment, title)
     nav = next((i for i in manifest.values() if "nav" in (i.get("properties") or "").split()), None)
     if nav is not None:
@@ -451,25 +457,32 @@ def contents_anchors(reader, package, manifest, base) -> dict[str, dict[str, lis
         toc = next((n for n in navs if n.get("{http://www.idpf.org/2007/ops}type") == "toc"), navs[0] if navs else None)
         top = toc.find("{*}ol") if toc is not None else None
         if top is not None:
-            items = _top_entries(top.findall("{*}li"), lambda li: li.findall("{*}ol/{*}li"))
-            for li in items:
+
+            def target(li):
+                link = li.find("{*}a")
+                return _resolve(posixpath.dirname(nav_path), link.get("href") if link is not None else "")
+
+            for li in _chapters(top.findall("{*}li"), lambda li: li.findall("{*}ol/{*}li"), target):
                 link = li.find("{*}a")
                 if link is not None and link.get("href"):
-                    title = " ".join("".join(link.itertext()).split())
-                    entries.append((*_resolve(posixpath.dirname(nav_path), link.get("href")), title))
+                    entries.append((*target(li), " ".join("".join(link.itertext()).split())))
     spine = package.find(".//{*}spine")
     ncx = manifest.get(spine.get("toc")) if spine is not None else None
     if not entries and ncx is not None:
         ncx_path = posixpath.normpath(posixpath.join(base, ncx.get("href", "")))
         root = xml(reader.read(ncx_path))
         nav_map = root.find(".//{*}navMap")
-        items = _top_entries(nav_map.findall("{*}navPoint") if nav_map is not None else [],
-                             lambda point: point.findall("{*}navPoint"))  # fmt: skip
-        for point in items:
+
+        def source(point):
+            content = point.find("{*}content")
+            return _resolve(posixpath.dirname(ncx_path), content.get("src") if content is not None else "")
+
+        points = nav_map.findall("{*}navPoint") if nav_map is not None else []
+        for point in _chapters(points, lambda point: point.findall("{*}navPoint"), source):
             label, content = point.find("{*}navLabel"), point.find("{*}content")
             if content is not None and content.get("src"):
                 title = " ".join("".join(label.itertext()).split()) if label is not None else ""
-                entries.append((*_resolve(posixpath.dirname(ncx_path), content.get("src")), title))
+                entries.append((*source(point), title))
     anchors: dict[str, dict[str, list[str]]] = {}
     for path, fragment, title in entries[:MAX_PARTS]:
         anchors.setdefault(path, {}).setdefault(fragment, []).append(title.replace("\ue000", ""))
@@ -533,7 +546,8 @@ def xhtml_text(data: bytes, anchors: dict[str, list[str]] | None = None) -> str:
             blocks.append(SCENE_BREAK)
             continue
         text = "".join(element.itertext()) if element.tag == "pre" else inline(element)
-        text = re.sub(r"[ \t]+", " ", text).replace("\ue000", "").strip()
+        # Runs of spaces are one by now, so the replaces are enough: no space at either end of a line.
+        text = re.sub(r"[ \t]+", " ", text).replace(" \n", "\n").replace("\n ", "\n").replace("\ue000", "").strip()
         if text:
             blocks += [TOC_MARK + title for title in pending]
             pending = []
@@ -553,7 +567,7 @@ def inline(element, italic: bool = False, bold: bool = False) -> str:
             out.append(_spaced(child.tail))
             continue
         if tag == "br":  # a line break; the source's own line break after it is not a space too
-            out.append("\n" + _spaced(child.tail).lstrip(" "))
+            out.append("\n" + _spaced(child.tail).lstrip())
             continue
         else:
             child_italic, child_bold = tag in ("em", "i") and not italic, tag in ("strong", "b") and not bold
@@ -598,12 +612,16 @@ def heading_level(line: str) -> int:
     return len(line) - len(line.lstrip("#")) if heading(line) is not None else 0
 
 
+PART_TITLE_RE = re.compile(r"^(?:part|book|volume)\b", re.IGNORECASE)
+
+
 def chapter_level(text: str) -> int:
-    """The heading level that marks chapters: the shallowest used twice or more, unless its headings are all parts
-    (each straight away followed by a deeper heading, apart from a title page's) over a deeper level used at least
-    twice as often. A book title or a few part titles do not make chapters; a subtitle under each chapter
+    """The heading level that marks chapters: the shallowest used twice or more, unless its headings are parts:
+    each straight away followed by a deeper heading, and either titled Part, Book or Volume or outnumbered half
+    again by the deeper ones. The first heading (a title page) and front or back matter ("Contents") do not count.
+    So a book title, a contents page or part titles do not make chapters, and a subtitle under each chapter
     heading does not either. Linear."""
-    headings = []  # [level, followed at once by a deeper heading]
+    headings = []  # [level, followed at once by a deeper heading, title]
     for line in text.split("\n"):
         stripped = line.strip()
         if not stripped:
@@ -612,14 +630,16 @@ def chapter_level(text: str) -> int:
         if headings and headings[-1][1] is None:
             headings[-1][1] = level > headings[-1][0]
         if level:
-            headings.append([level, None])
+            headings.append([level, None, heading(stripped)])
+    headings = [h for number, h in enumerate(headings) if number > 0 and not MATTER_RE.match(h[2])] or headings
     counts = {}
-    for level, _ in headings:
+    for level, _, _ in headings:
         counts[level] = counts.get(level, 0) + 1
     levels = sorted(level for level, count in counts.items() if count >= 2) or sorted(counts) or [1]
     for index, level in enumerate(levels[:-1]):
-        parts = [followed for number, (at, followed) in enumerate(headings) if at == level and number > 0]
-        if parts and all(parts) and counts[levels[index + 1]] >= 2 * len(parts):
+        parts = [(followed, title) for at, followed, title in headings if at == level]
+        named = all(PART_TITLE_RE.match(title) for _, title in parts)
+        if all(followed for followed, _ in parts) and (named or counts[levels[index + 1]] >= 1.5 * len(parts)):
             continue
         return level
     return levels[-1]
@@ -842,30 +862,46 @@ def table_of_contents(text: str) -> tuple[str, list[tuple[int, str]]]:
 
 def contents_spans(text: str, entries: list[tuple[int, str]], limit: int = CHAPTER_MAX_CHARS) -> list[Span]:
     """Chapters from the table of contents: each entry runs to the next one. Text before the first entry (a title
-    page, a contents page) is front matter; entries at the same place are one chapter (the first title)."""
-    entries = sorted(dict(reversed(entries)).items())  # by offset; the first title given for a place wins
+    page, a contents page) is front matter; entries at the same place are one chapter (the deepest title)."""
+    entries = sorted(dict(entries).items())  # by offset; for one place, the last (deepest) title given wins
     found = []
     if entries and not _blank(text, 0, entries[0][0]):
         found.append(Span("Front matter", 0, entries[0][0], matter=True))
+    held = ""
     for index, (start, title) in enumerate(entries):
         end = entries[index + 1][0] if index + 1 < len(entries) else len(text)
         matter = title.startswith(MATTER_MARK)
         title = title.removeprefix(MATTER_MARK)[:200] or "Untitled"
-        if not _blank(text, start, end):
-            found.append(Span(title, _after_title(text, start, end, title), end, matter=matter))
+        if held:  # a part's page with nothing but its title: kept in the next chapter's title
+            title, held = f"{held} — {title}"[:200], ""
+        if _blank(text, start, end):
+            continue
+        begins = _after_title(text, start, end, title)
+        if _blank(text, begins, end):
+            if not matter and index + 1 < len(entries):
+                held = title
+                continue
+            begins = start  # the last entry, or matter: its heading is all it has
+        found.append(Span(title, begins, end, matter=matter))
     return _pieces(text, found, limit)
 
 
+TITLE_LINE_WORDS = 15  # a line this short made only of the title's words is the title set as a paragraph
+
+
 def _after_title(text: str, start: int, end: int, title: str) -> int:
-    """Where a chapter's text begins once the headings that only repeat its table-of-contents title are skipped
-    ("## II" and "### The Storm" under "II. The Storm"); a heading with any other word stays."""
+    """Where a chapter's text begins once the lines that only repeat its table-of-contents title are skipped:
+    headings ("## II" and "### The Storm" under "II. The Storm") and the short paragraph some books set the title
+    in ("A Letter with a Postscript" under "I: A Letter with a Postscript"). A line with any other word stays."""
     words = {w.lower() for w in WORD_RE.findall(title)}
     at = start
     while at < end:
         line_end = text.find("\n", at, end)
         line_end = end if line_end < 0 else line_end
         line = text[at:line_end].strip()
-        if line and (heading(line) is None or not {w.lower() for w in WORD_RE.findall(heading(line))} <= words):
+        own = heading(line) if heading(line) is not None else line
+        found = [w.lower() for w in WORD_RE.findall(own)]
+        if line and (not set(found) <= words or (heading(line) is None and len(found) > TITLE_LINE_WORDS)):
             return at
         at = line_end + 1
-    return start
+    return end  # nothing but the title

@@ -298,3 +298,25 @@ def test_a_story_goes_out_as_an_ebook_and_comes_back_as_it_was(writer_client, us
     kept = [(row[0], imported.text[row[1] : row[2]].strip()) for row in split["spans"] if not row[6]]
     assert kept == chapters  # emphasis, line breaks, scene breaks, headings and the text's own "<b>" as it was
     assert [row[0] for row in split["spans"] if row[6]] == ["Round Trip"]  # the title page: front matter
+
+
+def test_a_word_contents_field_is_front_matter_and_parts_do_not_become_chapters():
+    from docx.enum.style import WD_STYLE_TYPE
+
+    document = docx.Document()
+    document.add_paragraph("The Keeper", style="Title")
+    document.add_paragraph("Contents", style="TOC Heading")
+    document.styles.add_style("toc 1", WD_STYLE_TYPE.PARAGRAPH)
+    for line in ("Part One\t1", "Chapter 1\t3", "Part Two\t9", "Chapter 2\t11"):
+        document.add_paragraph(line, style="toc 1")
+    for part, number in (("Part One", 1), ("Part Two", 2)):
+        document.add_heading(part, level=1)
+        document.add_heading(f"Chapter {number}", level=2)
+        document.add_paragraph(f"Text of chapter {number}.")
+    out = io.BytesIO()
+    document.save(out)
+    text, _ = manuscript.read("book.docx", out.getvalue(), BOUNDS)
+    found = manuscript.spans(text, "headings")
+    assert [(s.title, s.matter) for s in found] == [
+        ("Contents", True), ("Part One — Chapter 1", False), ("Part Two — Chapter 2", False),
+    ]  # fmt: skip
