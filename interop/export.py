@@ -35,6 +35,71 @@ def chapter_xhtml(text: str) -> str:
     return parser.render(XML_INVALID.sub("", text or ""))
 
 
+def story_docx(story, chapters, author_name: str, out) -> None:
+    """Write a Word document to the binary file `out`: a title page (title, author, premise), then each chapter
+    under a Heading 1 with its text's headings, emphasis (italic, bold, strikethrough), line breaks and scene
+    breaks as Word has them, so it reads in Word or LibreOffice as written and imports back the same. Chapters are
+    read one at a time."""
+    import docx
+    from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+
+    document = docx.Document()
+    document.core_properties.title = XML_INVALID.sub("", story.title)[:255]
+    document.core_properties.author = XML_INVALID.sub("", author_name)[:255]
+    document.add_paragraph(XML_INVALID.sub("", story.title), style="Title")
+    document.add_paragraph(XML_INVALID.sub("", author_name))
+    for paragraph in paragraphs(story.premise):
+        document.add_paragraph(paragraph)
+    for chapter in each_chapter(chapters, "title", "content"):
+        document.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+        document.add_heading(XML_INVALID.sub("", chapter.title), level=1)
+        for block in markdown_blocks(chapter.content):
+            if block["kind"] == "break":
+                document.add_paragraph("* * *").alignment = WD_ALIGN_PARAGRAPH.CENTER
+                continue
+            level = block["level"]
+            paragraph = document.add_heading(level=min(level, 9)) if level else document.add_paragraph()
+            for text, italic, bold, struck in block["runs"]:
+                if text == "\n":
+                    paragraph.add_run().add_break()
+                    continue
+                run = paragraph.add_run(text)
+                run.italic, run.bold, run.font.strike = italic or None, bold or None, struck or None
+    document.save(out)
+
+
+def markdown_blocks(text: str) -> list[dict]:
+    """A chapter's text (the app's Markdown) as blocks: {"kind": "text" or "break", "level": heading level or 0,
+    "runs": [(text, italic, bold, struck)], a line break being the run "\\n"}, by the CommonMark parser."""
+    from markdown_it import MarkdownIt
+
+    tokens = (
+        MarkdownIt("commonmark", {"html": False, "breaks": True})
+        .enable("strikethrough")
+        .parse(XML_INVALID.sub("", text or ""))
+    )
+    blocks, level = [], 0
+    for token in tokens:
+        if token.type == "heading_open":
+            level = int(token.tag[1])
+        elif token.type == "hr":
+            blocks.append({"kind": "break", "level": 0, "runs": []})
+        elif token.type == "inline":
+            runs, italic, bold, struck = [], 0, 0, 0
+            for child in token.children or []:
+                kind = child.type
+                italic += (kind == "em_open") - (kind == "em_close")
+                bold += (kind == "strong_open") - (kind == "strong_close")
+                struck += (kind == "s_open") - (kind == "s_close")
+                if kind in ("softbreak", "hardbreak"):
+                    runs.append(("\n", False, False, False))
+                elif kind in ("text", "code_inline", "html_inline") and child.content:
+                    runs.append((child.content, italic > 0, bold > 0, struck > 0))
+            blocks.append({"kind": "text", "level": level, "runs": runs})
+            level = 0
+    return blocks
+
+
 def paragraph_lines(text: str) -> list[list[str]]:
     """Paragraphs as lists of lines: XHTML needs <br/> between lines, which a template adds."""
     return [paragraph.splitlines() for paragraph in paragraphs(text)]

@@ -7,7 +7,7 @@ from core.http import download
 from pictures.models import Picture
 from stories.access import get_story_for_user
 
-from .export import BookPictures, export_filename, story_epub, story_markdown
+from .export import BookPictures, export_filename, story_docx, story_epub, story_markdown
 
 
 def book_pictures(story) -> BookPictures:
@@ -37,6 +37,17 @@ def export_epub(request, pk):
         export_filename(story, "epub"),
         "application/epub+zip",
     )
+
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@login_required
+def export_docx(request, pk):
+    story = get_story_for_user(request, pk)
+    author = request.user.display_name or request.user.email.split("@")[0]
+    return download(lambda out: story_docx(story, story.chapters.all(), author, out), export_filename(story, "docx"),
+                    DOCX)  # fmt: skip
 
 
 @login_required

@@ -344,7 +344,7 @@ def _run_text(run) -> str:
 def paragraph_text(paragraph) -> str:
     """The paragraph's runs (in hyperlinks, insertions and content controls too; deleted text is not in <w:t>),
     neighbouring runs of the same emphasis joined before it is marked."""
-    segments: list[list] = []  # [text, italic, bold]
+    segments: list[list] = []  # [text, italic, bold, struck]
     for run in paragraph.iter(W + "r"):
         text = _run_text(run)
         if not text:
@@ -352,11 +352,15 @@ def paragraph_text(paragraph) -> str:
         properties = run.find(W + "rPr")
         italic = properties is not None and _on(properties.find(W + "i"))
         bold = properties is not None and _on(properties.find(W + "b"))
-        if segments and segments[-1][1:] == [italic, bold]:
+        struck = properties is not None and (_on(properties.find(W + "strike")) or _on(properties.find(W + "dstrike")))
+        if segments and segments[-1][1:] == [italic, bold, struck]:
             segments[-1][0] += text
         else:
-            segments.append([text, italic, bold])
-    return "".join(styled(text, italic, bold) for text, italic, bold in segments).strip()
+            segments.append([text, italic, bold, struck])
+    return "".join(
+        styled(f"~~{text.strip()}~~" if struck and text.strip() else text, italic, bold)
+        for text, italic, bold, struck in segments
+    ).strip()
 
 
 def read_docx(reader: archives.Reader, counter: Counter) -> str:
@@ -612,6 +616,8 @@ def heading_level(line: str) -> int:
     return len(line) - len(line.lstrip("#")) if heading(line) is not None else 0
 
 
+TITLE_PAGE_WORDS = 100
+SECTION_NUMBER_RE = re.compile(r"^(?:[ivxlcdm]{1,8}|\d{1,4})\.?$", re.IGNORECASE)
 PART_TITLE_RE = re.compile(r"^(?:part|book|volume)\b", re.IGNORECASE)
 
 
@@ -627,8 +633,8 @@ def chapter_level(text: str) -> int:
         if not stripped:
             continue
         level = heading_level(stripped) if stripped.startswith("#") else 0
-        if headings and headings[-1][1] is None:
-            headings[-1][1] = level > headings[-1][0]
+        if headings and headings[-1][1] is None:  # a first section ("### I") does not make a part
+            headings[-1][1] = level > headings[-1][0] and not SECTION_NUMBER_RE.match(heading(stripped) or "")
         if level:
             headings.append([level, None, heading(stripped)])
     headings = [h for number, h in enumerate(headings) if number > 0 and not MATTER_RE.match(h[2])] or headings
@@ -713,11 +719,17 @@ def spans(text: str, how: str = "headings", word: str = "", limit: int = CHAPTER
             before_chapters = before_chapters and depth != chapters_at
         elif fresh and stripped:
             fresh = False
-            if level and heading_level(stripped) > level:  # "Chapter 2" then "### The Mill": one title
+            sub = heading(stripped) if level and heading_level(stripped) > level else None
+            # "Chapter 2" then "### The Mill": one title; "### I" is the chapter's first section, not a subtitle.
+            if sub is not None and not SECTION_NUMBER_RE.match(sub):
                 title, start = f"{title}: {heading(stripped)}"[:200], min(end + 1, len(text))
         offset = end + 1
     if not _blank(text, start, len(text)) or not found:
         found.append(Span(title or (first if found else "Chapter 1"), start, len(text), matter=title_page))
+    if how == "headings" and len(found) >= 3 and text.lstrip().startswith("#"):
+        opening = found[0]  # a book's first heading over a few lines, before its chapters: the title page
+        if count_words(text[opening.start : opening.end]) < TITLE_PAGE_WORDS and not chapter_line(opening.title):
+            opening.matter = True
     return _pieces(text, found, limit)
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("stories/<int:pk>/export/", export_views.export_page, name="story_export"),
     path("stories/<int:pk>/export.md", export_views.export_markdown, name="story_export_markdown"),
     path("stories/<int:pk>/export.epub", export_views.export_epub, name="story_export_epub"),
+    path("stories/<int:pk>/export.docx", export_views.export_docx, name="story_export_docx"),
     path("stories/<int:pk>/backup.zip", backup_views.story_backup, name="story_backup"),
     path("backups/restore/", backup_views.backup_restore, name="backup_restore"),
     path("backups/everything.zip", backup_views.account_backup, name="account_backup"),

@@ -165,3 +165,40 @@ def test_markdown_with_pictures_is_a_folder_with_its_images(writer_client, illus
     for line in text.splitlines():
         if line.startswith("!["):
             assert f"salt-iron-a-tale/{line.split('](')[1][:-1]}" in archive.namelist()
+
+
+def test_a_word_export_keeps_the_formatting_and_imports_back_the_same(writer_client, user, other_client):
+    import docx
+
+    from interop import manuscript
+
+    story = make_story(user, title="Salt & Iron", premise="A smith forges a sword.")
+    chapters = [
+        (
+            "The Forge",
+            "Sparks *flew*, and **the anvil** rang.\nTwice.\n\n* * *\n\nThe ~~old~~ smith <b>slept</b> & dreamt.",
+        ),
+        ("The Road", "They left at dawn.\n\n### On the road\n\nRain, then ***sun***."),
+        ("Home", "Zoë smiled 🐉.\x0b A stray control character."),
+    ]
+    for title, content in chapters:
+        make_chapter(story, title=title, content=content)
+    response = download(writer_client, story, "story_export_docx")
+    assert response["Content-Type"] == export_views.DOCX
+    assert response["Content-Disposition"] == 'attachment; filename="salt-iron.docx"'
+
+    document = docx.Document(io.BytesIO(response.body))
+    assert document.core_properties.title == "Salt & Iron"
+    headings = [p.text for p in document.paragraphs if p.style.name == "Heading 1"]
+    assert headings == ["The Forge", "The Road", "Home"]
+    runs = {r.text: r for p in document.paragraphs for r in p.runs if r.text.strip()}
+    assert runs["flew"].italic and runs["the anvil"].bold and runs["old"].font.strike
+    assert runs["sun"].italic and runs["sun"].bold and any("<b>slept</b> & dreamt." in t for t in runs)
+
+    text, _ = manuscript.read("back.docx", response.body, manuscript.Bounds(10 << 20, 50 << 20, 10_000_000))
+    found = manuscript.spans(text, "headings")
+    assert found[0].matter and found[0].title == "Salt & Iron"  # the title page
+    back = [(s.title, text[s.start : s.end].strip()) for s in found[1:]]
+    chapters[2] = ("Home", "Zoë smiled 🐉. A stray control character.")  # the control character cannot be in Word
+    assert back == chapters
+    assert other_client.get(reverse("story_export_docx", args=[story.pk])).status_code == 404

@@ -320,3 +320,22 @@ def test_a_word_contents_field_is_front_matter_and_parts_do_not_become_chapters(
     assert [(s.title, s.matter) for s in found] == [
         ("Contents", True), ("Part One — Chapter 1", False), ("Part Two — Chapter 2", False),
     ]  # fmt: skip
+
+
+def test_a_numbered_first_section_is_not_a_subtitle():
+    text = "\n\n".join(
+        [
+            "# The Book",
+            "By A. Writer",
+            "## A Scandal",
+            "### I",
+            "Text one.",
+            "### II",
+            "Text two.",
+            "## The League",
+            "Text three.",
+        ]  # fmt: skip
+    )
+    parts = manuscript.split(text, "headings")
+    assert [p.title for p in parts] == ["The Book", "A Scandal", "The League"]
+    assert parts[1].content == "### I\n\nText one.\n\n### II\n\nText two."
