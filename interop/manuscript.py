@@ -695,7 +695,9 @@ def spans(text: str, how: str = "headings", word: str = "", limit: int = CHAPTER
     chapter of its own, and a boundary with no text after it (a part title right before a chapter title) adds
     nothing. A chapter longer than `limit` is split into parts (at paragraph breaks, else line breaks, else
     sentence ends), never cut. Raises TooManyParts past MAX_PARTS."""
-    chapters_at = chapter_level(text) if how == "headings" else 0
+    chapters_at = 0
+    if how == "headings":  # `word` is the level the writer chose, if any
+        chapters_at = int(word) if word.strip() in ("1", "2", "3", "4", "5", "6") else chapter_level(text)
     marker = boundary(how, word, chapters_at)
     first = "Part 1" if how == "scene-breaks" else "Opening"
     found: list[Span] = []
@@ -720,8 +722,9 @@ def spans(text: str, how: str = "headings", word: str = "", limit: int = CHAPTER
         elif fresh and stripped:
             fresh = False
             sub = heading(stripped) if level and heading_level(stripped) > level else None
-            # "Chapter 2" then "### The Mill": one title; "### I" is the chapter's first section, not a subtitle.
-            if sub is not None and not SECTION_NUMBER_RE.match(sub):
+            # "Chapter 2" then "### The Mill": one title; "### I" is the chapter's first section and "## Chapter 1"
+            # under "# Part One" its first chapter, not subtitles.
+            if sub is not None and not SECTION_NUMBER_RE.match(sub) and not chapter_line(sub):
                 title, start = f"{title}: {heading(stripped)}"[:200], min(end + 1, len(text))
         offset = end + 1
     if not _blank(text, start, len(text)) or not found:
@@ -824,7 +827,12 @@ def stored_split(text: str, how: str, word: str = "") -> dict:
         found = spans(text, how, word)
     except TooManyParts as exc:
         return {"refused": str(exc)}
-    return stored_spans(text, found)
+    stored = stored_spans(text, found)
+    if how == "headings":  # the level chapters start at, and the levels there are to choose from
+        levels = sorted({heading_level(line.strip()) for line in text.split("\n") if line.startswith("#")} - {0})
+        level = int(word) if word.strip() in ("1", "2", "3", "4", "5", "6") else chapter_level(text)
+        stored.update(level=level, levels=levels)
+    return stored
 
 
 def stored_spans(text: str, found: list[Span]) -> dict:

@@ -43,6 +43,8 @@ def manuscript_preview(request, pk):
     data = request.POST if request.method == "POST" else request.GET
     how = data.get("split") if data.get("split") in manuscript.SPLITS else imported.default_split
     word = text_param(data.get("word"), 100)
+    if how == "headings":  # the heading level chapters start at, when the writer chose one
+        word = data.get("level") if data.get("level") in ("1", "2", "3", "4", "5", "6") else ""
     stories = Story.objects.for_user(request.user).order_by("-updated_at").only("pk", "title")
     target_pk = optional_id(data.get("story"), "story")
     target = get_object_or_404(stories, pk=target_pk) if target_pk else None
@@ -64,6 +66,8 @@ def manuscript_preview(request, pk):
             for row in split.get("spans", [])
         ],
         "refused": split.get("refused", ""),
+        "level": split.get("level"),
+        "levels": split.get("levels", []),
         "splits": manuscript.SPLITS,
         "split": how,
         "word": word,

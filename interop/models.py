@@ -83,7 +83,7 @@ class ManuscriptImport(models.Model):
     def split_for(self, how: str, word: str = "") -> dict:
         """The stored split (spans or the reason it cannot be used); a split at a word the writer chose is worked
         out the first time it is asked for (linear in the text) and stored, the last few kept."""
-        key = how if how != "custom" else f"custom:{word.strip().lower()}"
+        key = f"{how}:{word.strip().lower()}" if how in ("custom", "headings") and word.strip() else how
         if key not in self.splits:
             text = ManuscriptImport.objects.values_list("text", flat=True).get(pk=self.pk)
             customs = [k for k in self.splits if k.startswith("custom:")]

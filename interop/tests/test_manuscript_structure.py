@@ -339,3 +339,18 @@ def test_a_numbered_first_section_is_not_a_subtitle():
     parts = manuscript.split(text, "headings")
     assert [p.title for p in parts] == ["The Book", "A Scandal", "The League"]
     assert parts[1].content == "### I\n\nText one.\n\n### II\n\nText two."
+
+
+def test_the_preview_shows_the_chapters_heading_level_and_the_writer_may_change_it(writer_client):
+    source = "# Part One\n\n## Chapter 1\n\nText.\n\n## Chapter 2\n\nMore.\n\n# Part Two\n\n## Chapter 3\n\nEnd."
+    upload(writer_client, source.encode(), name="book.md")
+    imported = ManuscriptImport.objects.get()
+    page = writer_client.get(imported.get_absolute_url()).content.decode()
+    assert 'data-level="2"' in page and "heading levels 1, 2" in page and 'data-parts="3"' in page
+    page = writer_client.get(imported.get_absolute_url() + "?split=headings&level=1").content.decode()
+    assert 'data-parts="2"' in page and '<input type="hidden" name="level" value="1">' in page
+    writer_client.post(imported.get_absolute_url(), {"split": "headings", "level": "1", "title": "Parts"})
+    tasks.import_manuscript(imported.pk)
+    chapters = Story.objects.get(title="Parts").chapters.order_by("order")
+    assert [c.title for c in chapters] == ["Part One", "Part Two"]
+    assert chapters[0].content == "## Chapter 1\n\nText.\n\n## Chapter 2\n\nMore."
