@@ -63,6 +63,27 @@ class Character(models.Model):
                    "creator": text("creator")}  # fmt: skip
         return {key: value for key, value in details.items() if value}
 
+    PROFILE_FIELDS = ("name", "appearance", "personality", "backstory", "speech_pattern", "goals")
+
+    @property
+    def card_duplicate(self) -> "Character | None":
+        """The character of the same name the writer already had when this one came in from a card."""
+        pk = (self.attributes or {}).get("card_duplicate_of")
+        return Character.objects.filter(owner=self.owner, pk=pk).first() if isinstance(pk, int) else None
+
+    def absorb(self, newer: "Character"):
+        """Take a newer copy's profile, card and pictures (a card imported again), and its places in casts where
+        this one is not, then delete it: one character, updated, instead of two."""
+        with transaction.atomic():
+            for field in self.PROFILE_FIELDS:
+                setattr(self, field, getattr(newer, field))
+            kept = {k: v for k, v in (newer.attributes or {}).items() if k != "card_duplicate_of"}
+            self.attributes = {**(self.attributes or {}), **kept}
+            self.save()
+            newer.appearances.exclude(story__in=self.appearances.values("story")).update(character=self)
+            newer.pictures.update(character=self)
+            newer.delete()
+
     def __str__(self):
         return self.name
 

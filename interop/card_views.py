@@ -4,9 +4,10 @@ its lorebook into the story's world; interop/tasks.py reads it), export a charac
 import json
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
@@ -36,6 +37,19 @@ def card_import(request):
         "a character card to import (.png or .json)", "interop.tasks.read_card",
         story=story.pk if story else None, back=back,
     )  # fmt: skip
+
+
+@login_required
+@require_POST
+def card_update(request, pk):
+    """A card imported again: the character it made updates the one the writer already had, and goes."""
+    newer = get_object_or_404(Character.objects.for_user(request.user), pk=pk)
+    earlier = newer.card_duplicate
+    if earlier is None:
+        raise Http404("There is no earlier character to update.")
+    earlier.absorb(newer)
+    messages.success(request, f"Updated {earlier.name} from the card.")
+    return redirect(earlier)
 
 
 @login_required

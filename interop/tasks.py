@@ -111,10 +111,12 @@ def _character_from_card(upload) -> tuple[str, str]:
     with uploads.read(upload, "interop.cards:read_upload", **limits) as result:
         card = result.value
         portrait = load_clean(card["portrait"], result.file) if card["portrait"] else None
+    earlier = Character.objects.for_user(upload.owner).filter(name__iexact=card["fields"]["name"]).first()
+    attributes = {"card": card["kept"], "card_spec": card["spec"]}
+    if earlier is not None:  # the page offers to update that one from this card instead of keeping both
+        attributes["card_duplicate_of"] = earlier.pk
     with transaction.atomic():
-        character = Character.objects.create(
-            owner=upload.owner, attributes={"card": card["kept"], "card_spec": card["spec"]}, **card["fields"]
-        )
+        character = Character.objects.create(owner=upload.owner, attributes=attributes, **card["fields"])
         added = 0
         if story is not None:
             StoryCharacter.objects.create(story=story, character=character)
@@ -125,13 +127,17 @@ def _character_from_card(upload) -> tuple[str, str]:
                 status=Picture.Status.ACCEPTED, source=Picture.Source.UPLOADED, caption=character.name,
             )  # fmt: skip
     message = f"Imported {character.name} from a character card."
+    if earlier is not None:
+        message += f" You already had a {earlier.name}: its page offers to update that one from this card instead."
     if card.get("portrait_note"):
         message += f" {card['portrait_note']}"
     if card["lore"]:
         skipped = len(card["lore"]) - added
         message += f" Its lorebook added {added} entr{'y' if added == 1 else 'ies'} to the story's world"
         message += f" ({skipped} with names the world already has were left as they are)." if skipped else "."
-    return message, reverse("story_cast", args=[story.pk]) if story else character.get_absolute_url()
+    if story and earlier is None:
+        return message, reverse("story_cast", args=[story.pk])
+    return message, character.get_absolute_url()
 
 
 def read_backup(upload_id):

@@ -7,6 +7,7 @@ urlpatterns = [
     path("import/<int:pk>/", manuscript_views.manuscript_preview, name="manuscript_preview"),
     path("characters/import-card/", card_views.card_import, name="card_import"),
     path("characters/<int:pk>/card.<str:kind>", card_views.card_export, name="card_export"),
+    path("characters/<int:pk>/update-from-card/", card_views.card_update, name="card_update"),
     path("stories/<int:story_pk>/world/import/", lorebook_views.lorebook_import, name="lorebook_import"),
     path("stories/<int:story_pk>/world.json", lorebook_views.lorebook_export, name="lorebook_export"),
     path("stories/<int:pk>/export/", export_views.export_page, name="story_export"),

@@ -222,3 +222,27 @@ def test_a_card_whose_picture_is_damaged_imports_without_a_portrait_and_says_so(
     import_card(writer_client, json.dumps(V2).encode(), story=story.pk)  # the same card again
     page = html.unescape(writer_client.get(reverse("story_cast", args=[story.pk])).content.decode())
     assert "added 0 entries to the story's world (1 with names the world already has were left as they are)" in page
+
+
+def test_a_card_imported_again_offers_to_update_the_character_instead_of_keeping_two(writer_client, user, other_client):
+    story = make_story(user)
+    import_card(writer_client, json.dumps(V2).encode(), story=story.pk)
+    first = Character.objects.get()
+    first.personality = "Changed here."
+    first.save()
+    newer_card = {**V2, "data": {**V2["data"], "personality": "Fierce now.", "tags": ["fantasy", "older"]}}
+    response = import_card(writer_client, json.dumps(newer_card).encode(), name="again.json")
+    newer = Character.objects.exclude(pk=first.pk).get()
+    assert response["Location"] == newer.get_absolute_url()
+    page = html.unescape(writer_client.get(response["Location"]).content.decode())
+    assert "You already had a Seraphina: its page offers to update that one" in page
+    assert "data-card-duplicate" in page and "Update Seraphina from this card" in page
+
+    url = reverse("card_update", args=[newer.pk])
+    assert other_client.post(url).status_code == 404
+    assert writer_client.post(url)["Location"] == first.get_absolute_url()
+    first.refresh_from_db()
+    assert list(Character.objects.all()) == [first]  # one character, updated
+    assert first.personality == "Fierce now." and first.attributes["card"]["tags"] == ["fantasy", "older"]
+    assert "card_duplicate_of" not in first.attributes and list(story.characters.all()) == [first]
+    assert writer_client.post(url).status_code == 404  # nothing left to update from
