@@ -61,6 +61,16 @@ class Character(models.Model):
         details = {"first_mes": text("first_mes"), "alternate_greetings": strings("alternate_greetings"),
                    "scenario": text("scenario"), "tags": strings("tags"), "creator_notes": text("creator_notes"),
                    "creator": text("creator")}  # fmt: skip
+        overflow = (self.attributes or {}).get("card_overflow") or {}
+        details["longer"] = [
+            {"field": name, "chars": len(overflow[key])}
+            for key, name in (
+                ("description", "description"),
+                ("personality", "personality"),
+                ("mes_example", "example dialogue"),
+            )  # fmt: skip
+            if isinstance(overflow.get(key), str)
+        ]
         return {key: value for key, value in details.items() if value}
 
     PROFILE_FIELDS = ("name", "appearance", "personality", "backstory", "speech_pattern", "goals")

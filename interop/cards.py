@@ -29,6 +29,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CARD_KEYWORDS = (b"chara", b"ccv3")
 # Card fields that map onto the profile; the rest of `data` is kept as it came.
 MAPPED = {"name", "description", "personality", "mes_example"}
+OVERFLOWING = {"description": "backstory", "personality": "personality", "mes_example": "speech_pattern"}
 EXTENSION = "storyassistant"
 LIMITS = {"name": 200, "appearance": 10000, "personality": 10000, "backstory": 20000, "speech_pattern": 5000,
           "goals": 5000}  # fmt: skip
@@ -44,6 +45,7 @@ class Card:
     kept: dict  # the card's other data fields, as they came
     spec: str  # chara_card_v1, chara_card_v2 or chara_card_v3
     image: bytes | None = None  # the PNG the card came in: the portrait
+    overflow: dict | None = None  # card fields longer than their profile field: the whole text, by card key
 
 
 def read_upload(
@@ -63,7 +65,7 @@ def read_upload(
     if lorebook_bytes and isinstance(book, dict) and book.get("entries"):
         entries = lorebooks.parse(json.dumps(book).encode(), lorebook_bytes)[1]
     return {"fields": card.fields, "kept": card.kept, "spec": card.spec, "portrait": portrait, "lore": entries,
-            "portrait_note": note}  # fmt: skip
+            "portrait_note": note, "overflow": card.overflow or {}}  # fmt: skip
 
 
 def read(data: bytes, max_bytes: int) -> Card:
@@ -134,7 +136,7 @@ def from_png(data: bytes, max_bytes: int) -> Card:
     return result
 
 
-def text(value, limit: int) -> str:
+def text(value, limit: int | None) -> str:
     return str(value if value is not None else "").replace("\x00", "")[:limit]
 
 
@@ -168,7 +170,13 @@ def from_json(card) -> Card:
         kept["extensions"] = {k: v for k, v in extensions.items() if k != EXTENSION}
     if spec == "chara_card_v1":
         kept = {k: v for k, v in kept.items() if k in ("scenario", "first_mes")}
-    return Card(fields=fields, kept=kept, spec=spec)
+    # A card field longer than its profile field holds: the profile gets its beginning, the whole is kept and goes
+    # out with the card again, and the character page says so. Nothing is lost.
+    overflow = {
+        key: full for key, field in OVERFLOWING.items()
+        if not ours and len(full := text(data.get(key), None)) > LIMITS[field]
+    }  # fmt: skip
+    return Card(fields=fields, kept=kept, spec=spec, overflow=overflow)
 
 
 def card_data(character) -> dict:
@@ -178,13 +186,18 @@ def card_data(character) -> dict:
     extensions = dict(kept.get("extensions") or {})
     if character.appearance.strip() or character.goals.strip():  # else the description is the backstory
         extensions[EXTENSION] = {k: getattr(character, k) for k in ("appearance", "goals", "backstory")}
-    return {
+    data = {
         "scenario": "", "first_mes": "", "creator_notes": "", "system_prompt": "", "post_history_instructions": "",
         "alternate_greetings": [], "tags": [], "creator": "", "character_version": "",
         **kept,
         "name": character.name, "description": description, "personality": character.personality,
         "mes_example": character.speech_pattern, "extensions": extensions,
     }  # fmt: skip
+    # A field the card brought whole that the profile holds only the beginning of goes out whole, unless edited.
+    for key, full in ((character.attributes or {}).get("card_overflow") or {}).items():
+        if key in data and isinstance(full, str) and full.startswith(data[key]):
+            data[key] = full
+    return data
 
 
 def to_json(character, version: int = 2) -> dict:

@@ -113,6 +113,8 @@ def _character_from_card(upload) -> tuple[str, str]:
         portrait = load_clean(card["portrait"], result.file) if card["portrait"] else None
     earlier = Character.objects.for_user(upload.owner).filter(name__iexact=card["fields"]["name"]).first()
     attributes = {"card": card["kept"], "card_spec": card["spec"]}
+    if card.get("overflow"):
+        attributes["card_overflow"] = card["overflow"]
     if earlier is not None:  # the page offers to update that one from this card instead of keeping both
         attributes["card_duplicate_of"] = earlier.pk
     with transaction.atomic():

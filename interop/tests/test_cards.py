@@ -246,3 +246,19 @@ def test_a_card_imported_again_offers_to_update_the_character_instead_of_keeping
     assert first.personality == "Fierce now." and first.attributes["card"]["tags"] == ["fantasy", "older"]
     assert "card_duplicate_of" not in first.attributes and list(story.characters.all()) == [first]
     assert writer_client.post(url).status_code == 404  # nothing left to update from
+
+
+def test_a_card_field_longer_than_the_profile_holds_is_kept_whole_and_goes_out_whole(writer_client, user):
+    long = "\n\n".join(f"Part {n} of a very long history, " + "of glades and storms " * 60 for n in range(30))
+    assert len(long) > cards.LIMITS["backstory"]
+    import_card(writer_client, json.dumps({**V2, "data": {**V2["data"], "description": long}}).encode())
+    seraphina = Character.objects.get()
+    assert seraphina.backstory == long[: cards.LIMITS["backstory"]]  # the profile holds its beginning
+    page = writer_client.get(seraphina.get_absolute_url()).content.decode()
+    assert f"The card's description is {len(long):,} characters" in page
+    exported = writer_client.get(reverse("card_export", args=[seraphina.pk, "v2"])).json()
+    assert exported["data"]["description"] == long  # nothing lost on the way out
+    seraphina.backstory = "Rewritten here."
+    seraphina.save()
+    exported = writer_client.get(reverse("card_export", args=[seraphina.pk, "v2"])).json()
+    assert exported["data"]["description"] == "Rewritten here."  # an edit wins over the card's text
