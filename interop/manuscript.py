@@ -651,6 +651,11 @@ def chapter_level(text: str) -> int:
     return levels[-1]
 
 
+def chosen_level(text: str, word: str) -> int:
+    """The heading level chapters start at: the one the writer chose ("1" to "6"), else chapter_level's."""
+    return int(word) if word.strip() in ("1", "2", "3", "4", "5", "6") else chapter_level(text)
+
+
 def chapter_line(line: str) -> str | None:
     """The line as a chapter title if it reads like one ("Chapter 12", "PART THREE — The Sea", "Chapter Nine:
     Why Not?"), else None: it starts with a capital, and a title after the number without punctuation between
@@ -695,9 +700,7 @@ def spans(text: str, how: str = "headings", word: str = "", limit: int = CHAPTER
     chapter of its own, and a boundary with no text after it (a part title right before a chapter title) adds
     nothing. A chapter longer than `limit` is split into parts (at paragraph breaks, else line breaks, else
     sentence ends), never cut. Raises TooManyParts past MAX_PARTS."""
-    chapters_at = 0
-    if how == "headings":  # `word` is the level the writer chose, if any
-        chapters_at = int(word) if word.strip() in ("1", "2", "3", "4", "5", "6") else chapter_level(text)
+    chapters_at = chosen_level(text, word) if how == "headings" else 0  # `word`: the level the writer chose
     marker = boundary(how, word, chapters_at)
     first = "Part 1" if how == "scene-breaks" else "Opening"
     found: list[Span] = []
@@ -823,14 +826,14 @@ def stored_split(text: str, how: str, word: str = "") -> dict:
     it is front or back matter; or the reason it cannot be used."""
     if how == "contents":
         return {"refused": "This file has no table of contents of its own; choose another way to split it."}
+    level = chosen_level(text, word) if how == "headings" else 0
     try:
-        found = spans(text, how, word)
+        found = spans(text, how, str(level) if level else word)
     except TooManyParts as exc:
         return {"refused": str(exc)}
     stored = stored_spans(text, found)
-    if how == "headings":  # the level chapters start at, and the levels there are to choose from
+    if level:  # the level chapters start at, and the levels there are to choose from
         levels = sorted({heading_level(line.strip()) for line in text.split("\n") if line.startswith("#")} - {0})
-        level = int(word) if word.strip() in ("1", "2", "3", "4", "5", "6") else chapter_level(text)
         stored.update(level=level, levels=levels)
     return stored
 

@@ -46,7 +46,7 @@ class Profile:
 
 BUILT_IN = Profile(
     kind="built-in", who="the built-in model", judges=False, rewrites=False,
-    # Longer drafts loop (measured: bench/first_draft.py) and take minutes on two cores.
+    # Longer drafts loop and take minutes on two cores (bench/first_hour.py measures what this gives).
     draft_words=400,
     # llama.cpp's repetition penalty plus blocking any 8-token run already in the prompt or the answer.
     prose_sampling={"repeat_penalty": 1.15, "no_repeat_ngram": 8},

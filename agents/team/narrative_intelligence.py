@@ -114,7 +114,7 @@ def write(ctx: AgentContext, message: AgentMessage) -> StepResult:
     """The draft, streamed to the writer. A model that cannot be sent back to rewrite (the built-in one) and
     stops well short of the length asked for is asked to go on, at most twice: a 50-word "chapter" is no draft."""
     messages = build_messages(ctx, message)
-    target, max_tokens = message.payload.get("target_words") or 0, message.payload["max_tokens"]
+    target_words, max_tokens = message.payload.get("target_words") or 0, message.payload["max_tokens"]
     text, calls = "", []
     while True:
         stream = llm.stream(
@@ -136,7 +136,7 @@ def write(ctx: AgentContext, message: AgentMessage) -> StepResult:
         stopped_early = stream.result.completion_tokens < 0.9 * max_tokens and more
         if (
             stream.target.profile.rewrites or stream.result.cancelled or not stopped_early
-            or count_words(text) >= SHORT_SHARE * target or len(calls) > MAX_CONTINUATIONS
+            or count_words(text) >= SHORT_SHARE * target_words or len(calls) > MAX_CONTINUATIONS
         ):  # fmt: skip
             break
         messages = [*messages[:2], {"role": "assistant", "content": text}, {"role": "user", "content": CONTINUE_NOTE}]
