@@ -9,7 +9,8 @@ import most easily gets wrong), through the reader that runs in the sandbox and 
     e-books' body-matter documents (by their epub:type, read here independently of the reader), the others by
     construction; target: equal;
   - words kept: words in the chapters and their titles against words in the source's chapters; target >= 99.9 %;
-  - formatting kept: italic, bold and struck spans in the chapters against those in the source;
+  - formatting kept: italic, bold, struck, small caps and underlined spans in the chapters against those in the
+    source;
   - round trip: the chapters made into a story, exported as an EPUB and as a Word document by the app, and each
     imported again give the same titles and text; target: identical.
 The stories it makes belong to a throwaway account, removed at the end.
@@ -27,14 +28,18 @@ CORPUS = ROOT / "bench" / "corpus"
 ITALIC = re.compile(r"(?<![*\w])\*(?=[^*\s])[^*\n]*?(?<=[^*\s])\*(?![*\w])")  # not a "* * *" scene break
 BOLD = re.compile(r"\*\*(?=[^*\s])[^*\n]*?(?<=[^*\s])\*\*")
 STRUCK = re.compile(r"~~[^~\n]+?~~")
+SMALL_CAPS = re.compile(r"\]\{\.smallcaps\}")
+UNDERLINE = re.compile(r"\]\{\.underline\}")
+NO_SPANS = {"italic": 0, "bold": 0, "struck": 0, "smallcaps": 0, "underline": 0}
 
 
 def words(text: str) -> int:
-    return len(re.findall(r"\w+", text))
+    return len(re.findall(r"\w+", UNDERLINE.sub("]", SMALL_CAPS.sub("]", text))))  # the span's markup is no word
 
 
 def spans_in(text: str) -> dict:
-    return {"italic": len(ITALIC.findall(text)), "bold": len(BOLD.findall(text)), "struck": len(STRUCK.findall(text))}
+    found = (ITALIC, BOLD, STRUCK, SMALL_CAPS, UNDERLINE)
+    return {kind: len(pattern.findall(text)) for kind, pattern in zip(NO_SPANS, found, strict=True)}
 
 
 def epub_source(data: bytes) -> dict:
@@ -43,7 +48,7 @@ def epub_source(data: bytes) -> dict:
     from lxml import etree
 
     book = zipfile.ZipFile(io.BytesIO(data))
-    chapters, count, spans = 0, 0, {"italic": 0, "bold": 0, "struck": 0}
+    chapters, count, spans = 0, 0, dict(NO_SPANS)
     for name in sorted(n for n in book.namelist() if n.endswith(".xhtml")):
         root = etree.fromstring(book.read(name))
         body = root.find("{http://www.w3.org/1999/xhtml}body")
@@ -54,9 +59,12 @@ def epub_source(data: bytes) -> dict:
         count += words(" ".join(body.itertext()))
         for element in body.iter():
             tag = etree.QName(element).localname if isinstance(element.tag, str) else ""
-            kind = {"em": "italic", "i": "italic", "strong": "bold", "b": "bold", "s": "struck", "del": "struck"}
-            if tag in kind and "".join(element.itertext()).strip():
-                spans[kind[tag]] += 1
+            kind = {"em": "italic", "i": "italic", "strong": "bold", "b": "bold", "s": "struck", "del": "struck",
+                    "u": "underline"}  # fmt: skip
+            classes = (element.get("class") or "").split()
+            look = "smallcaps" if {"smallcaps", "small-caps", "sc"} & set(classes) else kind.get(tag)
+            if look and "".join(element.itertext()).strip():
+                spans[look] += 1
     return {"chapters": chapters, "words": count, "spans": spans}
 
 
@@ -85,7 +93,11 @@ def made_cases() -> dict:
             paragraph.add_run("climbs").italic = True
             paragraph.add_run(" the ")
             paragraph.add_run("stairs").bold = True
-            paragraph.add_run(" of the old light once more.")
+            paragraph.add_run(" of the old light once more, as ")
+            paragraph.add_run("Mr. Hale").font.small_caps = True
+            paragraph.add_run(" had ")
+            paragraph.add_run("always").underline = True
+            paragraph.add_run(" said.")
             document.add_heading("Later", level=3)
             document.add_paragraph("The sea was calm by morning.")
             body += [f"Chapter {number}", subtitle or "", paragraph.text, "Later The sea was calm by morning."]
@@ -97,22 +109,24 @@ def made_cases() -> dict:
         "<!-- draft 3 -->\n<style>.scene { margin: 2em }</style>\n\n# The Keeper\n\nby A. Writer\n\n"
         + "\n\n".join(
             f'## Chapter {n}\n\n<div class="chapter">\n<section>\n\nThe *lamp* was **dark** and the ~~old~~ oil '
-            f"was gone, {n} times.\nShe waited.\n\n</section>\n</div>\n\n* * *\n\nMorning came."
+            f"was gone, {n} times.\nShe waited for [Mr. Hale]{{.smallcaps}}.\n\n</section>\n</div>\n\n* * *\n\n"
+            "Morning <u>came</u>."
             for n in range(1, 4)
         )
     )
-    md_words = 3 * words("Chapter 1 The lamp was dark and the old oil was gone, 1 times. She waited. Morning came.")
+    md_words = 3 * words(
+        "Chapter 1 The lamp was dark and the old oil was gone, 1 times. She waited for Mr. Hale. Morning came."
+    )
     paragraph = " ".join(f"The keeper climbed the stairs for the {n}th time and counted the ships." for n in range(8))
     wrapped = "\n".join(re.findall(r".{1,68}(?:\s|$)", paragraph)).replace(" \n", "\n").strip()
     titles = ["CHAPTER I. THE LAMP", "CHAPTER II. WHY NOT?", "CHAPTER III. THE STORM!"]
     text = "\n\n\n".join(f"{title}\n\n{wrapped}\n\n{wrapped}" for title in titles)
     txt_words = words(" ".join(titles)) + 3 * 2 * words(paragraph)
-    none = {"italic": 0, "bold": 0, "struck": 0}
+    each = dict.fromkeys(NO_SPANS, 3)
     return {
-        "word-parts-subtitles-and-contents-field.docx": (out.getvalue(), 3, docx_words, {**none, "italic": 3,
-                                                                                          "bold": 3}),
-        "markdown-with-html.md": (markdown.encode(), 3, md_words, {"italic": 3, "bold": 3, "struck": 3}),
-        "hard-wrapped-gutenberg-style.txt": (text.encode(), 3, txt_words, none),
+        "word-parts-subtitles-and-contents-field.docx": (out.getvalue(), 3, docx_words, {**each, "struck": 0}),
+        "markdown-with-html.md": (markdown.encode(), 3, md_words, each),
+        "hard-wrapped-gutenberg-style.txt": (text.encode(), 3, txt_words, NO_SPANS),
     }  # fmt: skip
 
 

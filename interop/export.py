@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from django.template.loader import render_to_string
 from django.utils.text import slugify
 
+from stories.text import markdown_parser
+
 from . import archives
 
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
@@ -26,20 +28,18 @@ def paragraphs(text: str) -> list[str]:
 
 
 def chapter_xhtml(text: str) -> str:
-    """A chapter's text (the app's Markdown: *italic*, **bold**, ~~struck~~, headings, scene breaks) as XHTML for
-    an e-book, by the same CommonMark parser that reads Markdown in, with raw HTML in the text escaped as text
-    and a line break inside a paragraph kept as <br />."""
-    from markdown_it import MarkdownIt
-
-    parser = MarkdownIt("commonmark", {"html": False, "xhtmlOut": True, "breaks": True}).enable("strikethrough")
-    return parser.render(XML_INVALID.sub("", text or ""))
+    """A chapter's text (the app's Markdown: *italic*, **bold**, ~~struck~~, [small caps]{.smallcaps},
+    [underlined]{.underline}, headings, scene breaks) as XHTML for an e-book, by the same CommonMark parser that
+    reads Markdown in, with raw HTML in the text escaped as text and a line break inside a paragraph kept as
+    <br />."""
+    return markdown_parser(xhtmlOut=True, breaks=True).render(XML_INVALID.sub("", text or ""))
 
 
 def story_docx(story, chapters, author_name: str, out) -> None:
     """Write a Word document to the binary file `out`: a title page (title, author, premise), then each chapter
-    under a Heading 1 with its text's headings, emphasis (italic, bold, strikethrough), line breaks and scene
-    breaks as Word has them, so it reads in Word or LibreOffice as written and imports back the same. Chapters are
-    read one at a time."""
+    under a Heading 1 with its text's headings, formatting (italic, bold, strikethrough, small caps, underline),
+    line breaks and scene breaks as Word has them, so it reads in Word or LibreOffice as written and imports back
+    the same. Chapters are read one at a time."""
     import docx
     from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 
@@ -59,25 +59,26 @@ def story_docx(story, chapters, author_name: str, out) -> None:
                 continue
             level = block["level"]
             paragraph = document.add_heading(level=min(level, 9)) if level else document.add_paragraph()
-            for text, italic, bold, struck in block["runs"]:
+            for text, looks in block["runs"]:
                 if text == "\n":
                     paragraph.add_run().add_break()
                     continue
                 run = paragraph.add_run(text)
-                run.italic, run.bold, run.font.strike = italic or None, bold or None, struck or None
+                run.italic, run.bold = ("italic" in looks) or None, ("bold" in looks) or None
+                run.font.strike, run.font.small_caps = ("struck" in looks) or None, ("smallcaps" in looks) or None
+                run.underline = ("underline" in looks) or None
     document.save(out)
+
+
+# The parser's tokens that open and close each kind of formatting.
+LOOKS = {"em": "italic", "strong": "bold", "s": "struck"}
 
 
 def markdown_blocks(text: str) -> list[dict]:
     """A chapter's text (the app's Markdown) as blocks: {"kind": "text" or "break", "level": heading level or 0,
-    "runs": [(text, italic, bold, struck)], a line break being the run "\\n"}, by the CommonMark parser."""
-    from markdown_it import MarkdownIt
-
-    tokens = (
-        MarkdownIt("commonmark", {"html": False, "breaks": True})
-        .enable("strikethrough")
-        .parse(XML_INVALID.sub("", text or ""))
-    )
+    "runs": [(text, looks)]} where looks is the set of "italic", "bold", "struck", "smallcaps", "underline" on
+    the run and a line break is the run "\\n", by the CommonMark parser."""
+    tokens = markdown_parser(breaks=True).parse(XML_INVALID.sub("", text or ""))
     blocks, level = [], 0
     for token in tokens:
         if token.type == "heading_open":
@@ -85,16 +86,22 @@ def markdown_blocks(text: str) -> list[dict]:
         elif token.type == "hr":
             blocks.append({"kind": "break", "level": 0, "runs": []})
         elif token.type == "inline":
-            runs, italic, bold, struck = [], 0, 0, 0
+            runs, depth, spans = [], dict.fromkeys(["italic", "bold", "struck", "smallcaps", "underline"], 0), []
             for child in token.children or []:
-                kind = child.type
-                italic += (kind == "em_open") - (kind == "em_close")
-                bold += (kind == "strong_open") - (kind == "strong_close")
-                struck += (kind == "s_open") - (kind == "s_close")
-                if kind in ("softbreak", "hardbreak"):
-                    runs.append(("\n", False, False, False))
-                elif kind in ("text", "code_inline", "html_inline") and child.content:
-                    runs.append((child.content, italic > 0, bold > 0, struck > 0))
+                kind, _, edge = child.type.rpartition("_")
+                if kind in LOOKS and edge in ("open", "close"):
+                    depth[LOOKS[kind]] += 1 if edge == "open" else -1
+                elif child.type == "span_open":
+                    spans.append(str(child.attrs.get("class", "")).split())
+                    for mark in spans[-1]:
+                        depth[mark] = depth.get(mark, 0) + 1
+                elif child.type == "span_close" and spans:
+                    for mark in spans.pop():
+                        depth[mark] -= 1
+                elif child.type in ("softbreak", "hardbreak"):
+                    runs.append(("\n", frozenset()))
+                elif child.type in ("text", "code_inline", "html_inline") and child.content:
+                    runs.append((child.content, frozenset(k for k, v in depth.items() if v > 0)))
             blocks.append({"kind": "text", "level": level, "runs": runs})
             level = 0
     return blocks

@@ -5,12 +5,14 @@ A manuscript is hostile until read: `read_upload` runs in a limited child proces
 this module is plain Python with no Django. Everything is bounded while it is read, not after: the number of
 entries and the bytes a DOCX or EPUB expands to (a reader stops at the limit whatever the zip's headers claim),
 the characters read so far (counted as they come, so a book that lists one chapter a thousand times stops at the
-limit), and XML is parsed with entities and network access off, a Word document as a stream. Italics and bold are
-kept as Markdown (*italic*, **bold**); headings become "# " lines, which is where chapters split by default.
+limit), and XML is parsed with entities and network access off, a Word document as a stream. Formatting is kept
+as the app's Markdown (*italic*, **bold**, ~~struck~~, [small caps]{.smallcaps}, [underlined]{.underline});
+headings become "# " lines, which is where chapters split by default.
 Every pass is linear in the text: string methods, no pattern that can backtrack over a run of spaces.
 """
 
 import codecs
+import itertools
 import posixpath
 import re
 import zipfile
@@ -21,7 +23,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from core.sandbox import Unreadable
-from stories.text import CHAPTER_MAX_CHARS, count_words
+from stories.text import CHAPTER_MAX_CHARS, count_words, markdown_parser, marked, without_spans
 
 from . import archives
 
@@ -233,11 +235,10 @@ TOO_BIG = "The file expands to far more than a manuscript could; it was refused.
 
 def markdown_text(text: str) -> str:
     """Markdown read by a CommonMark parser (HTML in it allowed, as manuscripts use it) and taken back to the app's
-    text like an e-book's XHTML: headings at their level, emphasis and strikethrough kept, scene breaks kept,
+    text like an e-book's XHTML: headings at their level, emphasis, strikethrough, small caps and underline kept,
+    scene breaks kept,
     comments, styles and scripts dropped, wrapper tags (<div>, <section>) unwrapped."""
-    from markdown_it import MarkdownIt
-
-    rendered = MarkdownIt("commonmark", {"html": True}).enable("strikethrough").render(text)
+    rendered = markdown_parser(html=True).render(text)
     return xhtml_text(f"<html><body>{rendered}</body></html>".encode())
 
 
@@ -294,7 +295,7 @@ def styled(text: str, italic, bold) -> str:
 
 def plain_heading(text: str, level: int = 1) -> str:
     """A heading line at its level ("## " for a second-level heading), without emphasis markers."""
-    return "#" * min(max(level, 1), 6) + " " + text.replace("*", "").replace("_", "").strip()
+    return "#" * min(max(level, 1), 6) + " " + without_spans(text).replace("*", "").replace("_", "").strip()
 
 
 def heading_style_level(style: str) -> int | None:
@@ -341,26 +342,54 @@ def _run_text(run) -> str:
     return "".join(out)
 
 
+def _looks(properties) -> frozenset:
+    """The formatting a run's properties (<w:rPr>) turn on."""
+    if properties is None:
+        return frozenset()
+    tags = {"italic": ("i",), "bold": ("b",), "struck": ("strike", "dstrike"), "smallcaps": ("smallCaps",),
+            "underline": ("u",)}  # fmt: skip
+    return frozenset(look for look, names in tags.items() if any(_on(properties.find(W + n)) for n in names))
+
+
 def paragraph_text(paragraph) -> str:
     """The paragraph's runs (in hyperlinks, insertions and content controls too; deleted text is not in <w:t>),
-    neighbouring runs of the same emphasis joined before it is marked."""
-    segments: list[list] = []  # [text, italic, bold, struck]
+    neighbouring runs of the same formatting joined before it is marked."""
+    segments: list[list] = []  # [text, looks]
     for run in paragraph.iter(W + "r"):
         text = _run_text(run)
         if not text:
             continue
-        properties = run.find(W + "rPr")
-        italic = properties is not None and _on(properties.find(W + "i"))
-        bold = properties is not None and _on(properties.find(W + "b"))
-        struck = properties is not None and (_on(properties.find(W + "strike")) or _on(properties.find(W + "dstrike")))
-        if segments and segments[-1][1:] == [italic, bold, struck]:
+        looks = _looks(run.find(W + "rPr"))
+        if segments and segments[-1][1] == looks:
             segments[-1][0] += text
         else:
-            segments.append([text, italic, bold, struck])
-    return "".join(
-        styled(f"~~{text.strip()}~~" if struck and text.strip() else text, italic, bold)
-        for text, italic, bold, struck in segments
-    ).strip()
+            segments.append([text, looks])
+    return nested([(text, looks) for text, looks in segments]).strip()
+
+
+NESTING = ("smallcaps", "underline", "struck", "bold", "italic")  # outermost first, as the app writes them
+
+
+def nested(segments: list[tuple[str, frozenset]], order: tuple = NESTING) -> str:
+    """Runs of text, each with the formatting it has, as the app's Markdown: neighbouring runs sharing a look are
+    marked once around all of them ("[Mr. *Hale*]{.smallcaps}", not two spans), so Word's flat runs read back as
+    the text they were written from. Each run is looked at once per kind of formatting: linear."""
+    if not order:
+        return "".join(text for text, _ in segments)
+    mark, rest = order[0], order[1:]
+    out = []
+    for on, group in itertools.groupby(segments, key=lambda segment: mark in segment[1]):
+        inner = nested(list(group), rest)
+        if not on or not inner.strip():
+            out.append(inner)
+        elif mark in ("smallcaps", "underline"):
+            out.append(marked(inner, mark))
+        elif mark == "struck":
+            core = inner.strip()
+            out.append(inner.replace(core, f"~~{core}~~", 1))
+        else:
+            out.append(styled(inner, mark == "italic", mark == "bold"))
+    return "".join(out)
 
 
 def read_docx(reader: archives.Reader, counter: Counter) -> str:
@@ -560,10 +589,28 @@ def xhtml_text(data: bytes, anchors: dict[str, list[str]] | None = None) -> str:
     return "\n\n".join(blocks + [TOC_MARK + title for title in pending])
 
 
-def inline(element, italic: bool = False, bold: bool = False) -> str:
-    """An element's text with <em>/<i> as *…* and <strong>/<b> as **…**, <s>/<del> as ~~…~~; <br> is a line
-    break, and a line break in the source is a space, as a browser shows it. Emphasis inside the same emphasis
-    adds nothing, so however deep the nesting, each character is copied a bounded number of times."""
+SMALL_CAPS_CLASSES = {"smallcaps", "small-caps", "smcap", "smcaps", "sc"}
+SMALL_CAPS_STYLE = re.compile(r"font-variant(?:-caps)?\s*:\s*(?:all-)?small-caps", re.I)
+UNDERLINE_STYLE = re.compile(r"text-decoration(?:-line)?\s*:[^;]*underline", re.I)
+
+
+def span_marks(element) -> set[str]:
+    """Small caps and underline an element sets by its tag, its inline style or a class named for them (e-books
+    and word processors write them all three ways)."""
+    style, classes = element.get("style") or "", set((element.get("class") or "").lower().split())
+    found = set()
+    if SMALL_CAPS_STYLE.search(style) or classes & SMALL_CAPS_CLASSES:
+        found.add("smallcaps")
+    if element.tag == "u" or UNDERLINE_STYLE.search(style) or "underline" in classes:
+        found.add("underline")
+    return found
+
+
+def inline(element, italic: bool = False, bold: bool = False, marks: frozenset = frozenset()) -> str:
+    """An element's text with <em>/<i> as *…* and <strong>/<b> as **…**, <s>/<del> as ~~…~~, small caps and
+    underline as [… ]{.smallcaps} and [… ]{.underline}; <br> is a line break, and a line break in the source is a
+    space, as a browser shows it. Formatting inside the same formatting adds nothing, so however deep the nesting,
+    each character is copied a bounded number of times."""
     out = [_spaced(element.text)]
     for child in element:
         tag = child.tag if isinstance(child.tag, str) else ""
@@ -573,12 +620,14 @@ def inline(element, italic: bool = False, bold: bool = False) -> str:
         if tag == "br":  # a line break; the source's own line break after it is not a space too
             out.append("\n" + _spaced(child.tail).lstrip())
             continue
-        else:
-            child_italic, child_bold = tag in ("em", "i") and not italic, tag in ("strong", "b") and not bold
-            inner = inline(child, italic or child_italic, bold or child_bold)
-            if tag in ("s", "del", "strike") and inner.strip():
-                inner = f"~~{inner.strip()}~~"
-            out.append(styled(inner, child_italic, child_bold) if child_italic or child_bold else inner)
+        child_italic, child_bold = tag in ("em", "i") and not italic, tag in ("strong", "b") and not bold
+        new_marks = span_marks(child) - marks
+        inner = inline(child, italic or child_italic, bold or child_bold, marks | new_marks)
+        for mark in sorted(new_marks):
+            inner = marked(inner, mark)
+        if tag in ("s", "del", "strike") and inner.strip():
+            inner = f"~~{inner.strip()}~~"
+        out.append(styled(inner, child_italic, child_bold) if child_italic or child_bold else inner)
         out.append(_spaced(child.tail))
     return "".join(out)
 

@@ -7,6 +7,7 @@ the names the story already uses (a character's name is not a misspelling). When
 not answer, Harper checks instead and the report says so.
 """
 
+import bisect
 import threading
 from functools import cache
 
@@ -19,6 +20,7 @@ from agents.checks.names import WORD_RE as NAME_WORD_RE
 from agents.checks.names import base_word, established_names
 from core.services import ServiceError
 from stories.models import DIALECTS as DIALECT_NAMES
+from stories.text import span_markup, spans_blanked
 
 MAX_REPLACEMENTS = 5
 DIALECTS = {
@@ -145,20 +147,37 @@ def check_grammar(text: str, *, dialect: str = "en-US", names=()) -> dict:
     replacements}]}; offsets index the str as given. `names` (cast, places) are never reported as misspellings."""
     dialect = dialect if dialect in DIALECTS else "en-US"
     names = [n for n in names if n]
+    markup = span_markup(text)  # "[Mr. Smith]{.smallcaps}" is formatting, not a sentence
+    text = spans_blanked(text)  # offsets stay the same
     url = settings.LANGUAGETOOL_URL
     note = ""
     if url:
         try:
             matches = _languagetool(url, text, dialect)
-            return {"available": True, "checker": "LanguageTool", "note": "", "matches": _without_names(matches, names)}
+            matches = _outside(_without_names(matches, names), markup)
+            return {"available": True, "checker": "LanguageTool", "note": "", "matches": matches}
         except LANGUAGETOOL_FAILURES as exc:
             _tool.cache_clear()  # try afresh next time: the server may be back
             note = (
                 f"The LanguageTool server at {url} did not answer ({type(exc).__name__}); "
                 "checked with the built-in checker instead."
             )
-    matches = _without_names(HARPER.check(text, dialect), names)
+    matches = _outside(_without_names(HARPER.check(text, dialect), names), markup)
     return {"available": True, "checker": "Harper", "note": note, "matches": matches}
+
+
+def _outside(matches: list[dict], markup: list[tuple[int, int]]) -> list[dict]:
+    """The matches that touch no formatting markup (the spaces it leaves are no mistake of the writer's)."""
+    if not markup:
+        return matches
+    starts = [start for start, _ in markup]
+
+    def touches(match) -> bool:
+        begin, end = match["offset"], match["offset"] + match["length"]
+        index = bisect.bisect_left(starts, end)  # the markup starting before the match ends (sorted, apart)
+        return index > 0 and markup[index - 1][1] > begin
+
+    return [m for m in matches if not touches(m)]
 
 
 def probe_languagetool() -> str:

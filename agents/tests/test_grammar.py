@@ -43,6 +43,14 @@ def test_without_a_server_the_built_in_checker_finds_mistakes_offline(settings):
     assert found["The the"]["replacements"] == ["The"]
 
 
+def test_small_caps_and_underline_markup_is_not_checked_as_prose(settings):
+    settings.LANGUAGETOOL_URL = ""
+    text = "At noon [Mr. Hale]{.smallcaps} was [never]{.underline} late. [He]{.smallcaps} came [tomorow]{.underline}."
+    report = grammar.check_grammar(text)
+    assert [m["excerpt"] for m in report["matches"]] == ["tomorow"]  # a mistake inside the formatting still counts
+    assert text[report["matches"][0]["offset"] :].startswith("tomorow]")  # offsets still point into the text
+
+
 def test_the_story_dialect_decides_what_is_a_misspelling(settings):
     settings.LANGUAGETOOL_URL = ""
     text = "The colour of the harbour changed."

@@ -22,7 +22,12 @@ OPF = "{http://www.idpf.org/2007/opf}"
 @pytest.fixture
 def story(user):
     story = make_story(user, title="Salt & Iron: <A Tale>", genre="Fantasy", premise="A smith forges a sword.")
-    make_chapter(story, title="The Forge", content="Sparks flew.\nThe anvil rang.\n\nZoë smiled 🐉.")
+    make_chapter(
+        story,
+        title="The Forge",
+        content="Sparks flew.\nThe anvil rang.\n\nZoë smiled 🐉.\n\n"
+        "[Mr. Hale]{.smallcaps} had [never]{.underline} come.",
+    )
     make_chapter(story, title="The Road", content="They left at dawn.\x0b A stray control character.")
     make_chapter(story, title="Empty", content="")
     return story
@@ -66,6 +71,8 @@ def test_epub_is_a_valid_container_with_one_file_per_chapter(writer_client, stor
     assert spine == ["title-page", "chapter-1", "chapter-2", "chapter-3"]
     chapter_one = book.read("OEBPS/chapter-1.xhtml").decode()
     assert "<h2>The Forge</h2>" in chapter_one and "Sparks flew.<br />\nThe anvil rang." in chapter_one
+    assert '<span class="smallcaps">Mr. Hale</span> had <span class="underline">never</span> come.' in chapter_one
+    assert ".smallcaps { font-variant: small-caps; }" in book.read("OEBPS/style.css").decode()
     assert "\x0b" not in book.read("OEBPS/chapter-2.xhtml").decode()
 
 
@@ -176,7 +183,8 @@ def test_a_word_export_keeps_the_formatting_and_imports_back_the_same(writer_cli
     chapters = [
         (
             "The Forge",
-            "Sparks *flew*, and **the anvil** rang.\nTwice.\n\n* * *\n\nThe ~~old~~ smith <b>slept</b> & dreamt.",
+            "Sparks *flew*, and **the anvil** rang.\nTwice.\n\n* * *\n\nThe ~~old~~ smith <b>slept</b> & dreamt."
+            " [Mr. *Hale*]{.smallcaps} had [never]{.underline} come.",
         ),
         ("The Road", "They left at dawn.\n\n### On the road\n\nRain, then ***sun***."),
         ("Home", "Zoë smiled 🐉.\x0b A stray control character."),
@@ -194,6 +202,8 @@ def test_a_word_export_keeps_the_formatting_and_imports_back_the_same(writer_cli
     runs = {r.text: r for p in document.paragraphs for r in p.runs if r.text.strip()}
     assert runs["flew"].italic and runs["the anvil"].bold and runs["old"].font.strike
     assert runs["sun"].italic and runs["sun"].bold and any("<b>slept</b> & dreamt." in t for t in runs)
+    assert runs["Mr. "].font.small_caps and not runs["Mr. "].italic
+    assert runs["Hale"].font.small_caps and runs["Hale"].italic and runs["never"].underline
 
     text, _ = manuscript.read("back.docx", response.body, manuscript.Bounds(10 << 20, 50 << 20, 10_000_000))
     found = manuscript.spans(text, "headings")

@@ -286,7 +286,10 @@ def test_a_story_goes_out_as_an_ebook_and_comes_back_as_it_was(writer_client, us
             "The Forge",
             "Sparks *flew*, and **the anvil** rang.\nTwice.\n\n* * *\n\nThe ~~old~~ smith <b>slept</b> & dreamt.",
         ),
-        ("Chapter 2: The Road", "They left at dawn.\n\n### On the road\n\nRain, then sun."),
+        (
+            "Chapter 2: The Road",
+            "They left at dawn.\n\n### On the road\n\n[Mr. *Hale*]{.smallcaps} had [never]{.underline} come.",
+        ),
     ]
     for title, content in chapters:
         make_chapter(story, title=title, content=content)
@@ -296,7 +299,7 @@ def test_a_story_goes_out_as_an_ebook_and_comes_back_as_it_was(writer_client, us
     assert imported.default_split == "contents"
     split = imported.split_for("contents")
     kept = [(row[0], imported.text[row[1] : row[2]].strip()) for row in split["spans"] if not row[6]]
-    assert kept == chapters  # emphasis, line breaks, scene breaks, headings and the text's own "<b>" as it was
+    assert kept == chapters  # formatting, line breaks, scene breaks, headings and the text's own "<b>" as it was
     assert [row[0] for row in split["spans"] if row[6]] == ["Round Trip"]  # the title page: front matter
 
 
@@ -354,3 +357,33 @@ def test_the_preview_shows_the_chapters_heading_level_and_the_writer_may_change_
     chapters = Story.objects.get(title="Parts").chapters.order_by("order")
     assert [c.title for c in chapters] == ["Part One", "Part Two"]
     assert chapters[0].content == "## Chapter 1\n\nText.\n\n## Chapter 2\n\nMore."
+
+
+def test_small_caps_and_underline_are_read_from_every_format_the_way_each_writes_them():
+    document = docx.Document()
+    paragraph = document.add_paragraph("At noon ")
+    paragraph.add_run("Mr. Hale").font.small_caps = True
+    paragraph.add_run(" was ")
+    paragraph.add_run("never").underline = True
+    paragraph.add_run(" late, ")
+    both = paragraph.add_run("said the clock")
+    both.font.small_caps, both.italic = True, True
+    paragraph.add_run(".")
+    out = io.BytesIO()
+    document.save(out)
+    text, _ = manuscript.read("hale.docx", out.getvalue(), BOUNDS)
+    assert text == "At noon [Mr. Hale]{.smallcaps} was [never]{.underline} late, [*said the clock*]{.smallcaps}."
+
+    page = (
+        '<html><body><h2><span class="sc">Chapter</span> One</h2><p><span style="font-variant: small-caps">Mr. '
+        '<span class="small-caps">Hale</span></span> was <u>never</u> late, <i><span class="smallcaps">said</span>'
+        '</i> <span style="text-decoration: underline">the clock</span>.</p></body></html>'
+    )
+    assert manuscript.xhtml_text(page.encode()) == (
+        "## Chapter One\n\n[Mr. Hale]{.smallcaps} was [never]{.underline} late, *[said]{.smallcaps}* "
+        "[the clock]{.underline}."
+    )  # a span inside the same span adds nothing; headings stay plain
+
+    markdown = "# One\n\n[Mr. Hale]{.smallcaps} was <u>never</u> late, [as]{.other} ever.\n"
+    text, _ = manuscript.read("hale.md", markdown.encode(), BOUNDS)
+    assert text == "# One\n\n[Mr. Hale]{.smallcaps} was [never]{.underline} late, as ever."

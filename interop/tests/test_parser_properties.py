@@ -6,6 +6,7 @@ among them; each example must finish within its deadline."""
 
 import html
 import json
+import unicodedata
 from collections import Counter
 from datetime import timedelta
 
@@ -36,8 +37,9 @@ def words(text: str) -> list[str]:
 
 
 def letters(text: str) -> Counter:
-    """Every character but spaces and the marks a heading or emphasis adds: what a split must not lose."""
-    return Counter(c for c in text if not c.isspace() and c not in "#*_")
+    """Every character but spaces, the marks a heading or emphasis adds, and control characters (a heading of
+    nothing but one is no chapter): what a split must not lose."""
+    return Counter(c for c in text if not c.isspace() and c not in "#*_" and unicodedata.category(c) != "Cc")
 
 
 @BUDGET

@@ -47,6 +47,7 @@ def test_chapters_can_swap_places_inside_one_transaction():
         ("The brave knight fought the dragon.", 6),
         ("Don't stop — the well-known path!", 5),
         ("Ünïcödé wörds 🐉 count too", 4),
+        ("[Mr. Hale]{.smallcaps} was [never]{.underline} *late*.", 5),  # the formatting's markup is no word
     ],
 )
 def test_count_words(text, words):
