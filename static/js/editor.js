@@ -18,7 +18,8 @@
     el.dataset.state = state;
     el.textContent = text;
   }
-  function countWords(text) { return (text.match(wordRe) || []).length; }
+  // The formatting's markup ("]{.smallcaps}") is no word, as the server counts.
+  function countWords(text) { return (text.replace(/\]\{\.(?:smallcaps|underline)\}/g, "]").match(wordRe) || []).length; }
   function updateCounts() {
     const words = countWords(textarea.value);
     const others = Number(form.dataset.storyOtherWords) - Number(form.dataset.chapterSavedWords);
@@ -220,5 +221,102 @@
     });
     item.remove();
     textarea.dispatchEvent(new Event("input", { bubbles: true }));  // autosave, word counts, the safety copy
+  });
+})();
+
+// Formatting: the buttons (and Ctrl+B, Ctrl+I, Ctrl+U) put the app's Markdown around the selection, or take it
+// off when it is already there; Preview shows the chapter as the exports render it, with the same parser family
+// (markdown-it, loaded the first time it is asked for). Edits go through the browser's own undo.
+(function () {
+  const bar = document.querySelector("[data-format-bar]");
+  const textarea = document.querySelector("#chapter-form textarea[name=content]");
+  if (!bar || !textarea) return;
+  const pane = document.querySelector("[data-preview-pane]");
+  const previewButton = bar.querySelector("[data-preview]");
+  const spans = { smallcaps: ["[", "]{.smallcaps}"], underline: ["[", "]{.underline}"], struck: ["~~", "~~"] };
+  bar.hidden = false;
+
+  function replace(start, end, text) {
+    textarea.focus();
+    textarea.setSelectionRange(start, end);
+    // execCommand keeps Ctrl+Z working and fires "input" (autosave, counts); setRangeText where it is gone.
+    if (!document.execCommand("insertText", false, text)) {
+      textarea.setRangeText(text, start, end, "end");
+      textarea.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+  }
+  function stars(value, index, step) {
+    let n = 0;
+    while (value[index + n * step] === "*") n++;
+    return n;
+  }
+  function apply(kind) {
+    const value = textarea.value;
+    let start = textarea.selectionStart, end = textarea.selectionEnd;
+    // Spaces at the ends of the selection stay outside the markers, as the app writes them.
+    while (start < end && /\s/.test(value[start])) start++;
+    while (end > start && /\s/.test(value[end - 1])) end--;
+    const inner = value.slice(start, end);
+    if (kind === "bold" || kind === "italic") {
+      const around = Math.min(stars(value, start - 1, -1), stars(value, end, 1));
+      const width = kind === "bold" ? 2 : 1;
+      const on = kind === "bold" ? around >= 2 : around % 2 === 1;
+      if (on) replace(start - width, end + width, inner);
+      else replace(start, end, "*".repeat(width) + inner + "*".repeat(width));
+      textarea.setSelectionRange(start + (on ? -width : width), end + (on ? -width : width));
+      return;
+    }
+    const [open, close] = spans[kind];
+    const on = value.slice(start - open.length, start) === open && value.slice(end, end + close.length) === close;
+    if (on) replace(start - open.length, end + close.length, inner);
+    else replace(start, end, open + inner + close);
+    const shift = on ? -open.length : open.length;
+    textarea.setSelectionRange(start + shift, end + shift);
+  }
+
+  let parser = null;
+  function loadParser() {
+    if (parser) return Promise.resolve(parser);
+    return new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = bar.dataset.markdownSrc;
+      script.onload = () => {
+        parser = window.markdownit("commonmark", { html: false, breaks: true }).enable("strikethrough");
+        resolve(parser);
+      };
+      script.onerror = reject;
+      document.head.appendChild(script);
+    });
+  }
+  function render(md, text) {
+    // Bracketed spans have no markdown-it rule; markers left as text after rendering become the span.
+    return md.render(text).replace(/\[([^[\]\n]{1,2000})\]\{\.(smallcaps|underline)\}/g, '<span class="$2">$1</span>');
+  }
+  function showPreview(on) {
+    previewButton.setAttribute("aria-pressed", String(on));
+    previewButton.textContent = on ? "Edit" : "Preview";
+    bar.querySelectorAll("[data-format]").forEach((button) => { button.disabled = on; });
+    pane.hidden = !on;
+    textarea.hidden = on;
+    if (!on) textarea.focus();
+  }
+
+  bar.addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    if (!button) return;
+    if (button === previewButton) {
+      if (previewButton.getAttribute("aria-pressed") === "true") { showPreview(false); return; }
+      loadParser().then((md) => { pane.innerHTML = render(md, textarea.value); showPreview(true); },
+        () => { pane.textContent = "The preview could not be loaded; the text is unchanged."; showPreview(true); });
+      return;
+    }
+    if (button.dataset.format) apply(button.dataset.format);
+  });
+  const keys = { b: "bold", i: "italic", u: "underline" };
+  textarea.addEventListener("keydown", (event) => {
+    const kind = (event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey && keys[event.key.toLowerCase()];
+    if (!kind) return;
+    event.preventDefault();
+    apply(kind);
   });
 })();

@@ -302,3 +302,48 @@ def test_the_word_count_never_covers_the_text_of_a_long_chapter(new_page, screen
     text, footer = page.locator("#id_content").bounding_box(), page.locator("#editor-footer").bounding_box()
     assert footer["y"] >= text["y"] + text["height"] - 0.5  # below the text box, never over its last lines
     screenshot(page, "16-editor-long-chapter")
+
+
+def test_formatting_buttons_mark_the_text_and_the_preview_renders_it_as_the_exports_do(new_page, screenshot):
+    writer = make_user()
+    chapter = make_chapter(make_story(writer), content="")
+    page = new_page(writer)
+    page.goto(chapter.get_absolute_url())
+    write(page, "At noon Mr. Hale was never late.")
+    editor = page.locator("#id_content")
+
+    def select(text):
+        start = editor.input_value().index(text)
+        editor.evaluate("(el, [s, e]) => { el.focus(); el.setSelectionRange(s, e); }", [start, start + len(text)])
+
+    select("Mr. Hale ")  # the space stays outside the markers
+    page.click("[data-format=smallcaps]")
+    select("never")
+    page.click("[data-format=underline]")
+    select("late")
+    editor.press("Control+b")
+    editor.press("Control+i")
+    assert editor.input_value() == "At noon [Mr. Hale]{.smallcaps} was [never]{.underline} ***late***."
+    editor.press("Control+b")  # pressed again, bold comes off and italic stays
+    assert editor.input_value() == "At noon [Mr. Hale]{.smallcaps} was [never]{.underline} *late*."
+    select("At noon")
+    page.click("[data-format=struck]")
+    expect(page.locator("[data-save-status]")).to_have_text(SAVED)
+    assert Chapter.objects.get(pk=chapter.pk).content == (
+        "~~At noon~~ [Mr. Hale]{.smallcaps} was [never]{.underline} *late*."
+    )
+    expect(page.locator("[data-live-chapter-words]")).to_have_text("7")  # the markup is no word
+
+    page.click("[data-preview]")
+    pane = page.locator("[data-preview-pane]")
+    expect(pane.locator("span.smallcaps")).to_have_text("Mr. Hale")
+    assert pane.locator("span.smallcaps").evaluate("el => getComputedStyle(el).fontVariantCaps") == "small-caps"
+    assert "underline" in pane.locator("span.underline").evaluate("el => getComputedStyle(el).textDecorationLine")
+    expect(pane.locator("em")).to_have_text("late")
+    expect(pane.locator("s")).to_have_text("At noon")
+    expect(editor).to_be_hidden()
+    screenshot(page, "editor-preview")
+    page.click("[data-preview]")
+    expect(editor).to_be_visible()
+    page.keyboard.press("Control+z")  # the browser's undo takes back the last formatting
+    assert editor.input_value() == "At noon [Mr. Hale]{.smallcaps} was [never]{.underline} *late*."
