@@ -73,6 +73,20 @@ class Character(models.Model):
         ]
         return {key: value for key, value in details.items() if value}
 
+    @property
+    def card_fields(self) -> dict:
+        """The card fields the character page edits, each as a string (greetings and tags as lists of strings),
+        empty when the character has none."""
+        card = (self.attributes or {}).get("card") or {}
+        lists = ("alternate_greetings", "tags")
+        keys = ("first_mes", "alternate_greetings", "scenario", "tags", "creator_notes", "system_prompt",
+                "post_history_instructions", "creator", "character_version")  # fmt: skip
+        return {
+            key: [v for v in card.get(key) or [] if isinstance(v, str) and v.strip()] if key in lists
+            else card[key] if isinstance(card.get(key), str) else ""
+            for key in keys
+        }  # fmt: skip
+
     PROFILE_FIELDS = ("name", "appearance", "personality", "backstory", "speech_pattern", "goals")
 
     @property

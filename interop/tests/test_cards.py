@@ -78,9 +78,9 @@ def test_a_v2_card_round_trips_through_the_library(writer_client, user):
 
     # What the profile has no field for is on the character page, and survives an edit of the profile.
     page = writer_client.get(seraphina.get_absolute_url()).content.decode()
-    for shown in ("First message", "*She kneels beside you.* You&#x27;re awake.", "Other greetings",
-                  "<li>Hello, traveller.</li>", "You wake in her glade.", '<span class="badge">guardian</span>',
-                  "For testing.", "By someone"):  # fmt: skip
+    for shown in ("First message", "*She kneels beside you.* You&#x27;re awake.</textarea>", "Other greetings",
+                  ">Hello, traveller.</textarea>", "You wake in her glade.</textarea>", 'value="fantasy, guardian"',
+                  "For testing.</textarea>", 'value="someone"'):  # fmt: skip
         assert shown in page, shown
     writer_client.post(seraphina.get_absolute_url(), {"name": "Seraphina", "personality": "Kind."})
     exported = writer_client.get(reverse("card_export", args=[seraphina.pk, "v2"])).json()
@@ -262,3 +262,40 @@ def test_a_card_field_longer_than_the_profile_holds_is_kept_whole_and_goes_out_w
     seraphina.save()
     exported = writer_client.get(reverse("card_export", args=[seraphina.pk, "v2"])).json()
     assert exported["data"]["description"] == "Rewritten here."  # an edit wins over the card's text
+
+
+def test_the_card_fields_are_edited_on_the_character_page_and_go_out_with_the_card(writer_client, user, other_client):
+    import_card(writer_client, json.dumps(V2).encode())
+    seraphina = Character.objects.get(name="Seraphina")
+    long_scenario = "The glade. " * 6000  # longer than a field edited here may be, as a card may bring it
+    seraphina.attributes["card"]["scenario"] = long_scenario
+    seraphina.save()
+    page = writer_client.get(seraphina.get_absolute_url()).content.decode()
+    assert page.count('name="card_alternate_greetings"') == 2  # the greeting, and an empty box for a new one
+
+    form = {"name": "Seraphina", "personality": "Kind.", "card_first_mes": "You're safe now.",
+            "card_alternate_greetings": ["", "Welcome back.", "Hello again, traveller."],
+            "card_scenario": long_scenario, "card_tags": "fantasy, forest ,, healer",
+            "card_creator_notes": "Edited here.", "card_creator": "someone",
+            "card_character_version": "1.3"}  # fmt: skip
+    response = writer_client.post(seraphina.get_absolute_url(), form)
+    assert response.status_code == 302
+    data = writer_client.get(reverse("card_export", args=[seraphina.pk, "v2"])).json()["data"]
+    assert data["first_mes"] == "You're safe now." and data["personality"] == "Kind."
+    assert data["alternate_greetings"] == ["Welcome back.", "Hello again, traveller."]  # the old one emptied: gone
+    assert data["tags"] == ["fantasy", "forest", "healer"] and data["character_version"] == "1.3"
+    assert data["scenario"] == long_scenario  # unchanged, so kept whole though longer than a new one may be
+    assert data["creator_notes"] == "Edited here." and data["character_book"] == V2["data"]["character_book"]
+
+    too_long = {**form, "card_scenario": "x" * 50_001, "card_first_mes": "Changed?"}
+    response = writer_client.post(seraphina.get_absolute_url(), too_long)
+    assert response.status_code == 200 and "At most 50,000 characters here." in response.content.decode()
+    assert Character.objects.get(pk=seraphina.pk).attributes["card"]["first_mes"] == "You're safe now."
+    assert other_client.post(seraphina.get_absolute_url(), form).status_code == 404
+
+    # A character written here gets card fields too, and an export that carries them.
+    written = make_character(user, name="Mara")
+    writer_client.post(written.get_absolute_url(), {"name": "Mara", "card_first_mes": "Mara looks up."})
+    assert writer_client.get(reverse("card_export", args=[written.pk, "v3"])).json()["data"]["first_mes"] == (
+        "Mara looks up."
+    )
