@@ -23,6 +23,9 @@ from stories.models import CHAPTER_MAX_CHARS
 MAX_QUERY = 500
 
 
+GRAMMAR_SHOWN = 200
+
+
 @login_required
 @limit("search", "SEARCHES_PER_MINUTE", 60, "Too many searches in a minute; try again shortly.")
 def search(request, story_pk=None):
@@ -44,6 +47,10 @@ def chapter_grammar(request, story_pk, pk):
     chapter = get_chapter_for_user(request, story_pk, pk)
     text = (request.POST.get("content") or chapter.content).replace("\r\n", "\n")[:CHAPTER_MAX_CHARS]
     report = check_story_text(chapter.story, text) if text.strip() else {"available": True, "note": "", "matches": []}
+    # The first suggestions in the text, not all of a long chapter's thousands: fixing them and checking again
+    # brings the next ones.
+    report["total"] = len(report["matches"])
+    report["matches"] = report["matches"][:GRAMMAR_SHOWN]
     for match in report["matches"]:
         start, end = match["offset"], match["offset"] + match["length"]
         match["before"], match["after"] = text[max(0, start - 40) : start], text[end : end + 40]

@@ -275,9 +275,15 @@ def estimate_seconds(position: int | None) -> int | None:
     """Roughly when a queued task will start, from how long recent generations took."""
     if position is None:
         return None
-    recent = GenerationTask.objects.filter(
-        status=GenerationTask.Status.SUCCEEDED, started_at__isnull=False, finished_at__isnull=False
-    ).order_by("-finished_at")[:20]
-    durations = [t.duration_seconds for t in recent] or [60.0]
+    # Two timestamps per task, not the task: its reports and text can be large, and every queued writer's
+    # status poll asks this.
+    recent = (
+        GenerationTask.objects.filter(
+            status=GenerationTask.Status.SUCCEEDED, started_at__isnull=False, finished_at__isnull=False
+        )
+        .order_by("-finished_at")
+        .values_list("started_at", "finished_at")[:20]
+    )
+    durations = [(finished - started).total_seconds() for started, finished in recent] or [60.0]
     average = sum(durations) / len(durations)
     return int(average * position / slots())

@@ -149,6 +149,10 @@ class CheckRun(BaseModel):
     note: str = ""  # what the writer should know about it (a weak model, a server that did not answer)
 
 
+STORED_FINDINGS = 300
+STORED_MATCHES = 200
+
+
 class QualityReport(Output):
     verdict: Literal["pass", "warn", "fail"] = "pass"
     findings: list[Finding] = []
@@ -158,6 +162,7 @@ class QualityReport(Output):
     consistency: dict[str, Any] = {}
     genre: dict[str, Any] = {}
     grammar: dict[str, Any] = {}
+    findings_total: int = 0  # how many findings there were when more than a task keeps (stored)
 
     @classmethod
     def judge(cls, findings: list[Finding], **reports) -> "QualityReport":
@@ -165,6 +170,19 @@ class QualityReport(Output):
         severities = {f.severity for f in findings}
         verdict = "fail" if "fail" in severities else "warn" if "warn" in severities else "pass"
         return cls(verdict=verdict, findings=findings, **reports)
+
+    def stored(self) -> dict:
+        """The report as a task keeps it, bounded whatever the text: at most STORED_FINDINGS findings and
+        STORED_MATCHES grammar suggestions, with how many there were (a 500,000-character chapter can have
+        hundreds of thousands of suggestions; a report that size slowed every request that read the task)."""
+        data = super().stored()
+        if len(data["findings"]) > STORED_FINDINGS:
+            data["findings_total"] = len(data["findings"])
+            data["findings"] = data["findings"][:STORED_FINDINGS]
+        matches = data["grammar"].get("matches")
+        if isinstance(matches, list) and len(matches) > STORED_MATCHES:
+            data["grammar"] = {**data["grammar"], "matches": matches[:STORED_MATCHES], "matches_total": len(matches)}
+        return data
 
     def problems(self) -> list[str]:
         """What the writer (or a rewrite) should fix."""

@@ -211,6 +211,14 @@ def test_grammar_without_a_server_is_checked_offline_in_the_story_dialect(writer
     assert "the built-in checker (Harper, offline) in British English" in html
 
 
+def test_a_chapter_with_thousands_of_suggestions_shows_the_first_ones(writer_client, user, settings):
+    settings.LANGUAGETOOL_URL = ""
+    chapter = make_chapter(make_story(user), content="She saw teh boat. " * 250)
+    html = writer_client.post(reverse("chapter_grammar", args=[chapter.story.pk, chapter.pk])).content.decode()
+    assert html.count("data-grammar-match") == 200
+    assert "The first 200 of 250 suggestions; apply or skip them and check again for the rest." in html
+
+
 def test_a_retried_save_whose_answer_was_lost_is_not_a_conflict(writer_client, chapter):
     # The first save went through but its answer never reached the browser (a restart, a dropped connection);
     # the editor retries the same text from the version it had.
