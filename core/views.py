@@ -4,13 +4,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.crypto import constant_time_compare
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django_htmx.http import HttpResponseClientRedirect
 
+from . import timing
 from .health import run_checks
 from .middleware import UNAVAILABLE, unavailable_response
 from .models import Upload
@@ -35,7 +36,17 @@ def healthz(request):
     body = {"status": "down" if down else "ok", "down": down}
     if may_see_health_details(request):
         body["checks"] = checks
+        if settings.REQUEST_TIMING:
+            body["timing"] = timing.all_processes()
     return JsonResponse(body, status=503 if down else 200)
+
+
+def floor(request):
+    """The least a request costs here: every middleware, no work. With REQUEST_TIMING on, the load benchmark
+    measures the hot paths against it; otherwise it does not exist."""
+    if not settings.REQUEST_TIMING:
+        raise Http404
+    return HttpResponse("ok", content_type="text/plain")
 
 
 def bad_request(request, exception=None):

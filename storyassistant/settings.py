@@ -102,6 +102,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.timing.RequestTimingMiddleware",
     "core.middleware.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
@@ -117,6 +118,10 @@ MIDDLEWARE = [
     "stories.middleware.StoryHiddenMiddleware",
     "core.middleware.ServiceUnavailableMiddleware",
 ]
+
+# Where each request's server time goes (core.timing): a Server-Timing header and per-route figures in the
+# staff's /healthz details. Off by default: it costs a little on every request.
+REQUEST_TIMING = env_bool("REQUEST_TIMING", False)
 
 ROOT_URLCONF = "storyassistant.urls"
 WSGI_APPLICATION = "storyassistant.wsgi.application"

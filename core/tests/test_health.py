@@ -63,3 +63,39 @@ def test_healthz_reports_redis_down(client, settings):
     response = client.get(reverse("healthz"))
     assert response.status_code == 503
     assert set(response.json()["down"]) == {"redis", "worker"}
+
+
+@pytest.mark.django_db
+def test_request_timing_says_where_each_requests_time_goes(client, redis_conn, settings):
+    from django.test import Client
+
+    from core import timing
+    from tests.factories import make_chapter, make_story
+
+    assert client.get("/healthz/floor").status_code == 404  # off: no floor, no header
+    assert "Server-Timing" not in client.get(reverse("healthz")).headers
+    settings.REQUEST_TIMING = True
+    timing.reset_all()
+    timing.RECORDER.reset()
+    writer = make_user()
+    chapter = make_chapter(make_story(writer), content="Before.")
+    browser = Client()  # a new handler: the middleware sees the setting when it is built
+    browser.force_login(writer)
+    url = reverse("chapter_save", args=[chapter.story.pk, chapter.pk])
+    response = browser.post(url, {"title": "One", "content": "After.", "base_version": chapter.version},
+                            headers={"HX-Request": "true"})  # fmt: skip
+    assert response.status_code == 200
+    fields = dict(part.strip().split(";", 1) for part in response["Server-Timing"].split(","))
+    assert set(fields) == {"cpu", "db", "redis", "app"}
+    queries = int(fields["db"].split('desc="')[1].split()[0])
+    assert queries >= 3 and float(fields["cpu"].removeprefix("dur=")) > 0  # session, user, chapter, revision
+    assert browser.get("/healthz/floor").content == b"ok"
+
+    staff = Client()
+    staff.force_login(make_user("ops2@example.com", is_staff=True))
+    timing.RECORDER.flushed = 0  # due now, as five seconds later
+    staff.get("/healthz/floor")
+    routes = {route for process in staff.get(reverse("healthz")).json()["timing"].values() for route in process}
+    assert {"chapter_save", "healthz_floor"} <= routes
+    saved = next(p["chapter_save"] for p in timing.all_processes().values() if "chapter_save" in p)
+    assert saved["requests"] == 1 and saved["queries_mean"] == queries
