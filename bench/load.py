@@ -2,6 +2,7 @@
 websockets, as `make run` runs it.
 
     .venv/bin/python bench/load.py [--writers 100] [--seconds 40] [--generating 0.1] [--workers 2] [--faults]
+                                   [--seeded] [--mix typing]
 
 Each writer is signed in with a session cookie of their own and, every 3 s, autosaves a chapter that grows by a
 sentence, as the editor does (a failed save is retried with the newer text at the next tick, and the text stays
@@ -12,6 +13,13 @@ the task's websocket. The model is a local server speaking Ollama's API at a fix
 It records p50/p95/p99 per endpoint, errors by status, texts lost (each writer's last text against the database
 after a final save), websocket drops, generation outcomes, peak database connections (by process kind, from
 pg_stat_activity) and how long after the burst the connections are back within the pools' size.
+
+--seeded runs on a site of realistic size (`manage.py seed_site`: 500 writers, 2,000 stories, 50 imported novels,
+their revisions, memory and tasks, and a few pathological objects), seeding it first if it is not there, and the
+writers are seeded writers editing their own chapters. --mix typing is the heavier mix: every 3 s an autosave,
+the editor page and the dashboard, one request a second per writer. The app runs with REQUEST_TIMING on: each
+answer's Server-Timing header gives the server CPU, database time and queries and Redis round trips per endpoint,
+beside the floor (/healthz/floor, a view that does nothing, on the same processes) and the ratio to it.
 
 With --faults it also, during the run: kills an RQ worker that is running a generation, restarts Redis, stops the
 model server for 10 s, and restarts PostgreSQL (the embedded servers; with DATABASE_URL / REDIS_URL set, those two
@@ -81,13 +89,30 @@ class Model:
         self.server.close()
 
 
+SERVER_TIMING_RE = re.compile(r'(\w+);(?:dur=([\d.]+))?(?:;?desc="(\d+)[^"]*")?')
+
+
+def server_timing(header: str) -> dict:
+    """{"cpu": ms, "db": ms, "queries": n, "redis": n, "app": ms} from a Server-Timing header."""
+    out = {}
+    for name, duration, count in SERVER_TIMING_RE.findall(header or ""):
+        if duration:
+            out[name] = float(duration)
+        if count:
+            out["queries" if name == "db" else name] = int(count)
+    return out
+
+
 class Stats:
     def __init__(self):
         self.latency = defaultdict(list)
         self.statuses = defaultdict(Counter)
         self.errors = []
+        self.server = defaultdict(lambda: defaultdict(list))  # endpoint -> cpu/db/queries/redis -> values
 
-    def record(self, endpoint, started, status):
+    def record(self, endpoint, started, status, timing=None):
+        for key, value in (timing or {}).items():
+            self.server[endpoint][key].append(value)
         self.latency[endpoint].append((time.monotonic() - started) * 1000)
         self.statuses[endpoint][status] += 1
         if not isinstance(status, int) or status >= 500 or status in (400, 403, 404, 409):
@@ -103,6 +128,15 @@ class Stats:
                 "p99_ms": round(percentile(values, 99), 1),
                 "statuses": {str(k): v for k, v in self.statuses[endpoint].items()},
             }
+            server = self.server.get(endpoint)
+            if server and server.get("cpu"):
+                out[endpoint]["server"] = {
+                    "cpu_ms_mean": round(sum(server["cpu"]) / len(server["cpu"]), 2),
+                    "cpu_ms_p95": round(percentile(server["cpu"], 95), 2),
+                    "db_ms_mean": round(sum(server["db"]) / len(server["db"]), 2),
+                    "queries_mean": round(sum(server["queries"]) / len(server["queries"]), 2),
+                    "redis_mean": round(sum(server["redis"]) / len(server["redis"]), 2),
+                }
         return out
 
 
@@ -127,9 +161,45 @@ def make_writers(count: int, prefix: str) -> list[dict]:
         session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
-        writers.append({"user": user.pk, "story": story.pk, "chapter": chapter.pk, "text": opening,
+        writers.append({"user": user.pk, "story": story.pk, "chapter": chapter.pk, "text": opening, "title": "One",
                         "session": session.session_key})  # fmt: skip
     return writers
+
+
+def seeded_writers(count: int) -> list[dict]:
+    """The first `count` seeded writers, each editing the first chapter of their first story, signed in."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from core.models import User
+    from stories.models import Chapter
+
+    writers = []
+    for i in range(count):
+        user = User.objects.get(email=f"seed-{i}@seed.invalid")
+        chapter = Chapter.objects.filter(story__owner=user).order_by("story_id", "order").first()
+        session = SessionStore()
+        session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        writers.append({"user": user.pk, "story": chapter.story_id, "chapter": chapter.pk, "text": chapter.content,
+                        "title": chapter.title, "session": session.session_key})  # fmt: skip
+    return writers
+
+
+def site_size() -> dict:
+    """What the database holds, for the result: rows of the big tables and its size on disk."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        size = cursor.fetchone()[0]
+        rows = {}
+        for table in ("storyassistant_user", "stories_story", "stories_chapter", "stories_chapterrevision",
+                      "agents_memoryitem", "generation_generationtask", "stories_worldentry"):  # fmt: skip
+            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - the names above
+            rows[table] = cursor.fetchone()[0]
+    return {"database_mb": round(size / 2**20), "rows": rows}
 
 
 def remove_writers(prefix: str):
@@ -156,7 +226,7 @@ class Writer:
         except Exception as exc:  # noqa: BLE001 - a connection error is a result to count
             self.stats.record(endpoint, started, type(exc).__name__)
             return None
-        self.stats.record(endpoint, started, response.status_code)
+        self.stats.record(endpoint, started, response.status_code, server_timing(response.headers.get("server-timing")))
         return response
 
     def editor_url(self):
@@ -169,7 +239,7 @@ class Writer:
         return response
 
     async def save(self, client, text):
-        data = {"title": "One", "content": text, "base_version": self.version}
+        data = {"title": self.spec["title"], "content": text, "base_version": self.version}
         response = await self.request(client, "save", "POST", self.editor_url() + "save/", data=data,
                                       headers={"HX-Request": "true"})  # fmt: skip
         if response is not None and response.status_code == 200:
@@ -200,8 +270,15 @@ class Writer:
             self.text += " " + self.pool[tick % len(self.pool)]
             await self.save(self.client, self.text)
             tick += 1
-            if tick % 5 == 0:
+            if self.run.args.mix == "typing":  # the editor page a second later, the dashboard a second after
+                await asyncio.sleep(max(0.0, next_at - SAVE_EVERY * 2 / 3 - time.monotonic()))
+                await self.open_editor(self.client)
+                await asyncio.sleep(max(0.0, next_at - SAVE_EVERY / 3 - time.monotonic()))
+                await self.request(self.client, "page:dashboard", "GET", "/")
+            elif tick % 5 == 0:
                 await self.browse(self.client)
+            if tick % 5 == 0:
+                await self.request(self.client, "floor", "GET", "/healthz/floor")
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         if generator:
             await generator
@@ -536,6 +613,9 @@ def main():
     parser.add_argument("--faults", action="store_true")
     parser.add_argument("--pgbouncer", type=int, default=0, metavar="POOL_SIZE",
                         help="through PgBouncer (transaction mode) with this many server connections")  # fmt: skip
+    parser.add_argument("--seeded", action="store_true", help="on a seeded site of realistic size (seed_site)")
+    parser.add_argument("--mix", choices=["default", "typing"], default="default",
+                        help="typing: autosave, editor page and dashboard every 3 s")  # fmt: skip
     parser.add_argument("--name", default=None, help="result file name (default load-<writers>[-faults])")
     args = parser.parse_args()
     setup_django()
@@ -556,7 +636,12 @@ def main():
         for k, v in connection.get_connection_params().items()
         if k in {"dbname", "user", "host", "port", "password"}
     }
-    writers = make_writers(args.writers, prefix)
+    if args.seeded:
+        call_command("seed_site")
+        writers = seeded_writers(args.writers)
+    else:
+        writers = make_writers(args.writers, prefix)
+    size = site_size()
     connection.close()
     model = Model(" ".join(sentences(24, seed=9)))
     port = free_port()
@@ -564,6 +649,7 @@ def main():
     env = {
         **os.environ, "DATABASE_URL": database_url(settings.DATABASES["default"]), "REDIS_URL": settings.REDIS_URL,
         "LLM_PROVIDER": "ollama", "OLLAMA_HOST": model.url, "LLM_RETRIES": "1", "LOG_LEVEL": "WARNING",
+        "REQUEST_TIMING": "true",
         # Shorter than shipped, so a killed worker's task is resumed within the run.
         "GENERATION_ABANDONED_AFTER": "15", "MAINTENANCE_EVERY": "5",
     }  # fmt: skip
@@ -608,17 +694,37 @@ def main():
     from django.db import connection as conn
 
     conn.close()
-    remove_writers(prefix)
+    if not args.seeded:
+        remove_writers(prefix)
 
     pages = [v for k, values in stats.latency.items() if k.startswith("page:") for v in values]
+    every = [v for k, values in stats.latency.items() if k != "floor" for v in values]
     saves = stats.latency.get("save", [])
     peak, peak_by_kind = monitor.peak()
     server_errors = sum(n for c in stats.statuses.values() for s, n in c.items() if not isinstance(s, int) or s >= 500)
     unexplained = sum(n for c in stats.statuses.values() for s, n in c.items()
                       if not isinstance(s, int) or (s >= 500 and s != 503))  # fmt: skip
     streams = [t for w in people for t in w.tasks]
+    floor = stats.summary().get("floor", {}).get("server", {})
+    cpu_floor = floor.get("cpu_ms_mean")
     result = {
         "writers": args.writers,
+        "seeded": args.seeded,
+        "mix": args.mix,
+        "site": size,
+        "requests_per_second": round(sum(len(v) for v in stats.latency.values()) / max(after["run_seconds"], 1), 1),
+        "server_cpu_ms": {
+            endpoint: {
+                "mean": row["server"]["cpu_ms_mean"],
+                "p95": row["server"]["cpu_ms_p95"],
+                "times_floor": round(row["server"]["cpu_ms_mean"] / cpu_floor, 1) if cpu_floor else None,
+                "queries": row["server"]["queries_mean"],
+                "db_ms": row["server"]["db_ms_mean"],
+                "redis": row["server"]["redis_mean"],
+            }
+            for endpoint, row in stats.summary().items()
+            if "server" in row
+        },  # fmt: skip
         "seconds": args.seconds,
         "workers": args.workers,
         "web_processes": args.web_processes,
@@ -637,6 +743,7 @@ def main():
             "by_status": dict(Counter(str(s) for _, _, s in stats.errors)),
         },  # fmt: skip
         "page_p95_ms": round(percentile(pages, 95), 1) if pages else None,
+        "all_p95_ms": round(percentile(every, 95), 1) if every else None,
         "save_p95_ms": round(percentile(saves, 95), 1) if saves else None,
         "texts_lost": len(lost),
         "texts_checked": len(people),
@@ -672,7 +779,13 @@ def main():
             "only_503_or_429_while_down": unexplained == 0,
             "every_generation_ended": all(o["status"] in FINISHED for o in outcomes),
         }
-    name = args.name or f"load-{args.writers}" + ("-faults" if args.faults else "") + ("-pgbouncer" * bool(bouncer))
+    name = args.name or (
+        f"load-{args.writers}"
+        + ("-faults" if args.faults else "")
+        + ("-pgbouncer" * bool(bouncer))
+        + ("-seeded" * args.seeded)
+        + ("-typing" if args.mix == "typing" else "")
+    )
     path = write_result(name, result)
     import json
 
@@ -680,6 +793,10 @@ def main():
     for endpoint, row in result["endpoints"].items():
         print(f"{endpoint:16} n={row['requests']:5}  p50 {row['p50_ms']:7.1f}  p95 {row['p95_ms']:7.1f}  "
               f"p99 {row['p99_ms']:7.1f} ms  {row['statuses']}")  # fmt: skip
+    for endpoint, row in result["server_cpu_ms"].items():
+        print(f"server {endpoint:16} cpu mean {row['mean']:6.2f} ms (p95 {row['p95']:6.2f}, "
+              f"{row['times_floor']}x floor)  db {row['db_ms']:6.2f} ms in {row['queries']} queries  "
+              f"redis {row['redis']}")  # fmt: skip
     print(f"written to {path}; the app's output is in {log.name}")
 
 
