@@ -8,7 +8,7 @@ from django.dispatch import receiver
 
 from agents import tasks
 from characters.models import Character, StoryCharacter
-from core.queues import enqueue_after_commit
+from core.queues import enqueue_after_commit, enqueue_all_after_commit
 from stories.models import Chapter, WorldEntry
 
 
@@ -17,9 +17,11 @@ def chapter_saved(sender, instance, raw=False, **kwargs):
     if not raw:
         # Autosaves come every few seconds while a writer types: memory and the fact ledger catch up once they
         # settle (the ledger reads a chapter again only when its text changed).
-        enqueue_after_commit(tasks.sync_chapter_memory, instance.pk, delay=settings.MEMORY_SYNC_DELAY)
-        enqueue_after_commit(tasks.read_chapter_facts, instance.pk, delay=settings.MEMORY_SYNC_DELAY)
-        enqueue_after_commit(tasks.read_chapter_notes, instance.pk, delay=settings.CONTINUITY_NOTES_DELAY)
+        enqueue_all_after_commit([
+            (tasks.sync_chapter_memory, instance.pk, settings.MEMORY_SYNC_DELAY),
+            (tasks.read_chapter_facts, instance.pk, settings.MEMORY_SYNC_DELAY),
+            (tasks.read_chapter_notes, instance.pk, settings.CONTINUITY_NOTES_DELAY),
+        ])  # fmt: skip
 
 
 @receiver(post_save, sender=WorldEntry)

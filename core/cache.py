@@ -70,3 +70,13 @@ class RedisCache(DjangoRedisCache):
         except RedisError:
             log.warning("Cache unreachable; %s not added", key)
             return False
+
+    def count(self, key, timeout: int, version=None) -> int:
+        """Add one to a counter that expires `timeout` seconds after its first count, in one round trip (a
+        pipeline: create it at 0 unless it exists, then increment). Raises RedisError when Redis cannot count."""
+        key = self.make_and_validate_key(key, version=version)
+        client = self._cache.get_client(key, write=True)
+        with client.pipeline(transaction=False) as pipe:
+            pipe.set(key, 0, ex=timeout, nx=True)
+            pipe.incr(key)
+            return pipe.execute()[1]

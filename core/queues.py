@@ -15,7 +15,7 @@ from django.db import transaction
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
 
 log = logging.getLogger(__name__)
 # A job in these states has not started, so it will read the newest data when it runs.
@@ -42,20 +42,30 @@ def enqueue_after_commit(job, object_id: int, delay: int = 0, queue: str = "back
     waiting (queued or scheduled) will read the newest data when it runs, so a burst of autosaves queues one job,
     and with a delay a writer typing for an hour causes one run per `delay` seconds, not one per save. If Redis is
     down the save still stands; the work catches up at the next save (or a story re-sync)."""
+    enqueue_all_after_commit([(job, object_id, delay)], queue)
+
+
+def enqueue_all_after_commit(jobs: list[tuple], queue: str = "background"):
+    """enqueue_after_commit for several (job, object_id, delay) at once: whether each is already waiting is asked
+    in one round trip (an autosave's jobs are usually all waiting, so that is all it costs)."""
 
     def push():
-        job_id = f"{job.__name__}-{object_id}"
-        options = {"job_id": job_id, "result_ttl": 3600, "failure_ttl": 7 * 24 * 3600}
+        ids = [f"{job.__name__}-{object_id}" for job, object_id, _ in jobs]
         try:
             target = get_queue(queue)
-            pending = target.fetch_job(job_id)
-            if pending is not None and pending.get_status(refresh=False) in WAITING:
-                return
-            if delay:
-                target.enqueue_in(timedelta(seconds=delay), job, object_id, **options)
-            else:
-                target.enqueue(job, object_id, **options)
+            with target.connection.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.hget(Job.key_for(job_id), "status")
+                statuses = pipe.execute()
+            for (job, object_id, delay), job_id, status in zip(jobs, ids, statuses, strict=True):
+                if status is not None and status.decode() in WAITING:
+                    continue
+                options = {"job_id": job_id, "result_ttl": 3600, "failure_ttl": 7 * 24 * 3600}
+                if delay:
+                    target.enqueue_in(timedelta(seconds=delay), job, object_id, **options)
+                else:
+                    target.enqueue(job, object_id, **options)
         except RedisError:
-            log.warning("Could not queue %s for %s: Redis unavailable", job.__name__, object_id, exc_info=True)
+            log.warning("Could not queue %s: Redis unavailable", ", ".join(ids), exc_info=True)
 
     transaction.on_commit(push)

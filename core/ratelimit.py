@@ -21,8 +21,7 @@ def hit(key: str, limit: int, window: int) -> int | None:
     now = time.time()
     cache_key = f"ratelimit:{key}:{int(now // window)}"
     try:
-        cache.add(cache_key, 0, window + 1)
-        count = cache.incr(cache_key)
+        count = cache.count(cache_key, window + 1)  # one round trip
     except (RedisError, ValueError, OSError):
         log.warning("Rate limit not counted for %s", key, exc_info=True)
         return None

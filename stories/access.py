@@ -22,10 +22,15 @@ def get_story_for_user(request, pk) -> Story:
 
 
 def get_chapter_for_user(request, story_pk, pk) -> Chapter:
-    story = get_story_for_user(request, story_pk)
-    try:
-        chapter = story.chapters.get(pk=pk)
-    except Chapter.DoesNotExist as exc:
-        raise Http404("No such chapter.") from exc
-    chapter.story = story
+    """The chapter and its story in one query (the editor's autosave asks for it every few seconds)."""
+    chapter = (
+        Chapter.objects.select_related("story")  # the story as Story.objects.owned_by has it, through the join
+        .filter(story__owner=request.user, story__deleted_at__isnull=True, story_id=story_pk, pk=pk)
+        .first()
+    )
+    if chapter is None:
+        get_story_for_user(request, story_pk)  # a hidden story says why; anyone else's is a 404
+        raise Http404("No such chapter.")
+    if chapter.story.is_flagged:
+        raise StoryHidden(chapter.story)
     return chapter

@@ -378,9 +378,10 @@ class Chapter(models.Model):
                 self.version += 1
             if update_fields is not None:
                 kwargs["update_fields"] = {*update_fields, "word_count", "version", "updated_at"}
-        validate_json_object(self.metadata)
-        validate_json_object(self.continuation_context)
-        with transaction.atomic():
+        for field in ("metadata", "continuation_context"):  # when loaded: an autosave reads neither
+            if field in self.__dict__:
+                validate_json_object(self.__dict__[field])
+        with transaction.atomic(savepoint=False):  # the revision is kept with the text or neither is
             super().save(*args, **kwargs)
             if content_changed:
                 ChapterRevision.objects.create(
@@ -436,7 +437,10 @@ class Chapter(models.Model):
         """Save the writer's text if it is based on the stored version; otherwise raise ChapterConflict
         and leave the stored text untouched (the caller keeps the writer's copy)."""
         with transaction.atomic():
-            current = Chapter.objects.select_for_update().get(pk=self.pk)
+            # The row's text and version, locked; the other columns (notes, metadata) are neither read nor
+            # written back by an autosave.
+            locked = Chapter.objects.select_for_update().only("story_id", "title", "content", "version")
+            current = locked.get(pk=self.pk)
             same_text = current.content == content and (title is None or title == current.title)
             if current.version != base_version:
                 if same_text:
@@ -450,7 +454,7 @@ class Chapter(models.Model):
             current.revision_author = author
             current.revision_source = source or ChapterRevision.Source.WRITER
             current.revision_note = note
-            current.save()
+            current.save(update_fields=["content", "title"])
         return current
 
     def with_passage_replaced(self, start: int, end: int, expected: str, text: str) -> str:

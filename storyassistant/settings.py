@@ -321,6 +321,8 @@ USE_TZ = True
 # cookies, HTTPS redirects and HSTS. Off by default so `make run` works on http://127.0.0.1.
 SECURE_SITE = env_bool("SECURE_SITE", False)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SECURE_SITE)
+# Sessions are read from Redis on every request and kept in the database too, so a Redis restart signs no one out.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SECURE_SITE)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP

@@ -2,7 +2,7 @@
 knowing about generation tasks."""
 
 from django import template
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 
 from pictures import making
 
@@ -15,21 +15,16 @@ register = template.Library()
 @register.inclusion_tag("generation/_ai_panel.html", takes_context=True)
 def ai_panel(context, chapter):
     """Request modes, the cast for dialogue, and this chapter's running requests and pending proposals."""
-    tasks = list(
-        GenerationTask.objects.filter(chapter=chapter)
-        .filter(Q(status__in=["queued", "running"]) | Q(proposal_status=GenerationTask.Proposal.PENDING))
-        .prefetch_related("steps")
-        .order_by("-created_at")[:3]
-    )
-    # The last finished continuity check stays beside the text until the next one.
-    last_check = (
-        GenerationTask.objects.filter(chapter=chapter, mode=GenerationTask.Mode.CHECK)
-        .filter(status__in=GenerationTask.FINISHED)
-        .prefetch_related("steps")
-        .first()
-    )
-    if last_check and last_check not in tasks:
-        tasks.append(last_check)
+    mine = GenerationTask.objects.filter(chapter=chapter)
+    running = mine.filter(Q(status__in=["queued", "running"]) | Q(proposal_status=GenerationTask.Proposal.PENDING))
+    # The last finished continuity check stays beside the text until the next one. Both lists in one query.
+    last_check = mine.filter(mode=GenerationTask.Mode.CHECK, status__in=GenerationTask.FINISHED)
+    found = list(running.order_by("-created_at")[:3].union(last_check.order_by("-created_at")[:1], all=True))
+    found.sort(key=lambda task: task.created_at, reverse=True)
+    finished = GenerationTask.FINISHED
+    checks = [task for task in found if task.mode == GenerationTask.Mode.CHECK and task.status in finished]
+    tasks = [task for task in found if task not in checks] + checks[:1]  # the running ones, then the check
+    prefetch_related_objects(tasks, "steps")
     return {
         "request": context.get("request"),
         "csrf_token": context.get("csrf_token"),

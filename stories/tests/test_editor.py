@@ -228,3 +228,27 @@ def test_a_retried_save_whose_answer_was_lost_is_not_a_conflict(writer_client, c
     chapter.refresh_from_db()
     assert chapter.version == 2 and chapter.revisions.count() == 2
     assert save(writer_client, chapter, "Something else.", 1, **HTMX).status_code == 409  # a real conflict still is
+
+
+@pytest.mark.django_db(transaction=True)  # the save commits, so its jobs are queued inside the request
+def test_an_autosave_asks_redis_four_times_once_its_jobs_wait(user, settings, redis_conn):
+    from django.test import Client
+
+    from core.queues import get_queue
+
+    settings.REQUEST_TIMING = True
+    chapter = make_chapter(make_story(user), content="Before.")
+    browser = Client()  # built after the setting: its middleware measures
+    browser.force_login(user)
+    url = reverse("chapter_save", args=[chapter.story.pk, chapter.pk])
+    trips = []
+    for version, text in ((chapter.version, "One."), (chapter.version + 1, "One. Two.")):
+        response = browser.post(url, {"title": "T", "content": text, "base_version": version},
+                                headers={"HX-Request": "true"})  # fmt: skip
+        assert response.status_code == 200
+        trips.append(int(response["Server-Timing"].split('redis;desc="')[1].split()[0]))
+    # The session, the rate limit's count, then whether each app's jobs already wait (one pipeline each).
+    assert trips[1] == 4, trips
+    queue = get_queue("background")
+    for job in ("read_chapter_facts", "read_chapter_notes", "sync_chapter_memory", "thin_revisions"):
+        assert queue.fetch_job(f"{job}-{chapter.pk}").get_status() in ("queued", "scheduled"), job
