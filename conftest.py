@@ -145,9 +145,8 @@ def rq_worker(start_worker):
     return start_worker()
 
 
-@pytest.fixture
-def web_server(transactional_db, redis_conn, worker_env):
-    """daphne serving the app (HTTP and websockets) on a free port, against the test database and Redis."""
+def start_daphne(env_extra):
+    """A daphne process serving the app (HTTP and websockets) on a free port: (process, "host:port")."""
     import socket
 
     with socket.socket() as sock:
@@ -160,11 +159,18 @@ def web_server(transactional_db, redis_conn, worker_env):
 
     process = start_process(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "storyassistant.asgi:application"],
-        worker_env,
+        env_extra,
         listening,
         "daphne",
     )
-    yield f"127.0.0.1:{port}"
+    return process, f"127.0.0.1:{port}"
+
+
+@pytest.fixture
+def web_server(transactional_db, redis_conn, worker_env):
+    """daphne serving the app (HTTP and websockets) on a free port, against the test database and Redis."""
+    process, host = start_daphne(worker_env)
+    yield host
     stop_process(process)
 
 

@@ -96,3 +96,28 @@ def test_the_models_are_pulled_before_the_app_starts(compose):
     assert pull["depends_on"]["ollama"]["condition"] == "service_healthy"
     for name in ["web", "worker"]:
         assert services[name]["depends_on"]["ollama-pull"]["condition"] == "service_completed_successfully"
+
+
+def test_the_web_scales_behind_a_proxy_with_pgbouncer_sized_for_it(compose):
+    services = compose["services"]
+    # `docker compose up --scale web=3 --scale worker=4`: no replica publishes a port of its own...
+    assert "ports" not in services["web"] and "ports" not in services["worker"]
+    assert services["proxy"]["ports"] == ["8000:8000"] and services["proxy"]["image"].startswith("nginx:")
+    mount = services["proxy"]["volumes"][0].split(":")
+    assert mount[1] == "/etc/nginx/conf.d/default.conf"
+    conf = (ROOT / mount[0]).read_text()
+    # ...and the proxy finds every replica (resolved per request) and carries websockets and large uploads.
+    assert "resolver 127.0.0.11" in conf and "set $web http://web:8000;" in conf and "proxy_pass $web;" in conf
+    assert "proxy_set_header Upgrade $http_upgrade;" in conf and "proxy_read_timeout 3600s;" in conf
+    assert "X-Forwarded-For" in conf and services["web"]["environment"]["TRUSTED_PROXIES"]
+    body = int(re.search(r"client_max_body_size (\d+)m;", conf).group(1))
+    from django.conf import settings
+
+    assert body * 2**20 > settings.BACKUP_MAX_BYTES  # the app, not the proxy, refuses an oversized upload
+    # The README's formula: every process's pool fits PgBouncer's clients; its server connections fit PostgreSQL.
+    env = services["web"]["environment"]
+    pool = int(re.search(r":-(\d+)", env["DATABASE_POOL_MAX_SIZE"]).group(1))
+    bouncer = services["pgbouncer"]["environment"]
+    clients = int(re.search(r":-(\d+)", bouncer["MAX_CLIENT_CONN"]).group(1))
+    server = int(re.search(r":-(\d+)", bouncer["DEFAULT_POOL_SIZE"]).group(1))
+    assert (3 + 4 + 1) * pool <= clients and server < 100  # web, workers, maintenance; max_connections
