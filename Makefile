@@ -4,36 +4,34 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: run test install install-dev system-packages lint format migrations-check
+.PHONY: run test install install-dev llama system-packages lint format migrations-check
 
+# The workspace is usable as soon as the rest is installed: the built-in model's engine (llama-cpp-python, about
+# 5 minutes of compiling) builds in the background meanwhile, and the app holds AI requests until it is ready.
 run: install
+	@scripts/build-llama --background
 	$(PY) manage.py serve --demo
 
-test: install-dev system-packages
+test: install-dev system-packages llama
 	$(PY) -m ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
 	PYTHONUNBUFFERED=1 $(PY) -m pytest
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+llama: $(VENV)/.installed
+	@scripts/build-llama
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel
 
-# llama-cpp-python is compiled for the CPU family, not for the exact machine: a native build takes AMX and AVX-512
-# code paths that crash in the first model call on virtual machines that report those features.
-LLAMA_CMAKE_ARGS := $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
-	-DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON,-DGGML_NATIVE=OFF)
-
-# torch first, as the CPU build: anything that depends on it would otherwise pull the CUDA build.
-# llama-cpp-python compiles once per virtual environment (5-10 minutes on 2 cores), never from pip's cache, which
-# may hold a native build.
+# torch first, as the CPU build: anything that depends on it would otherwise pull the CUDA build. Everything but
+# llama-cpp-python, which scripts/build-llama compiles (see there for how).
 $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
 	$(PIP) install torch==2.13.0
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		$(PIP) install --no-cache-dir $$(grep '^llama-cpp-python==' requirements.txt)
-	$(PIP) install -r requirements.txt
+	grep -v '^llama-cpp-python==' requirements.txt > $(VENV)/requirements-app.txt
+	$(PIP) install -r $(VENV)/requirements-app.txt
 	touch $@
 
 $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from rq import Worker
 from rq.job import JobStatus
 
+from agents.services import llm
 from agents.team.kinds import IMAGE_MODES
 from agents.team.requests import TaskRequest
 from core.queues import get_queue
@@ -237,9 +238,12 @@ def dispatch() -> list:
             return []
         busy = dict(in_flight().values("user_id").annotate(n=Count("pk")).values_list("user_id", "n"))
         chosen = []
+        held = llm.builtin_preparing() is not None  # text waits for the built-in model; pictures need not
         for task in fair_order(list(waiting()), last_served()):
             if len(chosen) >= free:
                 break
+            if held and task.mode not in IMAGE_MODES:
+                continue
             if busy.get(task.user_id, 0) >= settings.GENERATION_PER_USER:
                 continue
             busy[task.user_id] = busy.get(task.user_id, 0) + 1

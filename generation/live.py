@@ -17,6 +17,9 @@ from django.utils import timezone
 from django.utils.html import escape
 from redis.exceptions import RedisError
 
+from agents.services import llm
+from agents.team.kinds import IMAGE_MODES
+
 from .dispatch import estimate_seconds, place_in_line
 from .forms import PROPOSAL_KINDS
 from .models import GenerationTask
@@ -47,6 +50,10 @@ def panel_context(task, oob: bool = False) -> dict:
         "steps": list(task.steps.all()),
         "place_in_line": position,
         "estimate": estimate_seconds(position),
+        # A request waiting for the built-in model to be built says so, instead of a place in line.
+        "preparing": llm.builtin_preparing()
+        if task.status == task.Status.QUEUED and task.mode not in IMAGE_MODES
+        else None,
         "oob": oob,
         "rating": task.user_rating,
         "proposal_kinds": PROPOSAL_KINDS.items(),

@@ -20,7 +20,7 @@ from functools import cached_property
 from django.conf import settings
 from django.core.cache import cache as django_cache
 
-from agents.services import capabilities
+from agents.services import capabilities, engine
 from agents.services.providers import (
     EmbeddedProvider,
     LLMBadResponse,
@@ -116,6 +116,14 @@ def default_provider() -> Provider:
     if choice == "embedded":
         return _EMBEDDED
     raise LLMError(f"Unknown LLM_PROVIDER “{choice}”.", hint="Use ollama, openai or embedded.")
+
+
+def builtin_preparing():
+    """What the site's model is waiting for, when it is the built-in one and its engine is still being built
+    (engine.Preparing); None when generation can run."""
+    if not isinstance(default_provider(), EmbeddedProvider):
+        return None
+    return engine.preparing()
 
 
 def resolve(model: str | None = None, story=None) -> Target:

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 
+from agents.services import engine
 from core.http import without_credentials as public
 from core.services import ServiceError
 
@@ -242,6 +243,8 @@ class EmbeddedProvider(Provider):
     @classmethod
     def llama(cls):
         if cls._llama is None:
+            if (waiting := engine.preparing()) is not None:
+                raise LLMUnavailable(waiting.message)
             from llama_cpp import Llama
 
             threads = settings.EMBEDDED_LLM_THREADS  # reading the prompt too: llama.cpp would take every core
