@@ -270,14 +270,14 @@ class Writer:
             self.text += " " + self.pool[tick % len(self.pool)]
             await self.save(self.client, self.text)
             tick += 1
-            if self.run.args.mix == "typing":  # the editor page a second later, the dashboard a second after
+            if self.run is not None and self.run.args.mix == "typing":  # the editor a second later, then the dashboard
                 await asyncio.sleep(max(0.0, next_at - SAVE_EVERY * 2 / 3 - time.monotonic()))
                 await self.open_editor(self.client)
                 await asyncio.sleep(max(0.0, next_at - SAVE_EVERY / 3 - time.monotonic()))
                 await self.request(self.client, "page:dashboard", "GET", "/")
             elif tick % 5 == 0:
                 await self.browse(self.client)
-            if tick % 5 == 0:
+            if tick % 5 == 0 and self.run is not None:  # load.py's app runs with REQUEST_TIMING, hence a floor
                 await self.request(self.client, "floor", "GET", "/healthz/floor")
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         if generator:
