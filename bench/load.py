@@ -140,11 +140,20 @@ class Stats:
         return out
 
 
-def make_writers(count: int, prefix: str) -> list[dict]:
-    """Users, a story with a chapter each, and a signed-in session (set up directly: signing in is not measured)."""
+def signed_in(user) -> str:
+    """A session key signing `user` in, made directly (signing in is not what is measured)."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
+    session = SessionStore()
+    session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
+def make_writers(count: int, prefix: str) -> list[dict]:
+    """Users, a story with a chapter each, and a signed-in session (set up directly: signing in is not measured)."""
     from characters.models import Character, StoryCharacter
     from core.models import User
     from stories.models import Chapter, Story
@@ -157,20 +166,13 @@ def make_writers(count: int, prefix: str) -> list[dict]:
         opening = " ".join(pool[i * 4 : i * 4 + 4])
         chapter = Chapter.objects.create(story=story, title="One", order=1, content=opening)
         StoryCharacter.objects.create(story=story, character=Character.objects.create(owner=user, name="Mara"))
-        session = SessionStore()
-        session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
         writers.append({"user": user.pk, "story": story.pk, "chapter": chapter.pk, "text": opening, "title": "One",
-                        "session": session.session_key})  # fmt: skip
+                        "session": signed_in(user)})  # fmt: skip
     return writers
 
 
 def seeded_writers(count: int) -> list[dict]:
     """The first `count` seeded writers, each editing the first chapter of their first story, signed in."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
     from core.models import User
     from stories.models import Chapter
 
@@ -178,12 +180,8 @@ def seeded_writers(count: int) -> list[dict]:
     for i in range(count):
         user = User.objects.get(email=f"seed-{i}@seed.invalid")
         chapter = Chapter.objects.filter(story__owner=user).order_by("story_id", "order").first()
-        session = SessionStore()
-        session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
         writers.append({"user": user.pk, "story": chapter.story_id, "chapter": chapter.pk, "text": chapter.content,
-                        "title": chapter.title, "session": session.session_key})  # fmt: skip
+                        "title": chapter.title, "session": signed_in(user)})  # fmt: skip
     return writers
 
 

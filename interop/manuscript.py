@@ -23,7 +23,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from core.sandbox import Unreadable
-from stories.text import CHAPTER_MAX_CHARS, count_words, markdown_parser, marked, without_spans
+from stories.text import CHAPTER_MAX_CHARS, count_words, markdown_parser, marked, without_spans, wrapped
 
 from . import archives
 
@@ -284,13 +284,10 @@ def reflow(text: str) -> str:
 
 def styled(text: str, italic, bold) -> str:
     """A run's text with Markdown emphasis, keeping surrounding spaces outside the markers."""
-    core = text.strip()
-    if not core or not (italic or bold):
+    if not (italic or bold):
         return text
     marker = "***" if italic and bold else "**" if bold else "*"
-    lead = text[: len(text) - len(text.lstrip())]
-    trail = text[len(text.rstrip()) :]
-    return f"{lead}{marker}{core}{marker}{trail}"
+    return wrapped(text, marker, marker)
 
 
 def plain_heading(text: str, level: int = 1) -> str:
@@ -385,8 +382,7 @@ def nested(segments: list[tuple[str, frozenset]], order: tuple = NESTING) -> str
         elif mark in ("smallcaps", "underline"):
             out.append(marked(inner, mark))
         elif mark == "struck":
-            core = inner.strip()
-            out.append(inner.replace(core, f"~~{core}~~", 1))
+            out.append(wrapped(inner, "~~", "~~"))
         else:
             out.append(styled(inner, mark == "italic", mark == "bold"))
     return "".join(out)

@@ -23,13 +23,19 @@ SPAN_END_RE = re.compile(r"\]\{\.(?:smallcaps|underline)\}")
 SPAN_RE = re.compile(r"\[([^\[\]\n]{1,2000})\]\{\.(smallcaps|underline)\}")
 
 
-def marked(text: str, mark: str) -> str:
-    """`text` in a small caps or underline span, keeping surrounding spaces outside the brackets."""
+def wrapped(text: str, opening: str, closing: str) -> str:
+    """`text` between formatting markers, keeping surrounding spaces outside them (Markdown needs the markers
+    against the words); text of nothing but spaces is left as it is."""
     core = text.strip()
     if not core:
         return text
     lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
-    return f"{lead}[{core}]{{.{mark}}}{trail}"
+    return f"{lead}{opening}{core}{closing}{trail}"
+
+
+def marked(text: str, mark: str) -> str:
+    """`text` in a small caps or underline span."""
+    return wrapped(text, "[", f"]{{.{mark}}}")
 
 
 def without_spans(text: str) -> str:

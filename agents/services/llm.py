@@ -121,7 +121,8 @@ def default_provider() -> Provider:
 def builtin_preparing():
     """What the site's model is waiting for, when it is the built-in one and its engine is still being built
     (engine.Preparing); None when generation can run."""
-    if not isinstance(default_provider(), EmbeddedProvider):
+    # Every page asks: the remembered engine check first, before a provider is made.
+    if engine.installed() or not isinstance(default_provider(), EmbeddedProvider):
         return None
     return engine.preparing()
 
