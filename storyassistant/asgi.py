@@ -1,16 +1,21 @@
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storyassistant.settings")
 # Django must be set up before the consumers (and their models) are imported.
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from django.conf import settings  # noqa: E402
+
+from core.asgi import ReusedThreadsASGIHandler  # noqa: E402
+
+django_asgi_app = ReusedThreadsASGIHandler(threads=settings.WEB_THREADS)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from daphne import http_protocol  # noqa: E402
-from django.conf import settings  # noqa: E402
 
 from agents.services.embeddings import get_model  # noqa: E402
 from core.bodylimit import BodyLimit, LimitedRequestMixin  # noqa: E402

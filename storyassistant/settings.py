@@ -157,6 +157,12 @@ else:
 # connections until PostgreSQL refuses them. Size it so that web processes x their pool + workers x theirs stays
 # well under max_connections (the embedded server allows EMBEDDED_POSTGRES_MAX_CONNECTIONS); put PgBouncer in
 # front when many processes share one server (see the README).
+# Requests each web process runs at once (each on a thread of its own; more wait their turn). Python runs one
+# thread at a time per process: past two, a request waiting for the database gets the interpreter back only after
+# the others' time slices, so more threads made every request slower (bench/load.py's typing mix, two processes:
+# save p95 139 ms with two threads, 184-460 ms with eight, 290 ms with one). More processes, not more threads, use
+# more cores (WEB_PROCESSES).
+WEB_THREADS = env_int("WEB_THREADS", 2)
 DATABASE_POOL_MIN_SIZE = env_int("DATABASE_POOL_MIN_SIZE", 1)
 DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 8)
 DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 10.0)
