@@ -3,6 +3,7 @@
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.testing import ApplicationCommunicator
 from django.core.signals import request_finished, request_started
@@ -19,6 +20,7 @@ def http_scope(path="/healthz/floor"):
 
 
 async def get(handler) -> int:
+    """One GET through the handler, as a server would make it; its status."""
     app = ApplicationCommunicator(handler, http_scope())
     await app.send_input({"type": "http.request", "body": b""})
     start = await app.receive_output(10)
@@ -44,7 +46,22 @@ class Receivers:
             request_finished.disconnect(self.on_finish)
 
 
-async def test_requests_one_after_another_run_on_one_kept_thread(settings):
+async def one_after_another(handler, count):
+    return [await get(handler) for _ in range(count)]
+
+
+async def at_once(handler, count):
+    return await asyncio.gather(*(get(handler) for _ in range(count)))
+
+
+def serve(scenario, *args):
+    """Run `scenario` as a server would: on an event loop of its own, on a thread of its own (the test process may
+    already have a loop running on its main thread, the browser tests' for one)."""
+    with ThreadPoolExecutor(1) as server:
+        return server.submit(asyncio.run, scenario(*args)).result()
+
+
+def test_requests_one_after_another_run_on_one_kept_thread(settings):
     settings.REQUEST_TIMING = True  # the floor view exists
     threads = []
 
@@ -53,15 +70,15 @@ async def test_requests_one_after_another_run_on_one_kept_thread(settings):
 
     handler = ReusedThreadsASGIHandler(threads=2)
     with Receivers(started):
-        statuses = [await get(handler) for _ in range(5)]
+        statuses = serve(one_after_another, handler, 5)
     assert statuses == [200] * 5
     assert len(threads) == 5
     assert len(set(threads)) == 1  # stock Django starts a new thread for each of them
-    assert threads[0] != threading.get_ident()  # not on the event loop's thread
+    assert threads[0] != threading.get_ident()  # not on the test's thread
     assert len(handler.idle) == 1
 
 
-async def test_no_more_requests_run_at_once_than_threads(settings):
+def test_no_more_requests_run_at_once_than_threads(settings):
     settings.REQUEST_TIMING = True
     lock = threading.Lock()
     active, peak, threads = [0], [0], set()
@@ -79,7 +96,7 @@ async def test_no_more_requests_run_at_once_than_threads(settings):
 
     handler = ReusedThreadsASGIHandler(threads=2)
     with Receivers(started, finished):
-        statuses = await asyncio.gather(*(get(handler) for _ in range(6)))
+        statuses = serve(at_once, handler, 6)
     assert statuses == [200] * 6
     assert peak[0] == 2  # two ran together, the others waited for a thread
     assert len(threads) == 2
