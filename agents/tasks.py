@@ -8,6 +8,7 @@ from django.conf import settings
 from agents.memory import continuity, facts
 from agents.memory import store as memory
 from characters.models import Character
+from core.queues import enqueue_all_after_commit
 from stories.models import Chapter, Story, WorldEntry
 
 
@@ -19,6 +20,15 @@ def sync_chapter_memory(chapter_id: int):
 def sync_character_memory(character_id: int):
     character = Character.objects.filter(pk=character_id).first()
     return memory.sync_character(character) if character else "gone"
+
+
+def queue_unread_profiles(batch: int = 200) -> int:
+    """Characters whose profile was never embedded (made before profiles were, or while Redis was down) get a
+    memory sync; the maintenance process asks every round, a batch at a time."""
+    ids = list(Character.objects.filter(profile_hash="").values_list("pk", flat=True)[:batch])
+    if ids:
+        enqueue_all_after_commit([(sync_character_memory, pk, 0) for pk in ids])
+    return len(ids)
 
 
 def sync_world_entry_memory(entry_id: int):

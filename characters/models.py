@@ -5,8 +5,11 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F, Q
 from django.urls import reverse
+from pgvector.django import CosineDistance, VectorField
 
 from stories.models import validate_json_object
+
+from .likeness import reasons
 
 
 def new_seed() -> int:
@@ -14,9 +17,26 @@ def new_seed() -> int:
     return secrets.randbelow(2**31 - 1)
 
 
+# The size of the embedding model's vectors (agents.services.embeddings.DIMENSIONS; a test keeps them equal).
+PROFILE_DIMENSIONS = 384
+LIKE_THIS_ONE = 5  # characters shown as "like this one"
+
+
 class CharacterQuerySet(models.QuerySet):
     def for_user(self, user):
         return self.filter(owner=user)
+
+    def similar_to(self, vector, k=LIKE_THIS_ONE) -> list["Character"]:
+        """The k characters whose profiles are closest in meaning (cosine), best first, each with .similarity.
+        Exact: one writer's library is small enough to rank whole (2,000 characters in a few milliseconds)."""
+        found = list(
+            self.exclude(profile_embedding=None)
+            .annotate(distance=CosineDistance("profile_embedding", list(map(float, vector))))
+            .order_by("distance")[:k]
+        )
+        for character in found:
+            character.similarity = 1 - character.distance
+        return found
 
 
 class Character(models.Model):
@@ -33,10 +53,39 @@ class Character(models.Model):
     # Portraits are made with this seed, so a new portrait is the same person; a new look draws a new one.
     portrait_seed = models.BigIntegerField(default=new_seed, editable=False)
     stories = models.ManyToManyField("stories.Story", through="StoryCharacter", related_name="characters")
+    # Who the character is (profile_text), as a vector, kept current by memory sync; the hash of the text it was
+    # made from, so an unchanged profile is not embedded again.
+    profile_embedding = VectorField(dimensions=PROFILE_DIMENSIONS, null=True, blank=True, editable=False)
+    profile_hash = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = CharacterQuerySet.as_manager()
+
+    def profile_text(self) -> str:
+        """Who the character is, for comparing characters: without the name (a shared name alone must not make two
+        characters alike) and with the long backstory cut to its start."""
+        parts = [
+            ("Appearance", self.appearance),
+            ("Personality", self.personality),
+            ("Goals", self.goals),
+            ("Voice", self.speech_pattern),
+            ("Backstory", self.backstory[:2000]),
+        ]
+        return " ".join(f"{label}: {value.strip()}" for label, value in parts if value.strip())
+
+    def characters_like(self, k=LIKE_THIS_ONE) -> list["Character"]:
+        """The writer's other characters closest to this one, best first, each with .similarity and .reasons."""
+        if self.profile_embedding is None:
+            return []
+        found = Character.objects.for_user(self.owner).exclude(pk=self.pk).similar_to(self.profile_embedding, k)
+        roles: dict[int, set[str]] = {}
+        members = StoryCharacter.objects.filter(character_id__in=[self.pk, *(c.pk for c in found)])
+        for member in members.only("character_id", "role"):
+            roles.setdefault(member.character_id, set()).add(member.get_role_display())
+        for other in found:
+            other.reasons = reasons(self, other, roles)
+        return found
 
     class Meta:
         ordering = ["name"]

@@ -11,7 +11,10 @@ from stories.models import WorldEntry
 
 from .forms import CastForm, CastUpdateForm, CharacterForm, RelationshipForm
 from .graph import layout
+from .likeness import look_alike_pairs
 from .models import Character, CharacterRelationship, StoryCharacter
+
+LOOK_ALIKES_SHOWN = 10  # pairs of look-alike characters named on the cast page, closest first
 
 
 def get_character_for_user(request, pk) -> Character:
@@ -70,7 +73,8 @@ def character_detail(request, pk):
     appearances = character.appearances.select_related("story").filter(story__deleted_at__isnull=True)
     with_portraits([character])
     earlier = character.pictures.portraits().accepted().order_by("-accepted_at")[1:7]
-    context = {"character": character, "form": form, "appearances": appearances, "earlier_portraits": earlier}
+    context = {"character": character, "form": form, "appearances": appearances, "earlier_portraits": earlier,
+               "like_this_one": character.characters_like()}  # fmt: skip
     return render(request, "characters/character_detail.html", context)
 
 
@@ -96,6 +100,7 @@ def story_cast(request, story_pk):
         return redirect("story_cast", story.pk)
     cast = list(StoryCharacter.objects.filter(story=story).select_related("character"))
     with_portraits(member.character for member in cast)
+    look_alikes = look_alike_pairs([member.character for member in cast])
     context = {
         "story": story,
         "section": "cast",
@@ -103,6 +108,8 @@ def story_cast(request, story_pk):
         "form": form,
         "roles": StoryCharacter.Role.choices,
         "has_library": form.fields["character"].queryset.exists(),
+        "look_alikes": look_alikes[:LOOK_ALIKES_SHOWN],
+        "more_look_alikes": max(0, len(look_alikes) - LOOK_ALIKES_SHOWN),
     }
     return render(request, "characters/cast.html", context, status=400 if form.errors else 200)
 

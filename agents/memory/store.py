@@ -140,12 +140,26 @@ def character_texts(character: Character, member: StoryCharacter) -> list[dict]:
     return texts
 
 
+def sync_profile(character: Character) -> bool:
+    """The character's profile embedding (who they are, for "characters like this one"), made again only when the
+    profile changed. An empty profile has no embedding, but its hash marks it as read. True if it was embedded."""
+    text = character.profile_text()
+    digest = text_hash(text)
+    if digest == character.profile_hash:
+        return False
+    vector = embed(text) if text else None
+    Character.objects.filter(pk=character.pk).update(profile_embedding=vector, profile_hash=digest)
+    character.profile_embedding, character.profile_hash = vector, digest
+    return vector is not None
+
+
 @transaction.atomic
 def sync_character(character: Character) -> dict:
     """The character's description and voice, in every story they appear in (and no longer in others)."""
     _lock("character", character.pk)
     character = Character.objects.filter(pk=character.pk).first() or character
     totals = {"embedded": 0, "kept": 0, "removed": 0}
+    sync_profile(character)
     members = list(character.appearances.select_related("story"))
     MemoryItem.objects.filter(character=character).exclude(story_id__in=[m.story_id for m in members]).delete()
     for member in members:

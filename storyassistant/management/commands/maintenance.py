@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 from redis.exceptions import RedisError
 
+from agents.tasks import queue_unread_profiles
 from generation.tasks import maintenance
 from interop.tasks import clear_abandoned
 from stories.models import Chapter, ChapterRevision
@@ -30,7 +31,8 @@ class Command(BaseCommand):
     help = (
         "Every MAINTENANCE_EVERY seconds: resume or fail abandoned generations, give lost ones back to the queue, "
         "start waiting ones, settle stopped uploads, empty the trash of stories past their 30 days and forget "
-        "manuscripts never imported; every hour, thin old autosaves."
+        "manuscripts never imported, queue a memory sync for characters whose profile was never embedded; every "
+        "hour, thin old autosaves."
     )
 
     def add_arguments(self, parser):
@@ -45,6 +47,7 @@ class Command(BaseCommand):
             try:
                 maintenance()
                 clear_abandoned()
+                queue_unread_profiles()
                 if once or time.monotonic() - last_thinned >= settings.REVISION_THINNING_EVERY:
                     removed = thin_all_revisions()
                     last_thinned = time.monotonic()

@@ -241,6 +241,9 @@ class Seeder:
                 entries.append(WorldEntry(story=story, kind=kind, name=f"{rng.choice(WORDS).title()} {kind}",
                                           description=self.text.words(60)))  # fmt: skip
         Chapter.objects.bulk_create(chapters, batch_size=BATCH)
+        for _, character in characters:  # profiles read, as memory sync leaves them (random vectors, as memory's)
+            character.profile_embedding = self.embedding()
+            character.profile_hash = hashlib.sha256(character.profile_text().encode()).hexdigest()
         Character.objects.bulk_create([c for _, c in characters], batch_size=BATCH)
         StoryCharacter.objects.bulk_create(
             [StoryCharacter(story=s, character=c, importance=rng.randint(1, 10)) for s, c in characters],
