@@ -18,7 +18,7 @@ COMMON_WORDS = """about above after again against always among another anyone an
     herself himself into itself just know like little made make many more most much must never once only other
     ought ours over same seems shall should some such than that their theirs them themselves then there these
     they this those through under until very want were what when where which while whom whose will with would
-    your yours also often still rather quite really than though wants wanted tries trying always someone"""
+    your yours also often still rather quite really though wants wanted tries trying someone"""
 COMMON = frozenset(COMMON_WORDS.split())
 
 

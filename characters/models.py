@@ -78,7 +78,8 @@ class Character(models.Model):
         """The writer's other characters closest to this one, best first, each with .similarity and .reasons."""
         if self.profile_embedding is None:
             return []
-        found = Character.objects.for_user(self.owner).exclude(pk=self.pk).similar_to(self.profile_embedding, k)
+        library = Character.objects.filter(owner_id=self.owner_id).exclude(pk=self.pk)  # the owner's id: no query
+        found = library.similar_to(self.profile_embedding, k)
         roles: dict[int, set[str]] = {}
         members = StoryCharacter.objects.filter(character_id__in=[self.pk, *(c.pk for c in found)])
         for member in members.only("character_id", "role"):

@@ -7,8 +7,8 @@ time goes (a fifth of a web process's CPU under the load benchmark, and a wait f
 Here each request borrows a single-thread executor from an idle stack (asgiref's ThreadSensitiveContext takes
 one) and gives it back, so a thread serves request after request, as in a WSGI server.
 
-At most `threads` requests run their synchronous code at once per process; more wait their turn (each would need
-one of the process's DATABASE_POOL_MAX_SIZE database connections anyway).
+At most `threads` requests (settings.WEB_THREADS) run their synchronous code at once per process; more wait their
+turn on the event loop, where waiting costs no interpreter time.
 """
 
 import asyncio
