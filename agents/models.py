@@ -295,3 +295,69 @@ class ModelProfile(models.Model):
     def summary(self) -> str:
         verdict = "capable" if self.capable else "treated as small"
         return f"self-test {self.measured_at:%Y-%m-%d %H:%M}: {self.passed} of {self.asked} right, {verdict}"
+
+
+class StoryPatternQuerySet(models.QuerySet):
+    def shown(self):
+        return self.filter(dismissed=False)
+
+
+class StoryPattern(models.Model):
+    """A narrative pattern (trope) found in a story, with the passage that carries it most. Found again each time
+    the story is read for patterns; a pattern the writer dismissed stays dismissed."""
+
+    story = models.ForeignKey("stories.Story", on_delete=models.CASCADE, related_name="patterns")
+    key = models.CharField(max_length=80)  # the catalogue's key (agents/discovery/tropes.json)
+    score = models.FloatField()
+    similarity = models.FloatField()
+    cues = models.JSONField(default=list, blank=True)
+    chapter = models.ForeignKey("stories.Chapter", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    start_offset = models.PositiveIntegerField(null=True, blank=True)
+    excerpt = models.TextField(blank=True)
+    dismissed = models.BooleanField(default=False)
+    found_at = models.DateTimeField(auto_now=True)
+
+    objects = StoryPatternQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-score"]
+        constraints = [
+            # One row per pattern per story: a second reading updates it (and keeps it dismissed).
+            models.UniqueConstraint(fields=["story", "key"], name="story_pattern_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.key} in story {self.story_id}"
+
+
+class PatternReading(models.Model):
+    """When a story was last read for patterns, and what its chapters' memory was then: a new reading is
+    offered only when the passages changed."""
+
+    story = models.OneToOneField("stories.Story", on_delete=models.CASCADE, related_name="pattern_reading")
+    digest = models.CharField(max_length=64)
+    passages = models.PositiveIntegerField(default=0)
+    read_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"patterns of story {self.story_id}, {self.passages} passages"
+
+
+class StyleReading(models.Model):
+    """A chapter's style figures (agents/discovery/style.py) for the version of its text they were measured on;
+    the style report and the writer's norm read these instead of measuring every chapter again."""
+
+    chapter = models.OneToOneField("stories.Chapter", on_delete=models.CASCADE, related_name="style_reading")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveIntegerField()
+    figures = models.JSONField(default=dict)
+    measured_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            # The writer's norm: their most recently measured chapters across the library.
+            models.Index(fields=["owner", "-measured_at"], name="style_reading_owner_idx"),
+        ]
+
+    def __str__(self):
+        return f"style of chapter {self.chapter_id} v{self.version}"

@@ -1,6 +1,6 @@
 """Saving a chapter, character, cast entry or world entry re-syncs its story memory in the background (and a
-chapter's facts for the ledger and its continuity notes). Deleting one removes its memory through the database's
-cascade."""
+chapter's facts for the ledger, its continuity notes and its style figures). Deleting one removes its memory
+through the database's cascade."""
 
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
@@ -21,6 +21,7 @@ def chapter_saved(sender, instance, raw=False, **kwargs):
             (tasks.sync_chapter_memory, instance.pk, settings.MEMORY_SYNC_DELAY),
             (tasks.read_chapter_facts, instance.pk, settings.MEMORY_SYNC_DELAY),
             (tasks.read_chapter_notes, instance.pk, settings.CONTINUITY_NOTES_DELAY),
+            (tasks.measure_chapter_style, instance.pk, settings.MEMORY_SYNC_DELAY),
         ])  # fmt: skip
 
 

@@ -5,6 +5,7 @@ Each takes an id, reads the current row, and is safe to run twice or after the r
 
 from django.conf import settings
 
+from agents.discovery import patterns, report
 from agents.memory import continuity, facts
 from agents.memory import store as memory
 from characters.models import Character
@@ -68,3 +69,19 @@ def read_chapter_notes(chapter_id: int):
     if changed is not None and changed < settings.CONTINUITY_NOTES_MIN_CHANGED_WORDS:
         return f"{changed} words changed: the notes stand"
     return continuity.extract(chapter)
+
+
+def read_story_patterns(story_id: int):
+    """The story's narrative patterns for the bible, from the passages memory holds (no model needed)."""
+    story = Story.objects.filter(pk=story_id).first()
+    if story is None:
+        return "gone"
+    return [pattern.key for pattern in patterns.read_story(story)]
+
+
+def measure_chapter_style(chapter_id: int):
+    """The chapter's style figures for the style report and the writer's norm, once its text settles."""
+    chapter = Chapter.objects.select_related("story").filter(pk=chapter_id).first()
+    if chapter is None:
+        return "gone"
+    return report.measure_and_keep(chapter).get("words", 0)

@@ -5,22 +5,25 @@ check is a task: generation/views.py.)"""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from agents.checks.grammar import check_story_text
+from agents.discovery import charts, report, scenes
 from agents.memory import continuity, facts
 from agents.memory.store import search as search_memory
-from agents.models import Fact
-from agents.tasks import extract_continuity
+from agents.models import Fact, StoryPattern
+from agents.tasks import extract_continuity, measure_chapter_style, read_story_patterns
 from core.http import parse_id, text_param
-from core.queues import enqueue_after_commit
+from core.queues import enqueue_after_commit, enqueue_all_after_commit
 from core.ratelimit import limit
 from stories.access import get_chapter_for_user, get_story_for_user
 from stories.models import CHAPTER_MAX_CHARS
 
 MAX_QUERY = 500
+MAX_SCENE_TEXT = 5000  # a passage to compare: a few paragraphs
 
 
 GRAMMAR_SHOWN = 200
@@ -131,3 +134,100 @@ def relationship_change_apply(request, pk, chapter_pk):
             f"{relationship.strength}/10.",
         )
     return redirect(reverse("story_bible", args=[chapter.story_id]) + "#relationship-changes")
+
+
+@login_required
+@require_POST
+def story_patterns(request, pk):
+    """Read the story for narrative patterns in the background (from the passages memory already holds)."""
+    story = get_story_for_user(request, pk)
+    enqueue_after_commit(read_story_patterns, story.pk)
+    messages.success(request, "Looking for patterns in the story; they appear here in a moment.")
+    return redirect(reverse("story_bible", args=[story.pk]) + "#patterns")
+
+
+@login_required
+@require_POST
+def pattern_dismiss(request, pk, pattern_pk):
+    """Dismiss a pattern (a new reading will not show it again), or bring a dismissed one back."""
+    story = get_story_for_user(request, pk)
+    pattern = get_object_or_404(StoryPattern, story=story, pk=pattern_pk)
+    pattern.dismissed = request.POST.get("action") != "restore"
+    pattern.save(update_fields=["dismissed"])
+    return redirect(reverse("story_bible", args=[story.pk]) + "#patterns")
+
+
+@login_required
+def story_style(request, pk):
+    """The story's style report: figures per chapter against the writer's norm, charts, recommendations, and the
+    writer's chapters and stories closest in style (chosen chapter: ?chapter=ID)."""
+    story = get_story_for_user(request, pk)
+    measured, pending = report.figures_for(story)
+    enqueue_all_after_commit([(measure_chapter_style, chapter.pk, 0) for chapter in pending])
+    norm = report.writer_norm(story.owner_id)
+    whole = report.story_figures(measured)
+    chosen = None
+    if request.GET.get("chapter"):
+        chapter_id = parse_id(request.GET["chapter"], "chapter")
+        chosen = next(((c, f) for c, f in measured if c.pk == chapter_id), None)
+        if chosen is None:
+            raise Http404("No such chapter in this story.")
+    labels = [str(chapter.order) for chapter, _ in measured]
+    context = {
+        "story": story,
+        "section": "style",
+        "measured": measured,
+        "pending": pending,
+        "norm": norm,
+        "whole": whole,
+        "recommendations": report.recommendations(measured, norm, *report.telling(story)),
+        "histogram": charts.bars(whole.get("sentence_lengths", []), report.BUCKET_LABELS) if whole else None,
+        "pacing": charts.lines(
+            [
+                ("Average sentence (words)", [f.get("mean_sentence", 0) for _, f in measured]),
+                ("Dialogue (share of words)", [f.get("dialogue_share", 0) for _, f in measured]),
+                ("Adverbs per 1,000 words", [f.get("adverbs_per_1000", 0) for _, f in measured]),
+            ],
+            labels,
+        )
+        if len(measured) > 1
+        else None,
+        "chosen": chosen,
+        "similar_chapters": report.closest_in_style(story.owner_id, chosen[1], exclude_story_id=None) if chosen else [],
+        "similar_stories": report.closest_in_style(story.owner_id, whole, story.pk, chapters=False) if whole else [],
+    }
+    return render(request, "agents/style_report.html", context)
+
+
+@login_required
+@limit("search", "SEARCHES_PER_MINUTE", 60, "Too many searches in a minute; try again shortly.")
+def story_scenes(request, pk):
+    """Scenes like this one: passages like a given one, where two of the cast appear together, or of a kind,
+    in this story or across the writer's library."""
+    story = get_story_for_user(request, pk)
+    cast = {m.character_id: m.character for m in story.cast.select_related("character")}
+    chosen = []
+    for field in ("a", "b"):
+        if request.GET.get(field):
+            character = cast.get(parse_id(request.GET[field], "character"))
+            if character is None:
+                raise Http404("No such character in this story.")
+            chosen.append(character)
+    kind = request.GET.get("kind", "")
+    if kind and kind not in {k.key for k in scenes.kinds()}:
+        raise BadRequest("Unknown kind of scene.")
+    text = text_param(request.GET.get("text"), MAX_SCENE_TEXT)
+    library = request.GET.get("scope") == "library"
+    asked = bool(text or chosen or kind)
+    found = (
+        scenes.find(
+            request.user, text=text, names=[c.name for c in chosen], kind=kind, story=None if library else story
+        )
+        if asked
+        else []
+    )
+    context = {
+        "story": story, "section": "search", "cast": cast.values(), "chosen": [c.pk for c in chosen],
+        "kinds": scenes.kinds(), "kind": kind, "text": text, "library": library, "asked": asked, "found": found,
+    }  # fmt: skip
+    return render(request, "agents/scenes.html", context)

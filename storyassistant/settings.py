@@ -521,6 +521,11 @@ EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 1)
 # Load the embedding model before a web process listens, so the first searches do not stall the requests beside them.
 EMBEDDINGS_PRELOAD = env_bool("EMBEDDINGS_PRELOAD", True)
 
+# --- Discovery: style report --------------------------------------------------------------------------------------
+# Chapters are measured when they settle; the report measures in the request at most this many words of chapters
+# not yet measured (about 0.5 s) and leaves the rest to a background job.
+STYLE_MEASURE_WORDS = env_int("STYLE_MEASURE_WORDS", 200_000)
+
 # --- Files writers send (manuscripts, cards, lorebooks, backups) ------------------------------------------------
 # Each is read by a worker in a child process limited to this much memory (address space) and CPU time; past
 # either, the writer is told the file could not be read within the limits. A writer has one file being read at a

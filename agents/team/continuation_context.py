@@ -1,13 +1,14 @@
 """Continuation context agent: what the writer (and the model) must remember to continue the story.
 
 It fills a token budget in order of importance: the premise, open plot threads (most important first), the cast and
-their latest states, the relationships among the characters in play, the most recent text (a sliding window of
-chapters), retrieved passages from further back, then summaries of older chapters. Every section says why it is
-there; whatever did not fit is listed as left out.
+their latest states, the relationships among the characters in play and earlier scenes between them, the most
+recent text (a sliding window of chapters), retrieved passages from further back, then summaries of older chapters.
+Every section says why it is there; whatever did not fit is listed as left out.
 """
 
 from dataclasses import dataclass, replace
 
+from agents.discovery import scenes
 from agents.memory import store as memory
 from agents.models import MemoryItem, MemoryKind
 from agents.team.base import AgentContext
@@ -133,6 +134,34 @@ def relationships(ctx: AgentContext, previous, query) -> list[Candidate]:
     return [Candidate("Relationships", "\n".join(lines), why, flex=True, max_share=0.15)]
 
 
+SHARED_SCENES = 3
+
+
+def shared_history(ctx: AgentContext, previous, query) -> list[Candidate]:
+    """For each pair of characters in play who have a relationship, the earlier scenes (before the recent
+    chapters) where both appear, closest to the request first: how they have met before."""
+    cast = {m.character_id: m.character.name for m in ctx.story.cast.select_related("character")}
+    playing = in_play(ctx, previous, query, list(cast.values()))
+    if len(playing) < 2:
+        return []
+    in_window = {c.pk for c in window(previous)}
+    earlier = {c.pk for c in previous} - in_window
+    pairs = {
+        tuple(sorted((cast[r.source_id], cast[r.target_id])))
+        for r in CharacterRelationship.objects.filter(source_id__in=cast, target_id__in=cast)
+        if cast[r.source_id] in playing and cast[r.target_id] in playing
+    }
+    sections = []
+    for a, b in sorted(pairs):
+        found = scenes.find(ctx.story.owner, text=query or "", names=[a, b], story=ctx.story, k=SHARED_SCENES * 3)
+        found = [item for item in found if item.chapter_id in earlier][:SHARED_SCENES]
+        if found:
+            text = "\n\n".join(f"[{item.chapter.title}] {item.text}" for item in found)
+            why = f"earlier scenes where {a} and {b} appear together"
+            sections.append(Candidate(f"{a} and {b} before", text, why, flex=True, max_share=0.1))
+    return sections
+
+
 def recent_text(ctx: AgentContext, previous, query) -> list[Candidate]:
     return [
         Candidate(
@@ -192,7 +221,8 @@ def older_summaries(ctx: AgentContext, previous, query) -> list[Candidate]:
 
 # In priority order: what comes first gets its room first.
 BUILDERS = [
-    premise, open_threads, characters, relationships, recent_text, retrieved_passages, liked_style, older_summaries,
+    premise, open_threads, characters, relationships, shared_history, recent_text, retrieved_passages, liked_style,
+    older_summaries,
 ]  # fmt: skip
 
 

@@ -290,6 +290,28 @@ def test_relationships_among_the_characters_in_play_reach_the_writer(user, fake_
     assert "Relationships" in [s["title"] for s in task.context_report["sections"]]
 
 
+def test_earlier_scenes_between_characters_with_history_reach_the_writer(user, fake_ollama, story_with_cast):
+    from agents.memory.store import sync_chapter
+    from tests.factories import cast, make_chapter, make_character, relate
+
+    story, first = story_with_cast
+    mara = story.characters.get(name="Mara")
+    tomas = make_character(user, name="Tomas Vell")
+    cast(story, tomas)
+    relate(mara, tomas, kind="family", strength=9)
+    first.content = "On the pier Mara slapped Tomas for selling their father's boat, and he walked away."
+    first.save()
+    sync_chapter(first)
+    sync_chapter(make_chapter(story, title="Alone", content="Mara kept the lamp alone all winter."))
+    sync_chapter(make_chapter(story, title="Letters", content="A letter came from the mainland."))
+    latest = make_chapter(story, title="Return", content="Tomas Vell came back in spring. Mara saw him.")
+    task = run(user, story, latest)
+
+    prompt = writer_bodies(fake_ollama)[0]["messages"][1]["content"]
+    assert "Mara and Tomas Vell before" in prompt and "slapped Tomas for selling" in prompt
+    assert "Mara and Tomas Vell before" in [s["title"] for s in task.context_report["sections"]]
+
+
 def test_drafts_rated_highly_become_style_examples_the_writer_can_switch_off(user, fake_ollama, story_with_cast):
     from agents.models import MemoryItem
 
