@@ -241,7 +241,14 @@ def openapi_document(base_url: str) -> dict:
     paths: dict = {}
     for method, path, summary, request_body, response in ROUTES:
         created = method == "post" and not isinstance(response, str)
-        paths.setdefault(path, {})[method] = operation_of(summary, path, request_body, response, created, components)
+        query = request_body if method == "get" else None  # a GET's model is its query parameters
+        body_model = None if method == "get" else request_body
+        operation = operation_of(summary, path, body_model, response, created, components)
+        for name, field in query.model_fields.items() if query else ():
+            schema = query.model_json_schema()["properties"][name]
+            operation["parameters"].append({"name": name, "in": "query", "required": False, "schema": schema,
+                                            "description": field.description or ""})  # fmt: skip
+        paths.setdefault(path, {})[method] = operation
     return {
         "openapi": "3.1.0",
         "info": {

@@ -133,8 +133,17 @@ def message_of(error: dict) -> str:
 
 def body(request, model: type[BaseModel]) -> BaseModel:
     """The request's JSON body as `model`; anything else is a 400 naming each wrong field and why."""
+    return valid(model, request_data(request))
+
+
+def query(request, model: type[BaseModel]) -> BaseModel:
+    """The query string as `model` (each parameter once); anything else is a 400 naming each wrong field."""
+    return valid(model, request.GET.dict())
+
+
+def valid(model: type[BaseModel], data: dict) -> BaseModel:
     try:
-        return model.model_validate(request_data(request))
+        return model.model_validate(data)
     except ValidationError as exc:
         by_kind = issubclass(model, RootModel)
         fields = {field_of(e, by_kind): message_of(e) for e in exc.errors()}

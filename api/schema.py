@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model, model_validator
 
+from agents.discovery.scenes import kinds as scene_kinds
 from characters.models import Character
 from stories.models import CHAPTER_MAX_CHARS, Story, WorldEntry
 
@@ -201,6 +202,116 @@ class ContinuityIn(In):
     selection_end: Offset = None
 
 
+# --- discovery ----------------------------------------------------------------------------------------------------
+
+
+class CharacterLike(BaseModel):
+    id: int
+    name: str
+    likeness: float  # cosine similarity of the two profiles, 0-1
+    reasons: list[str]  # what the two profiles share, in words
+
+
+class CharactersLikeOut(BaseModel):
+    """The writer's characters closest to this one across all their stories (none until its profile is read)."""
+
+    results: list[CharacterLike]
+
+
+class PatternOut(BaseModel):
+    key: str
+    name: str
+    category: str
+    description: str
+    common_in_fiction: str  # often, sometimes, rarely
+    likelihood: float
+    chapter_id: int | None
+    excerpt: str  # the start of the passage most like the pattern
+    telling_words: list[str]
+    dismissed: bool
+
+
+class PatternsOut(BaseModel):
+    """The patterns of the last reading (POST the bible's "Look for patterns" or the story page to read again)."""
+
+    read_at: datetime | None
+    passages: int
+    chapters_changed_since: bool
+    results: list[PatternOut]
+
+
+class StyleFigures(BaseModel):
+    words: int = 0
+    sentences: int = 0
+    sentence_lengths: list[int] = []  # sentences of up to 5, 10, ... 40 words, then over 40
+    mean_sentence: float = 0
+    sentence_variety: float = 0
+    dialogue_share: float = 0
+    adverbs_per_1000: float = 0
+    filter_words_per_1000: float = 0
+    passive_per_100_sentences: float = 0
+    reading_ease: float = 0
+    point_of_view: str = ""
+    tense: str = ""
+    pov_slips: list[str] = []
+    tense_slips: list[str] = []
+    repeated_words: list[tuple[str, int]] = []
+    repeated_openings: list[str] = []
+    top_adverbs: list[tuple[str, int]] = []
+
+
+class ChapterStyleOut(BaseModel):
+    chapter_id: int
+    order: int
+    title: str
+    figures: StyleFigures
+
+
+class RecommendationOut(BaseModel):
+    chapter_id: int
+    text: str
+    quotes: list[str]
+
+
+class StyleOut(BaseModel):
+    """The style report: figures per chapter, the writer's usual figures across their library, what stands out.
+    Chapters still being measured are listed by id; ask again shortly."""
+
+    norm: dict[str, float]
+    chapters: list[ChapterStyleOut]
+    recommendations: list[RecommendationOut]
+    pending_chapter_ids: list[int]
+
+
+SceneKind = Literal[("", *(k.key for k in scene_kinds()))]
+SceneText = text(5000)  # a passage to compare: a few paragraphs
+CastId = Annotated[int, Field(ge=0, lt=2**63, description="a character of the story's cast; 0: anyone")]
+
+
+class ScenesQuery(In):
+    """Passages like `text`, where characters `a` and `b` (ids in the story's cast) appear, or of a `kind`; in
+    the story, or in all the writer's stories with scope=library. Nothing asked finds nothing."""
+
+    text: SceneText = ""
+    a: CastId = 0
+    b: CastId = 0
+    kind: SceneKind = ""
+    scope: Literal["story", "library"] = "story"
+
+
+class SceneOut(BaseModel):
+    story_id: int
+    chapter_id: int
+    start: int | None  # offsets of the passage in the chapter's text
+    end: int | None
+    text: str
+    score: float | None  # closeness in meaning, when ranked by meaning
+
+
+class ScenesOut(BaseModel):
+    results: list[SceneOut]
+
+
 class Error(BaseModel):
     error: str
     fields: dict | None = None
@@ -235,6 +346,11 @@ ROUTES = [
      ContinuityIn, "task"),
     ("get", "/api/tasks/{task_id}/status", "A task's progress and result", None, "status"),
     ("post", "/api/tasks/{task_id}/cancel", "Cancel a task", None, "status"),
+    ("get", "/api/characters/{character_id}/like-this", "The writer's characters closest to this one", None,
+     CharactersLikeOut),
+    ("get", "/api/stories/{story_id}/patterns", "Narrative patterns found in the story", None, PatternsOut),
+    ("get", "/api/stories/{story_id}/style", "The story's style report", None, StyleOut),
+    ("get", "/api/stories/{story_id}/scenes", "Scenes like this one (query parameters)", ScenesQuery, ScenesOut),
     ("get", "/api/pictures/{picture_id}/image", "A portrait's or illustration's file (thumbnail: .../thumbnail)", None,
      "image"),
 ]  # fmt: skip

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import data_views, task_views, views
+from . import data_views, discovery_views, task_views, views
 
 urlpatterns = [
     path("account/api-tokens/", views.api_tokens, name="api_tokens"),
@@ -22,6 +22,10 @@ urlpatterns = [
         name="api_check_continuity",
     ),
     path("api/tasks/<uuid:pk>/status", task_views.status, name="api_task_status"),
+    path("api/characters/<int:character_pk>/like-this", discovery_views.characters_like, name="api_characters_like"),
+    path("api/stories/<int:story_pk>/patterns", discovery_views.story_patterns, name="api_story_patterns"),
+    path("api/stories/<int:story_pk>/style", discovery_views.story_style, name="api_story_style"),
+    path("api/stories/<int:story_pk>/scenes", discovery_views.story_scenes, name="api_story_scenes"),
     path("api/pictures/<uuid:pk>/<str:variant>", task_views.picture, name="api_picture"),
     path("api/tasks/<uuid:pk>/cancel", task_views.cancel, name="api_task_cancel"),
 ]

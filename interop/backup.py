@@ -27,7 +27,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from PIL import Image
 
-from agents.models import Fact, IgnoredFinding
+from agents.discovery import tropes
+from agents.models import Fact, IgnoredFinding, StoryPattern
 from agents.tasks import sync_story_memory
 from characters.models import Character, CharacterRelationship, StoryCharacter
 from core import sandbox, uploads
@@ -109,6 +110,9 @@ def write(story, out) -> None:
                       for fact in Fact.objects.filter(story=story).order_by("pk")],
             "ignored_findings": [{"fingerprint": i.fingerprint, "kind": i.kind, "message": i.message}
                                  for i in IgnoredFinding.objects.filter(story=story).order_by("pk")],
+            "patterns": [{"key": p.key, "likelihood": p.score, "similarity": p.similarity, "cues": p.cues,
+                          "chapter": chapter_index.get(p.chapter_id), "start": p.start_offset, "excerpt": p.excerpt,
+                          "dismissed": p.dismissed} for p in StoryPattern.objects.filter(story=story).order_by("pk")],
             "pictures": picture_docs,
         }  # fmt: skip
         archive.writestr("backup.json", json.dumps(doc, ensure_ascii=False, indent=1))
@@ -319,6 +323,13 @@ class Restoring:
         for i in doc["ignored_findings"]:
             checked(IgnoredFinding(story=story, fingerprint=i["fingerprint"], kind=i["kind"], message=i["message"]),
                     exclude=["story"]).save()  # fmt: skip
+        known = tropes.by_key()
+        for p in doc.get("patterns", []):  # a pattern this catalogue does not know is left out
+            if p["key"] in known:
+                checked(StoryPattern(story=story, key=p["key"], score=p["likelihood"], similarity=p["similarity"],
+                                     cues=p["cues"], chapter=None if p["chapter"] is None else chapters[p["chapter"]],
+                                     start_offset=p["start"], excerpt=p["excerpt"], dismissed=p["dismissed"]),
+                        exclude=["story", "chapter"]).save()  # fmt: skip
         for p in doc["pictures"]:
             self.picture(story, chapters, people, p)
         return story

@@ -130,6 +130,19 @@ class Ignored(Doc):
     message: Text = ""
 
 
+class Pattern(Doc):
+    """A narrative pattern found in the story, kept for the writer's dismissals (a new reading finds the rest)."""
+
+    key: Short
+    likelihood: Annotated[float, Field(ge=0, le=1)] = 0
+    similarity: Annotated[float, Field(ge=-1, le=1)] = 0
+    cues: Annotated[list[Short], Field(max_length=100)] = []
+    chapter: Count | None = None
+    start: Count | None = None
+    excerpt: Text = ""
+    dismissed: bool = False
+
+
 class Picture(Doc):
     kind: Short
     status: Short
@@ -165,6 +178,7 @@ class Story(Doc):
     world: list[WorldEntry] = []
     facts: list[Fact] = []
     ignored_findings: list[Ignored] = []
+    patterns: list[Pattern] = []
     pictures: list[Picture] = []
 
     @model_validator(mode="after")
@@ -174,6 +188,8 @@ class Story(Doc):
             raise ValueError("a relationship names someone who is not in the cast")
         if any(f.chapter >= chapters for f in self.facts):
             raise ValueError("a fact belongs to a chapter that is not in the backup")
+        if any(p.chapter is not None and p.chapter >= chapters for p in self.patterns):
+            raise ValueError("a pattern belongs to a chapter that is not in the backup")
         for p in self.pictures:
             if (p.chapter is not None and p.chapter >= chapters) or (p.character is not None and p.character >= people):
                 raise ValueError("a picture belongs to a chapter or person that is not in the backup")

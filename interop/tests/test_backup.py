@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from agents.models import Fact, IgnoredFinding
+from agents.models import Fact, IgnoredFinding, StoryPattern
 from characters.models import Character
 from core.models import Upload
 from pictures.models import Picture
@@ -25,13 +25,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def full_story(user):
-    """The sample story, plus history, a ledger fact, an ignored finding, a portrait and an illustration."""
+    """The sample story, plus history, a ledger fact, an ignored finding, patterns found (one dismissed), a portrait
+    and an illustration."""
     story = create_demo_story(user)
     first = story.chapters.order_by("order").first()
     first.save_content(first.content + "\n\nShe did not look down.", base_version=first.version, author=user)
     Fact.objects.create(story=story, chapter=first, subject="Mara Vell", attribute="appearance", aspect="hair",
                         value="salt-white", quote="salt-white", status="pinned", origin="writer")  # fmt: skip
     IgnoredFinding.objects.create(story=story, fingerprint="abc123", kind="grammar", message="Ignored on purpose.")
+    StoryPattern.objects.create(story=story, key="the-reveal", score=0.31, similarity=0.42, cues=["revealed"],
+                                chapter=first, start_offset=0, excerpt=first.content[:300])  # fmt: skip
+    StoryPattern.objects.create(story=story, key="love-triangle", score=0.2, similarity=0.3, dismissed=True)
     mara = story.characters.get(name="Mara Vell")
     Picture.store(png(30, 40), owner=user, kind="portrait", character=mara, status="accepted", source="uploaded",
                   caption="Mara Vell")  # fmt: skip
@@ -60,6 +64,8 @@ def test_backup_restore_backup_gives_the_same_story(writer_client, full_story, o
     assert len(document["chapters"]) == 3 and len(first) == 1 + 2  # the text, then two revisions
     assert json.loads(first[0])["content"].endswith("She did not look down.")
     assert len(document["cast"]) == 3 and len(document["pictures"]) == 2 and len(files) == 3 + 2
+    assert [(p["key"], p["chapter"], p["dismissed"]) for p in document["patterns"]] == [
+        ("the-reveal", 0, False), ("love-triangle", None, True)]  # fmt: skip
 
     # Restored by another writer, as on another server.
     other = Client()
@@ -78,6 +84,7 @@ def test_backup_restore_backup_gives_the_same_story(writer_client, full_story, o
     assert again_files == files
     assert Character.objects.filter(owner=other_user).count() == 3
     assert restored.chapters.first().revisions.count() == 2  # the history, not a new "restored" revision
+    assert restored.patterns.get(key="love-triangle").dismissed  # the writer's dismissal holds
 
 
 def test_a_bad_backup_changes_nothing(writer_client, full_story, user):
