@@ -299,7 +299,8 @@ class ModelProfile(models.Model):
 
 class StoryPatternQuerySet(models.QuerySet):
     def shown(self):
-        return self.filter(dismissed=False)
+        """What the bible lists: not dismissed, and not rejected by a capable model."""
+        return self.filter(dismissed=False).exclude(verdict=StoryPattern.Verdict.NOT_FOUND)
 
 
 class StoryPattern(models.Model):
@@ -316,6 +317,15 @@ class StoryPattern(models.Model):
     excerpt = models.TextField(blank=True)
     dismissed = models.BooleanField(default=False)
     found_at = models.DateTimeField(auto_now=True)
+
+    class Verdict(models.TextChoices):
+        UNJUDGED = "", "Not judged (no capable model)"
+        CONFIRMED = "confirmed", "Confirmed"
+        NOT_FOUND = "not_found", "Not found by the model"
+
+    # A capable model's judgement of the passage (agents/discovery/judge.py), with the sentence it quoted.
+    verdict = models.CharField(max_length=10, choices=Verdict.choices, default="", blank=True)
+    quote = models.TextField(blank=True)
 
     objects = StoryPatternQuerySet.as_manager()
 
@@ -338,6 +348,8 @@ class PatternReading(models.Model):
     digest = models.CharField(max_length=64)
     passages = models.PositiveIntegerField(default=0)
     read_at = models.DateTimeField(auto_now=True)
+    judged_by = models.CharField(max_length=200, blank=True)  # the model that confirmed the candidates
+    note = models.CharField(max_length=300, blank=True)  # why they were not confirmed, for the bible
 
     def __str__(self):
         return f"patterns of story {self.story_id}, {self.passages} passages"

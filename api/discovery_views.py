@@ -42,11 +42,12 @@ def story_patterns(request, story_pk):
         PatternOut(key=p.key, name=catalogue[p.key].name, category=catalogue[p.key].category,
                    description=catalogue[p.key].description, common_in_fiction=catalogue[p.key].common,
                    likelihood=round(p.score, 3), chapter_id=p.chapter_id, excerpt=p.excerpt, telling_words=p.cues,
-                   dismissed=p.dismissed)
+                   verdict=p.verdict, quote=p.quote, dismissed=p.dismissed)
         for p in story.patterns.all()
         if p.key in catalogue
     ]  # fmt: skip
     return answer(PatternsOut(read_at=reading.read_at if reading else None, passages=reading.passages if reading else 0,
+                              judged_by=reading.judged_by if reading else "", note=reading.note if reading else "",
                               chapters_changed_since=reading is not None and patterns.is_stale(story),
                               results=results))  # fmt: skip
 

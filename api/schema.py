@@ -228,6 +228,8 @@ class PatternOut(BaseModel):
     chapter_id: int | None
     excerpt: str  # the start of the passage most like the pattern
     telling_words: list[str]
+    verdict: Literal["", "confirmed", "not_found"]  # a capable model's judgement; "": not judged
+    quote: str  # the sentence the model quoted as showing it
     dismissed: bool
 
 
@@ -236,6 +238,8 @@ class PatternsOut(BaseModel):
 
     read_at: datetime | None
     passages: int
+    judged_by: str  # the model that confirmed the candidates, if any
+    note: str  # why they were not confirmed
     chapters_changed_since: bool
     results: list[PatternOut]
 

@@ -1,6 +1,6 @@
 """How well the story bible's pattern matcher finds tropes in text nobody on this project wrote.
 
-    .venv/bin/python bench/tropes.py [--data PATH] [--limit N]
+    .venv/bin/python bench/tropes.py [--data PATH] [--limit N] [--judge]
     .venv/bin/python bench/tropes.py --calibrate PATH
 
 
@@ -13,6 +13,10 @@ word pointing at them: better figures here, no use to a writer). Only the names 
 (bench/results/tropes.json): micro- and macro-F1 over the vocabulary, precision at 1, 3 and 5 of the ranked
 scores, F1 per trope, items scored and failures, and for scale the score of always predicting the six tropes most
 common in the data.
+
+With --judge and a capable model configured (LLM_PROVIDER and its model; the built-in model cannot judge), each
+synopsis's shown candidates also go to the judge the story bible uses (one structured-output call each), and the
+patterns it confirms with a sentence of their passage are scored as a third set.
 
 The default data, ../shared/eval/tropes/tropes_eval.jsonl (film synopses, trope labels from TV Tropes via TiMoS,
 CC BY-NC-SA), is for evaluation only: it is read here at run time and nowhere else, and nothing is tuned on it.
@@ -152,6 +156,7 @@ def main():
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, default=0, help="score only the first N items (0: all)")
     parser.add_argument("--calibrate", type=Path, help="fit the calibration on this labelled file instead")
+    parser.add_argument("--judge", action="store_true", help="also confirm candidates with the configured model")
     args = parser.parse_args()
     setup_django()
     if args.calibrate:
@@ -159,12 +164,15 @@ def main():
         return
     import numpy as np
 
-    from agents.discovery import tropes
+    from agents.discovery import judge, tropes
     from agents.discovery.patterns import signal_vectors
     from agents.memory.store import chunk_passages
+    from agents.services import llm
     from agents.services.embeddings import embed_many
 
     items = read_items(args.data, args.limit)
+    able, who = judge.can_judge(None)
+    judging = args.judge and able
     vocabulary_file = args.data.with_name("trope_list.json")
     if vocabulary_file.exists():
         vocabulary = [t["name"] for t in json.loads(vocabulary_file.read_text())]
@@ -175,6 +183,7 @@ def main():
     signals = signal_vectors()
 
     gold, predicted, likely, ranked, failures, seconds = [], [], [], [], 0, []
+    confirmed, judge_failures = [], 0
     for item in items:
         gold.append(set(item["tropes"]) & set(vocabulary))
         started = time.perf_counter()
@@ -187,12 +196,22 @@ def main():
             failures += 1
             predicted.append(set())
             likely.append(set())
+            confirmed.append(set())
             ranked.append([])
             continue
         seconds.append(time.perf_counter() - started)
         scored.sort(key=lambda c: -c.score)
         ranked.append([c.trope.name for c in scored])
-        predicted.append({c.trope.name for c in tropes.shown(scored)})
+        shown = tropes.shown(scored)
+        predicted.append({c.trope.name for c in shown})
+        if judging:
+            try:
+                verdicts, _ = (
+                    judge.confirm(None, [(c.trope, passages[c.passage]) for c in shown]) if shown else ({}, "")
+                )
+            except llm.LLMError:
+                verdicts, judge_failures = {}, judge_failures + 1
+            confirmed.append({c.trope.name for c in shown if verdicts.get(c.trope.key)})
         weights = tropes.weights()
         likely.append({c.trope.name for c in scored[: weights["limit"]] if c.score >= weights["least"]})
 
@@ -210,7 +229,15 @@ def main():
         "matcher_without_model": matcher,
         "likelihood_alone_without_telling_words": {k: v for k, v in likelihood_only.items() if k != "per_trope"},
         "six_most_common_in_this_data": {k: v for k, v in baseline.items() if k != "per_trope"},
-        "judge_with_capable_model": "not run: no capable model on this machine",
+        "judge_with_capable_model": (
+            {
+                **{k: v for k, v in evaluate(gold, confirmed, ranked, vocabulary).items() if k != "per_trope"},
+                "model": who,
+                "failures": judge_failures,
+            }
+            if judging
+            else f"not run: {who} cannot judge (configure a capable model and pass --judge)"
+        ),
     }
     path = write_result("tropes", result)
     print(f"{len(items)} items, {failures} failures, {len(vocabulary)} tropes ({len(missing)} not in the catalogue)")

@@ -112,7 +112,8 @@ def write(story, out) -> None:
                                  for i in IgnoredFinding.objects.filter(story=story).order_by("pk")],
             "patterns": [{"key": p.key, "likelihood": p.score, "similarity": p.similarity, "cues": p.cues,
                           "chapter": chapter_index.get(p.chapter_id), "start": p.start_offset, "excerpt": p.excerpt,
-                          "dismissed": p.dismissed} for p in StoryPattern.objects.filter(story=story).order_by("pk")],
+                          "verdict": p.verdict, "quote": p.quote, "dismissed": p.dismissed}
+                         for p in StoryPattern.objects.filter(story=story).order_by("pk")],
             "pictures": picture_docs,
         }  # fmt: skip
         archive.writestr("backup.json", json.dumps(doc, ensure_ascii=False, indent=1))
@@ -328,7 +329,8 @@ class Restoring:
             if p["key"] in known:
                 checked(StoryPattern(story=story, key=p["key"], score=p["likelihood"], similarity=p["similarity"],
                                      cues=p["cues"], chapter=None if p["chapter"] is None else chapters[p["chapter"]],
-                                     start_offset=p["start"], excerpt=p["excerpt"], dismissed=p["dismissed"]),
+                                     start_offset=p["start"], excerpt=p["excerpt"], dismissed=p["dismissed"],
+                                     verdict=p["verdict"], quote=p["quote"]),
                         exclude=["story", "chapter"]).save()  # fmt: skip
         for p in doc["pictures"]:
             self.picture(story, chapters, people, p)

@@ -140,6 +140,8 @@ class Pattern(Doc):
     chapter: Count | None = None
     start: Count | None = None
     excerpt: Text = ""
+    verdict: Literal["", "confirmed", "not_found"] = ""
+    quote: Text = ""
     dismissed: bool = False
 
 

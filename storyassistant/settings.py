@@ -525,6 +525,9 @@ EMBEDDINGS_PRELOAD = env_bool("EMBEDDINGS_PRELOAD", True)
 # Chapters are measured when they settle; the report measures in the request at most this many words of chapters
 # not yet measured (about 0.5 s) and leaves the rest to a background job.
 STYLE_MEASURE_WORDS = env_int("STYLE_MEASURE_WORDS", 200_000)
+# With a capable model, a story's pattern candidates are confirmed in one call: each with this much of its passage.
+PATTERN_JUDGE_CHARS = env_int("PATTERN_JUDGE_CHARS", 800)
+PATTERN_JUDGE_MAX_TOKENS = env_int("PATTERN_JUDGE_MAX_TOKENS", 1500)
 
 # --- Files writers send (manuscripts, cards, lorebooks, backups) ------------------------------------------------
 # Each is read by a worker in a child process limited to this much memory (address space) and CPU time; past

@@ -1,6 +1,7 @@
 """Patterns and tropes in the story bible: the catalogue, the matcher (meaning and telling words, no model), the
 reading kept per story, dismissing, and the bible's buttons for their owner only."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from agents.tasks import read_story_patterns
 from agents.tests.test_search import wait_for
 from core.queues import get_queue
 from tests.factories import make_chapter, make_story
+from tests.llm_servers import serve_ollama
 
 SACRIFICE = (
     "The bridge would not hold them all. Arlen looked back at the others, at Mira carrying the child, and knew "
@@ -156,3 +158,51 @@ def test_the_button_reads_the_story_through_a_real_worker(writer_client, user, r
     writer_client.post(reverse("story_patterns", args=[story.pk]))
     assert wait_for(lambda: PatternReading.objects.filter(story=story).exists())
     assert StoryPattern.objects.filter(story=story, key="heroic-sacrifice").exists()
+
+
+def judged_by_script(body: dict) -> str:
+    """A capable model's answer: the sacrifice confirmed with a sentence of its passage, the affair with a sentence
+    nobody wrote, anything else absent."""
+    prompt = body["messages"][-1]["content"]
+    verdicts = []
+    if "Pattern heroic-sacrifice:" in prompt:
+        verdicts.append({"key": "heroic-sacrifice", "present": True,
+                         "quote": "he gave his life so that the others could escape across the river"})  # fmt: skip
+    if "Pattern your-cheating-heart:" in prompt:
+        verdicts.append({"key": "your-cheating-heart", "present": True, "quote": "Helen stabbed Ruth in the garden."})
+    return json.dumps({"patterns": verdicts})
+
+
+@pytest.fixture
+def judging_model(local_server, settings, redis_conn):
+    serve_ollama(local_server, reply=judged_by_script)
+    settings.LLM_PROVIDER, settings.OLLAMA_HOSTS, settings.LLM_RETRIES = "ollama", [local_server.url], 0
+    return local_server
+
+
+@pytest.mark.django_db
+def test_a_capable_model_confirms_a_pattern_only_with_a_sentence_of_its_passage(writer_client, user, judging_model):
+    story = make_story(user)
+    shown = read(story, SACRIFICE, AFFAIR)
+    assert list(shown) == ["heroic-sacrifice"]  # the affair's quote is not in its passage
+    sacrifice = shown["heroic-sacrifice"]
+    assert sacrifice.verdict == "confirmed" and sacrifice.quote.startswith("he gave his life")
+    assert StoryPattern.objects.get(story=story, key="your-cheating-heart").verdict == "not_found"
+    calls = [r.json() for r in judging_model.requests if r.path == "/api/chat"]
+    assert len(calls) == 1 and calls[0]["format"]["required"] == ["patterns"]  # one structured call per reading
+    assert PatternReading.objects.get(story=story).judged_by == "llama3.1"
+    bible = writer_client.get(reverse("story_bible", args=[story.pk])).content.decode()
+    assert "data-confirmed" in bible and 'data-not-found="your-cheating-heart"' in bible
+
+
+@pytest.mark.django_db
+def test_without_a_capable_model_patterns_are_leads_and_the_bible_says_why(writer_client, user, local_server, settings):
+    story = make_story(user)
+    assert read(story, SACRIFICE)["heroic-sacrifice"].verdict == ""  # the built-in model cannot judge
+    assert "cannot judge patterns" in PatternReading.objects.get(story=story).note
+
+    serve_ollama(local_server, models=())  # a server without the model: every call fails
+    settings.LLM_PROVIDER, settings.OLLAMA_HOSTS, settings.LLM_RETRIES = "ollama", [local_server.url], 0
+    assert patterns.read_story(story)[0].verdict == ""
+    assert "did not answer" in PatternReading.objects.get(story=story).note
+    assert "did not answer" in writer_client.get(reverse("story_bible", args=[story.pk])).content.decode()

@@ -4,15 +4,15 @@ knowing about the agents' models."""
 from django import template
 
 from agents.discovery import patterns, tropes
-from agents.models import PatternReading
+from agents.models import PatternReading, StoryPattern
 
 register = template.Library()
 
 
 @register.inclusion_tag("agents/_story_patterns.html", takes_context=True)
 def story_patterns(context, story):
-    """Patterns found (strongest first, each with its catalogue entry), the dismissed ones, and whether the
-    chapters changed since the last reading."""
+    """Patterns found (strongest first, each with its catalogue entry), those a capable model did not find in
+    their passage, the dismissed ones, and whether the chapters changed since the last reading."""
     catalogue = tropes.by_key()
     rows = [p for p in story.patterns.select_related("chapter") if p.key in catalogue]
     for row in rows:
@@ -21,7 +21,8 @@ def story_patterns(context, story):
     return {
         "story": story,
         "csrf_token": context.get("csrf_token"),
-        "found": [p for p in rows if not p.dismissed],
+        "found": [p for p in rows if not p.dismissed and p.verdict != StoryPattern.Verdict.NOT_FOUND],
+        "not_found": [p for p in rows if not p.dismissed and p.verdict == StoryPattern.Verdict.NOT_FOUND],
         "dismissed": [p for p in rows if p.dismissed],
         "reading": reading,
         "stale": reading is not None and patterns.is_stale(story),
