@@ -15,6 +15,7 @@ from agents.discovery import charts, report, scenes
 from agents.memory import continuity, facts
 from agents.memory.store import search as search_memory
 from agents.models import Fact, StoryPattern
+from agents.services import llm
 from agents.tasks import extract_continuity, measure_chapter_style, read_story_patterns
 from core.http import parse_id, text_param
 from core.queues import enqueue_after_commit, enqueue_all_after_commit
@@ -173,6 +174,7 @@ def story_style(request, pk):
         if chosen is None:
             raise Http404("No such chapter in this story.")
     labels = [str(chapter.order) for chapter, _ in measured]
+    model = llm.resolve(story=story).profile  # rewrites of flagged sentences need a model that can rewrite
     context = {
         "story": story,
         "section": "style",
@@ -193,6 +195,8 @@ def story_style(request, pk):
         if len(measured) > 1
         else None,
         "chosen": chosen,
+        "can_rewrite": model.rewrites,
+        "model_who": model.who,
         "similar_chapters": report.closest_in_style(story.owner_id, chosen[1], exclude_story_id=None) if chosen else [],
         "similar_stories": report.closest_in_style(story.owner_id, whole, story.pk, chapters=False) if whole else [],
     }

@@ -12,7 +12,9 @@ from agents.discovery import report, style
 from agents.models import StyleReading
 from agents.tasks import measure_chapter_style
 from core.queues import get_queue
+from generation.models import GenerationTask
 from tests.factories import make_chapter, make_story
+from tests.llm_servers import serve_ollama
 
 PLAIN = (
     "The harbour was quiet when Mara came down to the boats. She counted the nets and mended two of them. "
@@ -139,3 +141,33 @@ def test_the_style_report_is_private_and_long_chapters_are_measured_in_the_backg
         page = writer_client.get(url)
     assert page.context["pending"] == [chapter] and "still being measured" in page.content.decode()
     assert f"{measure_chapter_style.__name__}-{chapter.pk}" in get_queue("background").job_ids
+
+
+SLIPPING = PLAIN * 3 + "The ship is sinking now and nobody comes. " + PLAIN
+
+
+@pytest.mark.django_db
+def test_a_flagged_sentence_can_go_to_the_ai_team_as_a_rewrite_with_a_capable_model(
+    writer_client, user, local_server, settings, redis_conn
+):
+    story = make_story(user)
+    chapter = make_chapter(story, content=SLIPPING)
+    url = reverse("story_style", args=[story.pk])
+    page = writer_client.get(url).content.decode()
+    start = SLIPPING.index("The ship is sinking")
+    assert f"?at={start}&amp;end={start + len('The ship is sinking now and nobody comes.')}" in page
+    assert "data-propose-rewrite" not in page and "cannot rewrite to a note" in page  # the built-in model
+
+    serve_ollama(local_server)
+    settings.LLM_PROVIDER, settings.OLLAMA_HOSTS = "ollama", [local_server.url]
+    page = writer_client.get(url).content.decode()
+    assert "data-propose-rewrite" in page and 'name="note" value="Keep the narration in the past tense' in page
+    response = writer_client.post(reverse("generate", args=[story.pk]), {
+        "mode": "rewrite", "chapter": chapter.pk, "selection_start": start,
+        "selection_end": start + len("The ship is sinking now and nobody comes."),
+        "note": "Keep the narration in the past tense, as in the rest of the chapter.",
+    })  # fmt: skip
+    task = GenerationTask.objects.get(story=story)
+    assert response.status_code == 302 and task.mode == "rewrite"
+    assert task.request["selection"]["text"] == "The ship is sinking now and nobody comes."
+    assert "past tense" in task.request["note"]

@@ -76,15 +76,18 @@ def telling(story) -> tuple[str, str]:
 def recommendations(measured: list[tuple], norm: dict, pov: str = "", tense: str = "") -> list[dict]:
     """What stands out in each chapter against the writer's own norm and the story's settings (point of view
     "first" or "third", tense "past" or "present"; empty: not compared), most notable first. Each is {"chapter",
-    "text", "weight", "quotes"}; nothing is said of chapters too short to judge."""
+    "text", "weight", "quotes", "spans", "rewrite_note"}: a quoted sentence's span is (start, end) in the chapter's
+    text, for a rewrite of it with the note; nothing is said of chapters too short to judge."""
     said = []
     for chapter, f in measured:
         if f.get("words", 0) < 200:
             continue
         name = f"Chapter {chapter.order} “{chapter.title}”"
 
-        def say(weight, text, quotes=(), chapter=chapter, name=name):
-            said.append({"chapter": chapter, "weight": weight, "text": f"{name}{text}", "quotes": list(quotes)})
+        def say(weight, text, quotes=(), rewrite_note="", chapter=chapter, name=name):
+            spans = [(at, at + len(q), q) for q in quotes if (at := chapter.content.find(q)) >= 0]
+            said.append({"chapter": chapter, "weight": weight, "text": f"{name}{text}", "quotes": list(quotes),
+                         "spans": spans, "rewrite_note": rewrite_note})  # fmt: skip
 
         for key, label, unit, margin in COMPARED:
             usual = norm.get(key)
@@ -114,11 +117,13 @@ def recommendations(measured: list[tuple], norm: dict, pov: str = "", tense: str
         if pov and f["point_of_view"] != pov:
             say(3, f" reads as told in the {f['point_of_view']} person; the story's settings say {pov}.")
         elif f["pov_slips"]:
-            say(1.2, f": some narration leans away from the {f['point_of_view']} person.", f["pov_slips"])
+            keep = f"Keep the narration in the {f['point_of_view']} person, as in the rest of the chapter."
+            say(1.2, f": some narration leans away from the {f['point_of_view']} person.", f["pov_slips"], keep)
         if tense and f["tense"] != tense:
             say(3, f" reads as told in the {f['tense']} tense; the story's settings say {tense}.")
         elif f["tense_slips"]:
-            say(1.2, f": some narration slips out of the {f['tense']} tense.", f["tense_slips"])
+            keep = f"Keep the narration in the {f['tense']} tense, as in the rest of the chapter."
+            say(1.2, f": some narration slips out of the {f['tense']} tense.", f["tense_slips"], keep)
         for word in f["repeated_openings"][:2]:
             say(1.1, f": {style.OPENING_RUN} or more sentences in a row open with “{word}”.")
     said.sort(key=lambda r: -r["weight"])
