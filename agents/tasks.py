@@ -14,8 +14,22 @@ from stories.models import Chapter, Story, WorldEntry
 
 
 def sync_chapter_memory(chapter_id: int):
+    """The chapter's passages in memory; then the profiles of the cast it names, whose lines and mentions may have
+    changed (each profile is embedded again only if its text did)."""
     chapter = Chapter.objects.select_related("story").filter(pk=chapter_id).first()
-    return memory.sync_chapter(chapter) if chapter else "gone"
+    if chapter is None:
+        return "gone"
+    result = memory.sync_chapter(chapter)
+    named = [
+        c.pk for c in chapter.story.characters.only("name") if c.name.split() and c.name.split()[0] in chapter.content
+    ]
+    enqueue_all_after_commit([(sync_character_profile, pk, 0) for pk in named])
+    return result
+
+
+def sync_character_profile(character_id: int):
+    character = Character.objects.filter(pk=character_id).first()
+    return memory.sync_profile(character) if character else "gone"
 
 
 def sync_character_memory(character_id: int):

@@ -4,13 +4,13 @@ reasons, and the cast page's warning about two characters of one story written a
 import pytest
 from django.urls import reverse
 
-from agents.memory.store import sync_profile
+from agents.memory.store import story_evidence, sync_profile
 from agents.services.embeddings import DIMENSIONS
-from agents.tasks import queue_unread_profiles, sync_character_memory
+from agents.tasks import queue_unread_profiles, sync_chapter_memory, sync_character_memory, sync_character_profile
 from characters.likeness import LOOK_ALIKE
 from characters.models import PROFILE_DIMENSIONS, Character, StoryCharacter
 from core.queues import get_queue
-from tests.factories import cast, make_character, make_story
+from tests.factories import cast, make_chapter, make_character, make_story
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +149,32 @@ def test_the_cast_page_names_the_ten_closest_pairs_and_counts_the_rest(writer_cl
     page = writer_client.get(reverse("story_cast", args=[story.pk])).content.decode()
     assert page.count("data-look-alike>") == 10
     assert "… and 5 more pairs" in page
+
+
+def test_what_the_chapters_show_of_a_character_joins_their_profile_without_their_name(
+    user, redis_conn, django_capture_on_commit_callbacks
+):
+    story = make_story(user)
+    mara, tomas = make_character(user, name="Mara Vell", **CAPTAIN), make_character(user, name="Tomas")
+    cast(story, mara)
+    cast(story, tomas)
+    chapter = make_chapter(story, content=(
+        "Mara laughed at the storm and lashed herself to the wheel.\n\n"
+        "“Hoist the sail, you lubbers, or swim home!” Mara shouted.\n\n"
+        "“We will drown,” Tomas said, and Mara did not answer him."
+    ))  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        sync_chapter_memory(chapter.pk)
+    assert f"{sync_character_profile.__name__}-{mara.pk}" in get_queue("background").job_ids
+
+    evidence = story_evidence(mara)
+    assert "Says: Hoist the sail, you lubbers, or swim home!" in evidence
+    assert "laughed at the storm and lashed herself to the wheel." in evidence
+    assert "We will drown" not in evidence  # Tomas's line: two people named in that paragraph
+    assert "Mara" not in evidence and "Vell" not in evidence
+    assert sync_character_profile(mara.pk) is True
+    assert sync_character_profile(mara.pk) is False  # nothing changed: not embedded again
+    chapter.content = chapter.content.replace("laughed at the storm", "wept in the storm")
+    chapter.save()
+    sync_chapter_memory(chapter.pk)
+    assert sync_character_profile(mara.pk) is True

@@ -14,8 +14,8 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from django.contrib.postgres.search import SearchQuery
 
+from agents.memory.store import name_query
 from agents.models import MemoryItem, MemoryKind
 from agents.services.embeddings import DIMENSIONS, embed, embed_many, text_hash
 
@@ -44,15 +44,6 @@ def kind_vector(key: str) -> np.ndarray:
     kind = next(k for k in kinds() if k.key == key)
     mean = np.vstack(embed_many(list(kind.signals))).mean(axis=0)
     return mean / np.linalg.norm(mean)
-
-
-def name_query(name: str) -> SearchQuery:
-    """A character named in a passage: their full name, or their first name when the full name has more words."""
-    query = SearchQuery(name, search_type="phrase", config="english")
-    first = name.split()[0] if name.split() else ""
-    if first != name and len(first) >= 3:
-        query |= SearchQuery(first, search_type="phrase", config="english")
-    return query
 
 
 def find(user, *, text: str = "", names=(), kind: str = "", story=None, k: int = LIMIT) -> list[MemoryItem]:

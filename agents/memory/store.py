@@ -10,8 +10,11 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchQuery
 from django.db import connection, transaction
 
+from agents.checks import voices
+from agents.checks.text import sentences
 from agents.models import MemoryItem, MemoryKind
 from agents.services.embeddings import embed, embed_many, text_hash
 from characters.models import Character, StoryCharacter
@@ -140,10 +143,60 @@ def character_texts(character: Character, member: StoryCharacter) -> list[dict]:
     return texts
 
 
+PROFILE_PASSAGES = 8  # the first passages of their stories that name them
+PROFILE_LINES = 3
+PROFILE_MENTIONS = 3
+
+
+def name_query(name: str) -> SearchQuery:
+    """A character named in a passage: their full name, or their first name when the full name has more words."""
+    query = SearchQuery(name, search_type="phrase", config="english")
+    first = name.split()[0] if name.split() else ""
+    if first != name and len(first) >= 3:
+        query |= SearchQuery(first, search_type="phrase", config="english")
+    return query
+
+
+def story_evidence(character: Character) -> str:
+    """A few lines the character speaks and what the chapters say of them, from the first passages of their
+    stories that name them (as memory holds them), with their name taken out: what the story shows of who they
+    are, beside what the profile says."""
+    stories = list(StoryCharacter.objects.filter(character=character).values_list("story_id", flat=True))
+    if not stories or not character.name.split():
+        return ""
+    first = character.name.split()[0]
+    others = {n.split()[0] for n in Character.objects.filter(stories__in=stories).exclude(pk=character.pk)
+              .values_list("name", flat=True) if n.split()}  # fmt: skip
+    passages = (
+        MemoryItem.objects.filter(story_id__in=stories, kind=MemoryKind.PASSAGE, chapter__isnull=False)
+        .filter(search=name_query(character.name))
+        .order_by("story_id", "chapter__order", "position")
+        .values_list("text", flat=True)[:PROFILE_PASSAGES]
+    )
+    lines, mentions = [], []
+    for text in passages:
+        lines += voices.lines_by_speaker(text, [first, *others]).get(first, [])
+        mentions += [s for _, s in sentences(text) if first in s and not any(q in s for q in '"“”')]
+    unnamed = [w for w in (character.name, first) if w]
+
+    def without_name(text: str) -> str:
+        for word in unnamed:
+            text = text.replace(word, "")
+        return " ".join(text.split())
+
+    parts = []
+    if lines:
+        parts.append("Says: " + " / ".join(without_name(line) for line in lines[:PROFILE_LINES]))
+    if mentions:
+        parts.append("In the story: " + " ".join(without_name(m) for m in mentions[:PROFILE_MENTIONS]))
+    return " ".join(parts)
+
+
 def sync_profile(character: Character) -> bool:
-    """The character's profile embedding (who they are, for "characters like this one"), made again only when the
-    profile changed. An empty profile has no embedding, but its hash marks it as read. True if it was embedded."""
-    text = character.profile_text()
+    """The character's profile embedding (who they are, for "characters like this one": the profile, a few of
+    their lines and what the chapters say of them), made again only when that text changed. An empty profile has
+    no embedding, but its hash marks it as read. True if it was embedded."""
+    text = " ".join(part for part in (character.profile_text(), story_evidence(character)) if part)
     digest = text_hash(text)
     if digest == character.profile_hash:
         return False
