@@ -41,6 +41,7 @@ def story_patterns(request, story_pk):
     results = [
         PatternOut(key=p.key, name=catalogue[p.key].name, category=catalogue[p.key].category,
                    description=catalogue[p.key].description, common_in_fiction=catalogue[p.key].common,
+                   staple_of_genre=tropes.staple_in(catalogue[p.key], story.genre),
                    likelihood=round(p.score, 3), chapter_id=p.chapter_id, excerpt=p.excerpt, telling_words=p.cues,
                    verdict=p.verdict, quote=p.quote, dismissed=p.dismissed)
         for p in story.patterns.all()

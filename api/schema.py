@@ -224,6 +224,7 @@ class PatternOut(BaseModel):
     category: str
     description: str
     common_in_fiction: str  # often, sometimes, rarely
+    staple_of_genre: str  # the story's genre, when the pattern is a staple of it
     likelihood: float
     chapter_id: int | None
     excerpt: str  # the start of the passage most like the pattern

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.discovery import patterns, tropes
+from agents.memory import continuity
 from agents.memory.store import sync_chapter
 from agents.models import PatternReading, StoryPattern
 from agents.tasks import read_story_patterns
@@ -50,6 +51,7 @@ def test_the_catalogue_is_complete_and_well_formed():
     for trope in catalogue:
         assert trope.description and len(trope.signals) >= 3 and trope.cues, trope.name
         assert trope.part in ("any", "ending") and trope.common in ("often", "sometimes", "rarely")
+        assert trope.staple_of, trope.name
         # A wildcard ends a single word: a phrase is looked up whole.
         assert all(" " not in cue for cue in trope.cues if cue.endswith("*")), trope.name
         assert all(len(cue.split()) <= tropes.MAX_CUE_WORDS for cue in trope.cues), trope.name
@@ -96,6 +98,19 @@ def test_a_story_is_read_for_the_patterns_it_uses_with_the_passage(user):
 
 
 @pytest.mark.django_db
+def test_a_chapters_summary_counts_as_well_as_its_passages(user):
+    story = make_story(user)
+    chapter = make_chapter(story, content=QUIET)
+    sync_chapter(chapter)
+    continuity.correct(chapter, "summary", "Arlen stays behind at the bridge to hold them off and gives his life "
+                                           "so that the others can escape.")  # fmt: skip
+    found = {p.key: p for p in patterns.read_story(story)}
+    assert found["heroic-sacrifice"].excerpt.startswith("Arlen stays behind")
+    assert found["heroic-sacrifice"].start_offset is None  # a summary has no place in the text
+    assert not patterns.is_stale(story)  # summaries are read afresh each time; passages decide staleness
+
+
+@pytest.mark.django_db
 def test_a_quiet_story_has_no_patterns_and_an_empty_one_is_read_without_error(user):
     assert read(make_story(user), QUIET) == {}
     assert read(make_story(user)) == {}
@@ -127,6 +142,7 @@ def test_the_bible_lists_patterns_and_the_owner_can_look_again_or_dismiss(
     found = read(story, SACRIFICE)
     bible = writer_client.get(reverse("story_bible", args=[story.pk])).content.decode()
     assert 'data-pattern="heroic-sacrifice"' in bible and "Look again" in bible
+    assert "a staple of fantasy" in bible  # the story's genre is Fantasy
 
     look = reverse("story_patterns", args=[story.pk])
     with django_capture_on_commit_callbacks(execute=True):

@@ -1,5 +1,6 @@
-"""Reading a story for narrative patterns: its chapters' passages as memory already holds them (text and vector),
-matched against the trope catalogue, kept as StoryPattern rows the story bible lists.
+"""Reading a story for narrative patterns: its chapters' passages and plot points as memory already holds them
+(text and vector) and its chapters' summaries and threads, matched against the trope catalogue, kept as
+StoryPattern rows the story bible lists.
 
 With a capable model the candidates are confirmed (agents/discovery/judge.py) in one call per reading; without
 one they are shown as leads. A reading is idempotent and safe to run twice: rows are updated in place per (story,
@@ -15,24 +16,47 @@ from django.db import transaction
 from agents.discovery import judge, tropes
 from agents.models import MemoryItem, MemoryKind, PatternReading, StoryPattern
 from agents.services import llm
-from agents.services.embeddings import embed_many
+from agents.services.embeddings import embed_many, text_hash
 
 EXCERPT_CHARS = 300
 
 
+KINDS = (MemoryKind.PASSAGE, MemoryKind.PLOT_POINT)  # plot points: the continuity notes' events and states
+
+
 def _passages(story):
-    return MemoryItem.objects.filter(story=story, kind=MemoryKind.PASSAGE, chapter__isnull=False).order_by(
-        "chapter__order", "chapter_id", "position"
+    return MemoryItem.objects.filter(story=story, kind__in=KINDS, chapter__isnull=False).order_by(
+        "chapter__order", "chapter_id", "kind", "position"
     )
+
+
+def summaries(story) -> list[MemoryItem]:
+    """Each chapter's summary and the plot threads its notes name (the writer's corrections included), as
+    unsaved memory items with their vectors, so a reading weighs what the chapters add up to, not only their
+    passages."""
+    found = []
+    for chapter in story.chapters.only("pk", "order", "title", "continuation_context").order_by("order"):
+        notes = chapter.continuation_context or {}
+        texts = [notes.get("summary") or ""] + [t.get("summary", "") for t in notes.get("threads", [])]
+        for text in filter(None, (str(t).strip() for t in texts)):
+            found.append(MemoryItem(story=story, chapter=chapter, kind=MemoryKind.PLOT_POINT, text=text[:2000],
+                                    content_hash=text_hash(text[:2000])))  # fmt: skip
+    for item, vector in zip(found, embed_many([item.text for item in found]) if found else [], strict=True):
+        item.embedding = vector
+    return found
 
 
 def story_passages(story) -> list[MemoryItem]:
-    """The story's chapter passages in reading order, with their vectors."""
-    return list(
+    """The story's chapter passages and plot points, and each chapter's summary and threads after them, in
+    reading order, with their vectors."""
+    stored = list(
         _passages(story)
         .select_related("chapter")
-        .only("text", "embedding", "content_hash", "start_offset", "chapter__order", "chapter__title")
+        .only("text", "embedding", "content_hash", "start_offset", "kind", "chapter__order", "chapter__title")
     )
+    ordered = [(item.chapter.order, 0, n, item) for n, item in enumerate(stored)]
+    ordered += [(item.chapter.order, 1, n, item) for n, item in enumerate(summaries(story))]
+    return [item for *_, item in sorted(ordered, key=lambda row: row[:3])]
 
 
 def digest(hashes) -> str:
@@ -102,7 +126,7 @@ def read_story(story) -> list[StoryPattern]:
         StoryPattern.objects.filter(story=story, dismissed=False).exclude(key__in=keys).delete()
         PatternReading.objects.update_or_create(
             story=story,
-            defaults={"digest": digest(p.content_hash for p in passages), "passages": len(passages),
+            defaults={"digest": digest(p.content_hash for p in passages if p.pk), "passages": len(passages),
                       "judged_by": model, "note": note},
         )  # fmt: skip
     return list(StoryPattern.objects.filter(story=story).shown())

@@ -40,6 +40,7 @@ class Trope:
     cues: tuple[str, ...]
     part: str  # "any", or "ending": look for the cues in the last quarter of the story only
     common: str  # "often", "sometimes", "rarely": how often fiction in general uses it
+    staple_of: tuple[str, ...]  # genres in which it is a staple
     calibration: dict  # logistic weights: bias, cues, any_cue, similarity, length (tropes.json "calibration")
 
 
@@ -50,6 +51,12 @@ class Candidate:
     passage: int  # index of the passage that resembles the pattern most
     similarity: float
     cues: list[str]
+
+
+def staple_in(trope: Trope, genre: str) -> str:
+    """The genre of the story's (its free-text genre names it) in which the pattern is a staple, or ""."""
+    words = genre.lower()
+    return next((g for g in trope.staple_of if g in words), "")
 
 
 def slug(name: str) -> str:
@@ -75,6 +82,7 @@ def catalogue() -> tuple[Trope, ...]:
             cues=tuple(t["cues"]),
             part=t["part"],
             common=t["common"],
+            staple_of=tuple(t.get("staple_of", ())),
             calibration=calibration.get(slug(t["name"]), data["default_calibration"]),
         )
         for t in data["tropes"]

@@ -17,6 +17,7 @@ def story_patterns(context, story):
     rows = [p for p in story.patterns.select_related("chapter") if p.key in catalogue]
     for row in rows:
         row.trope = catalogue[row.key]
+        row.staple = tropes.staple_in(row.trope, story.genre)
     reading = PatternReading.objects.filter(story=story).first()
     return {
         "story": story,
