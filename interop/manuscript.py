@@ -742,9 +742,10 @@ class Span:
 
 def spans(text: str, how: str = "headings", word: str = "", limit: int = CHAPTER_MAX_CHARS) -> list[Span]:
     """Chapters at the chosen boundaries, as spans of the text. Text before the first boundary is an opening
-    chapter of its own, and a boundary with no text after it (a part title right before a chapter title) adds
-    nothing. A chapter longer than `limit` is split into parts (at paragraph breaks, else line breaks, else
-    sentence ends), never cut. Raises TooManyParts past MAX_PARTS."""
+    chapter of its own; a heading with no text after it joins the title of a deeper heading that follows (a part
+    title right before a chapter title), else it is an empty chapter, so no heading is lost. A chapter longer
+    than `limit` is split into parts (at paragraph breaks, else line breaks, else sentence ends), never cut.
+    Raises TooManyParts past MAX_PARTS."""
     chapters_at = chosen_level(text, word) if how == "headings" else 0  # `word`: the level the writer chose
     marker = boundary(how, word, chapters_at)
     first = "Part 1" if how == "scene-breaks" else "Opening"
@@ -764,6 +765,10 @@ def spans(text: str, how: str = "headings", word: str = "", limit: int = CHAPTER
                 _check_count(len(found))
             elif title is not None and how != "scene-breaks" and (how != "headings" or level < depth):
                 name = f"{title} — {name}"[:200]  # a part's title right before a chapter's: kept in its title
+            elif title is not None and how == "headings":
+                # A heading with nothing under it before one of its own level: an empty chapter keeps its title.
+                found.append(Span(title, start, start, matter=title_page))
+                _check_count(len(found))
             title, start, level, fresh = name, min(end + 1, len(text)), depth, True
             title_page = before_chapters and 0 < depth < chapters_at
             before_chapters = before_chapters and depth != chapters_at
@@ -775,7 +780,7 @@ def spans(text: str, how: str = "headings", word: str = "", limit: int = CHAPTER
             if sub is not None and not SECTION_NUMBER_RE.match(sub) and not chapter_line(sub):
                 title, start = f"{title}: {heading(stripped)}"[:200], min(end + 1, len(text))
         offset = end + 1
-    if not _blank(text, start, len(text)) or not found:
+    if not _blank(text, start, len(text)) or not found or (title is not None and how == "headings"):
         found.append(Span(title or (first if found else "Chapter 1"), start, len(text), matter=title_page))
     if how == "headings" and len(found) >= 3 and text.lstrip().startswith("#"):
         opening = found[0]  # a book's first heading over a few lines, before its chapters: the title page

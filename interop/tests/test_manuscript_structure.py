@@ -321,7 +321,17 @@ def test_a_word_contents_field_is_front_matter_and_parts_do_not_become_chapters(
     text, _ = manuscript.read("book.docx", out.getvalue(), BOUNDS)
     found = manuscript.spans(text, "headings")
     assert [(s.title, s.matter) for s in found] == [
-        ("Contents", True), ("Part One — Chapter 1", False), ("Part Two — Chapter 2", False),
+        ("The Keeper", True),
+        ("Contents", True),
+        ("Part One — Chapter 1", False),
+        ("Part Two — Chapter 2", False),
+    ]  # fmt: skip (the book's title, with nothing under it, is offered as front matter, not lost)
+
+
+def test_headings_with_nothing_under_them_are_empty_chapters_not_lost():
+    found = manuscript.spans("## One\n\n## Two\n\n## Three\nText.\n\n## Four\n", "headings")
+    assert [(s.title, s.start == s.end) for s in found] == [
+        ("One", True), ("Two", True), ("Three", False), ("Four", True),
     ]  # fmt: skip
 
 
