@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from agents.discovery import scenes
 from agents.memory.store import sync_chapter
-from tests.factories import cast, make_chapter, make_character, make_story
+from tests.factories import cast, make_chapter, make_character, make_story, relate
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +55,9 @@ def test_scenes_are_found_by_kind_alone_or_with_a_passage(user, library):
 
 def test_the_scenes_page_for_the_owner_and_404_for_anyone_else(writer_client, other_client, library):
     story, mara, tomas = library
+    relate(mara, tomas)
+    relationships = writer_client.get(reverse("story_relationships", args=[story.pk])).content.decode()
+    assert f'?a={mara.pk}&amp;b={tomas.pk}" data-scenes-between' in relationships
     url = reverse("story_scenes", args=[story.pk])
     page = writer_client.get(url, {"a": mara.pk, "b": tomas.pk})
     html = page.content.decode()
