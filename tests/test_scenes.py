@@ -36,6 +36,8 @@ def test_two_characters_are_found_together_by_full_or_first_name_in_reading_orde
     assert [item.text for item in found] == [QUARREL, REUNION]
     everywhere = scenes.find(user, names=[mara.name, tomas.name])
     assert len(everywhere) == 3 and all(item.owner_id == user.pk for item in everywhere)
+    everywhere[-1].story.move_to_trash()  # the sequel: a story in the trash is not searched
+    assert len(scenes.find(user, names=[mara.name, tomas.name])) == 2
 
 
 def test_a_passage_finds_the_scenes_closest_in_meaning_but_not_itself(user, library):

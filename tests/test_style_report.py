@@ -120,6 +120,9 @@ def test_like_this_in_style_lists_only_the_writers_own_chapters_and_stories(writ
     page = writer_client.get(reverse("story_style", args=[story.pk]), {"chapter": chapter.pk})
     stories = [s["story"] for s in page.context["similar_stories"]]
     assert stories[0] == similar and theirs not in stories and story not in stories
+    similar.move_to_trash()
+    again = writer_client.get(reverse("story_style", args=[story.pk]), {"chapter": chapter.pk}).context
+    assert similar not in [s["story"] for s in again["similar_stories"]]
     assert {s["story"].owner_id for s in page.context["similar_chapters"]} == {user.pk}
     assert "Someone else" not in page.content.decode()
 

@@ -51,10 +51,16 @@ def figures_for(story) -> tuple[list[tuple], list]:
     return measured, pending
 
 
+def library(owner_id):
+    """The style readings of the writer's stories they may open (not in the trash, not hidden), newest first."""
+    return StyleReading.objects.filter(
+        owner_id=owner_id, chapter__story__deleted_at__isnull=True, chapter__story__is_flagged=False
+    ).order_by("-measured_at")
+
+
 def writer_norm(owner_id) -> dict:
     """The writer's usual figures across their library (median over their latest measured chapters)."""
-    rows = StyleReading.objects.filter(owner_id=owner_id).order_by("-measured_at").values_list("figures", flat=True)
-    return style.norm(list(rows[:NORM_CHAPTERS]))
+    return style.norm(list(library(owner_id).values_list("figures", flat=True)[:NORM_CHAPTERS]))
 
 
 def times(value: float, usual: float) -> str:
@@ -138,10 +144,11 @@ def closest_in_style(owner_id, figures: dict, exclude_story_id=None, chapters=Tr
     """The writer's chapters (or stories, averaged) closest to these figures, each figure scaled by its spread
     across the writer's library so that no one figure dominates."""
     rows = list(
-        StyleReading.objects.filter(owner_id=owner_id, figures__words__gte=200)
+        library(owner_id)
+        .filter(figures__words__gte=200)
         .exclude(chapter__story_id=exclude_story_id)
-        .select_related("chapter__story")
-        .order_by("-measured_at")[:NORM_CHAPTERS]
+        .select_related("chapter__story")  # without the chapters' text: only their names are shown
+        .only("figures", "chapter__title", "chapter__order", "chapter__story__title")[:NORM_CHAPTERS]
     )
     if not rows or not figures.get("words"):
         return []

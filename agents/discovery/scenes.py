@@ -51,6 +51,7 @@ def find(user, *, text: str = "", names=(), kind: str = "", story=None, k: int =
     the kind, or to both (their vectors added), or in reading order when neither is given, in `story` or across
     the library. The passage that is `text` itself is left out. Results ranked by meaning have .score."""
     scenes = MemoryItem.objects.filter(owner=user, kind=MemoryKind.PASSAGE, chapter__isnull=False)
+    scenes = scenes.filter(story__deleted_at__isnull=True, story__is_flagged=False)  # as the writer may open them
     if story is not None:
         scenes = scenes.filter(story=story)
     for name in names:
