@@ -14,7 +14,8 @@ def story_patterns(context, story):
     """Patterns found (strongest first, each with its catalogue entry), those a capable model did not find in
     their passage, the dismissed ones, and whether the chapters changed since the last reading."""
     catalogue = tropes.by_key()
-    rows = [p for p in story.patterns.select_related("chapter") if p.key in catalogue]
+    found = story.patterns.select_related("chapter").defer("chapter__content", "chapter__continuation_context")
+    rows = [p for p in found if p.key in catalogue]
     for row in rows:
         row.trope = catalogue[row.key]
         row.staple = tropes.staple_in(row.trope, story.genre)
