@@ -209,7 +209,7 @@ def main():
                 verdicts, _ = (
                     judge.confirm(None, [(c.trope, passages[c.passage]) for c in shown]) if shown else ({}, "")
                 )
-            except llm.LLMError:
+            except (llm.LLMError, judge.Unreadable):
                 verdicts, judge_failures = {}, judge_failures + 1
             confirmed.append({c.trope.name for c in shown if verdicts.get(c.trope.key)})
         weights = tropes.weights()

@@ -44,10 +44,15 @@ def can_judge(story) -> tuple[bool, str]:
     return profile.judges, profile.who
 
 
+class Unreadable(Exception):
+    """The model answered, but not with verdicts."""
+
+
 def confirm(story, candidates: list[tuple]) -> tuple[dict[str, str], str]:
-    """{key: quote} for the candidates the model confirms with a sentence of their passage (an empty quote: it
-    judged the pattern absent), and the model's name. `candidates` are (trope, passage text) pairs. Raises
-    llm.LLMError when the model does not answer."""
+    """{key: quote} for the candidates the model judged: the sentence of the passage that shows the pattern, or
+    "" when it found the pattern absent (or quoted words the passage does not hold); a candidate it left out of its
+    answer is not in the dict. Also the model's name. `candidates` are (trope, passage text) pairs. Raises
+    llm.LLMError when the model does not answer, Unreadable when its answer is not verdicts."""
     shown = [
         {"key": t.key, "name": t.name, "description": t.description, "passage": p[: settings.PATTERN_JUDGE_CHARS]}
         for t, p in candidates
@@ -59,7 +64,7 @@ def confirm(story, candidates: list[tuple]) -> tuple[dict[str, str], str]:
     try:
         answer = Answer.model_validate(answer_json(result.text) or {})
     except ValidationError:
-        return {}, result.model
+        raise Unreadable(f"{result.model} answered something other than the verdicts asked for") from None
     passages = {c["key"]: squeezed(c["passage"]) for c in shown}
     verdicts = {}
     for verdict in answer.patterns:

@@ -86,13 +86,16 @@ def judged(story, found: list, passages: list[MemoryItem]) -> tuple[dict[str, st
         verdicts, model = judge.confirm(story, [(c.trope, passages[c.passage].text) for c in found])
     except llm.LLMError as exc:
         return None, "", f"The model did not answer ({exc}); the patterns are not confirmed."
+    except judge.Unreadable as exc:
+        return None, "", f"{exc}; the patterns are not confirmed."
     return verdicts, model, ""
 
 
 def verdict_of(verdicts: dict | None, key: str) -> str:
-    if verdicts is None:
+    """Confirmed with a quote, found absent, or not judged (no model, or the model left it out)."""
+    if verdicts is None or key not in verdicts:
         return StoryPattern.Verdict.UNJUDGED
-    return StoryPattern.Verdict.CONFIRMED if verdicts.get(key) else StoryPattern.Verdict.NOT_FOUND
+    return StoryPattern.Verdict.CONFIRMED if verdicts[key] else StoryPattern.Verdict.NOT_FOUND
 
 
 def read_story(story) -> list[StoryPattern]:
