@@ -5,6 +5,7 @@ it. A quote not found in its passage counts as no confirmation (small models cop
 from django.conf import settings
 from pydantic import BaseModel, ValidationError
 
+from agents.memory.facts import locate
 from agents.services import llm
 from agents.services.prompting import answer_json, render
 
@@ -34,10 +35,6 @@ class Answer(BaseModel):
     patterns: list[Verdict]
 
 
-def squeezed(text: str) -> str:
-    return " ".join(text.split()).lower()
-
-
 def can_judge(story) -> tuple[bool, str]:
     """Whether the story's model can judge patterns, and how it is named."""
     profile = llm.resolve(story=story).profile
@@ -65,12 +62,12 @@ def confirm(story, candidates: list[tuple]) -> tuple[dict[str, str], str]:
         answer = Answer.model_validate(answer_json(result.text) or {})
     except ValidationError:
         raise Unreadable(f"{result.model} answered something other than the verdicts asked for") from None
-    passages = {c["key"]: squeezed(c["passage"]) for c in shown}
+    passages = {c["key"]: c["passage"] for c in shown}
     verdicts = {}
     for verdict in answer.patterns:
         if verdict.key not in passages:
             continue
         quote = verdict.quote.strip()
-        confirmed = verdict.present and len(quote) >= 10 and squeezed(quote) in passages[verdict.key]
+        confirmed = verdict.present and len(quote) >= 10 and locate(quote, passages[verdict.key]) is not None
         verdicts[verdict.key] = quote if confirmed else ""
     return verdicts, result.model
