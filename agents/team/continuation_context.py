@@ -105,31 +105,39 @@ def in_play(ctx: AgentContext, previous, query, names: list[str]) -> set[str]:
     return chosen | {name for name in names if name and name in recent}
 
 
-def relationships(ctx: AgentContext, previous, query) -> list[Candidate]:
-    """How the characters in play stand with each other (type, strength, the writer's description) and the latest
-    change the chapters told."""
+def related_in_play(ctx: AgentContext, previous, query) -> list[tuple[str, str, CharacterRelationship]]:
+    """(source name, target name, relationship) for each relationship between two characters in play, strongest
+    first."""
     cast = {m.character_id: m.character.name for m in ctx.story.cast.select_related("character")}
     playing = in_play(ctx, previous, query, list(cast.values()))
     if len(playing) < 2:
+        return []
+    rows = CharacterRelationship.objects.filter(source_id__in=cast, target_id__in=cast).order_by("-strength")
+    return [
+        (cast[r.source_id], cast[r.target_id], r)
+        for r in rows
+        if cast[r.source_id] in playing and cast[r.target_id] in playing
+    ]
+
+
+def relationships(ctx: AgentContext, previous, query) -> list[Candidate]:
+    """How the characters in play stand with each other (type, strength, the writer's description) and the latest
+    change the chapters told."""
+    related = related_in_play(ctx, previous, query)
+    if not related:
         return []
     changes = {}
     for chapter in previous:  # later chapters overwrite earlier changes
         for change in chapter.continuation_context.get("relationships", []):
             if change.get("change"):
                 changes[frozenset((change.get("source"), change.get("target")))] = (chapter.title, change["change"])
-    rows = CharacterRelationship.objects.filter(source_id__in=cast, target_id__in=cast).order_by("-strength")
     lines = []
-    for r in rows:
-        source, target = cast[r.source_id], cast[r.target_id]
-        if source not in playing or target not in playing:
-            continue
+    for source, target, r in related:
         line = f"- {source} → {target}: {r.get_kind_display().lower()}, strength {r.strength}/10"
         line += f". {r.description.strip()}" if r.description.strip() else ""
         if latest := changes.get(frozenset((source, target))):
             line += f" Latest change (in “{latest[0]}”): {latest[1]}"
         lines.append(line)
-    if not lines:
-        return []
     why = "how the characters in play stand with each other, strongest first"
     return [Candidate("Relationships", "\n".join(lines), why, flex=True, max_share=0.15)]
 
@@ -140,17 +148,8 @@ SHARED_SCENES = 3
 def shared_history(ctx: AgentContext, previous, query) -> list[Candidate]:
     """For each pair of characters in play who have a relationship, the earlier scenes (before the recent
     chapters) where both appear, closest to the request first: how they have met before."""
-    cast = {m.character_id: m.character.name for m in ctx.story.cast.select_related("character")}
-    playing = in_play(ctx, previous, query, list(cast.values()))
-    if len(playing) < 2:
-        return []
-    in_window = {c.pk for c in window(previous)}
-    earlier = {c.pk for c in previous} - in_window
-    pairs = {
-        tuple(sorted((cast[r.source_id], cast[r.target_id])))
-        for r in CharacterRelationship.objects.filter(source_id__in=cast, target_id__in=cast)
-        if cast[r.source_id] in playing and cast[r.target_id] in playing
-    }
+    pairs = {tuple(sorted((source, target))) for source, target, _ in related_in_play(ctx, previous, query)}
+    earlier = {c.pk for c in previous} - {c.pk for c in window(previous)}
     sections = []
     for a, b in sorted(pairs):
         found = scenes.find(ctx.story.owner, text=query or "", names=[a, b], story=ctx.story, k=SHARED_SCENES * 3)
