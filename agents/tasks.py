@@ -93,6 +93,14 @@ def read_story_patterns(story_id: int):
     return [pattern.key for pattern in patterns.read_story(story)]
 
 
+def style_figures(story) -> tuple[list[tuple], list]:
+    """The story's chapters with their style figures for a report (report.figures_for), queuing a measurement of
+    the chapters it left for the background."""
+    measured, pending = report.figures_for(story)
+    enqueue_all_after_commit([(measure_chapter_style, chapter.pk, 0) for chapter in pending])
+    return measured, pending
+
+
 def measure_chapter_style(chapter_id: int):
     """The chapter's style figures for the style report and the writer's norm, once its text settles."""
     chapter = Chapter.objects.select_related("story").filter(pk=chapter_id).first()

@@ -16,9 +16,9 @@ from agents.memory import continuity, facts
 from agents.memory.store import search as search_memory
 from agents.models import Fact, StoryPattern
 from agents.services import llm
-from agents.tasks import extract_continuity, measure_chapter_style, read_story_patterns
+from agents.tasks import extract_continuity, read_story_patterns, style_figures
 from core.http import parse_id, text_param
-from core.queues import enqueue_after_commit, enqueue_all_after_commit
+from core.queues import enqueue_after_commit
 from core.ratelimit import limit
 from stories.access import get_chapter_for_user, get_story_for_user
 from stories.models import CHAPTER_MAX_CHARS
@@ -163,8 +163,7 @@ def story_style(request, pk):
     """The story's style report: figures per chapter against the writer's norm, charts, recommendations, and the
     writer's chapters and stories closest in style (chosen chapter: ?chapter=ID)."""
     story = get_story_for_user(request, pk)
-    measured, pending = report.figures_for(story)
-    enqueue_all_after_commit([(measure_chapter_style, chapter.pk, 0) for chapter in pending])
+    measured, pending = style_figures(story)
     norm = report.writer_norm(story.owner_id)
     whole = report.story_figures(measured)
     chosen = None

@@ -4,9 +4,8 @@ writer's story or character answers 404."""
 
 from agents.discovery import patterns, report, scenes, tropes
 from agents.models import PatternReading
-from agents.tasks import measure_chapter_style
+from agents.tasks import style_figures
 from characters.models import Character
-from core.queues import enqueue_all_after_commit
 from stories.models import Story
 
 from .http import Missing, answer, api_view, owned, query
@@ -56,8 +55,7 @@ def story_patterns(request, story_pk):
 @api_view(["GET"])
 def story_style(request, story_pk):
     story = owned(Story.objects.for_user(request.user), "story", pk=story_pk)
-    measured, pending = report.figures_for(story)
-    enqueue_all_after_commit([(measure_chapter_style, chapter.pk, 0) for chapter in pending])
+    measured, pending = style_figures(story)
     norm = report.writer_norm(story.owner_id)
     said = report.recommendations(measured, norm, *report.telling(story))
     return answer(StyleOut(
