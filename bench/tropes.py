@@ -72,20 +72,26 @@ def read_items(path: Path, limit: int = 0) -> list[dict]:
     return items[:limit] if limit else items
 
 
-def measured(items: list[dict]):
-    """Per item, the features of every pattern (one window: synopses are shorter than a window), as a reading of
-    a story makes them."""
+def read(text: str):
+    """A synopsis as a story's reading sees it: its passages, cut as memory sync cuts chapters, and their vectors."""
     import numpy as np
 
-    from agents.discovery import tropes
-    from agents.discovery.patterns import signal_vectors
     from agents.memory.store import chunk_passages
     from agents.services.embeddings import embed_many
 
+    passages = [p.text for p in chunk_passages(text)]
+    return passages, np.vstack(embed_many(passages))
+
+
+def measured(items: list[dict]):
+    """Per item, the features of every pattern (one window: synopses are shorter than a window), as a reading of
+    a story makes them."""
+    from agents.discovery import tropes
+    from agents.discovery.patterns import signal_vectors
+
     signals = signal_vectors()
     for item in items:
-        passages = [p.text for p in chunk_passages(item["text"])]
-        vectors = np.vstack(embed_many(passages))
+        passages, vectors = read(item["text"])
         found = {}
         for index, _, _, features in tropes.readings(passages, vectors, signals):
             found.setdefault(index, features)
@@ -162,13 +168,10 @@ def main():
     if args.calibrate:
         calibrate(args.calibrate)
         return
-    import numpy as np
 
     from agents.discovery import judge, tropes
     from agents.discovery.patterns import signal_vectors
-    from agents.memory.store import chunk_passages
     from agents.services import llm
-    from agents.services.embeddings import embed_many
 
     items = read_items(args.data, args.limit)
     able, who = judge.can_judge(None)
@@ -188,8 +191,7 @@ def main():
         gold.append(set(item["tropes"]) & set(vocabulary))
         started = time.perf_counter()
         try:
-            passages = [p.text for p in chunk_passages(item["text"])]
-            vectors = np.vstack(embed_many(passages))
+            passages, vectors = read(item["text"])
             scored = [c for c in tropes.scores(passages, vectors, signals) if c.trope.name in vocabulary]
         except Exception as exc:  # noqa: BLE001 - a failure counts as an empty prediction
             print(f"failed: {item.get('id')}: {exc}")
