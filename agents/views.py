@@ -20,7 +20,7 @@ from agents.tasks import extract_continuity, read_story_patterns, style_figures
 from core.http import parse_id, text_param
 from core.queues import enqueue_after_commit
 from core.ratelimit import limit
-from stories.access import get_chapter_for_user, get_story_for_user
+from stories.access import WRITE, get_chapter_for_user, get_story_for_user
 from stories.models import CHAPTER_MAX_CHARS
 
 MAX_QUERY = 500
@@ -34,7 +34,7 @@ GRAMMAR_SHOWN = 200
 @limit("search", "SEARCHES_PER_MINUTE", 60, "Too many searches in a minute; try again shortly.")
 def search(request, story_pk=None):
     """Story memory by meaning and by exact words, in one story or across all of the writer's."""
-    story = get_story_for_user(request, story_pk) if story_pk else None
+    story = get_story_for_user(request, story_pk, WRITE) if story_pk else None
     query = text_param(request.GET.get("q"), MAX_QUERY)
     results = search_memory(request.user, query, story=story, k=20) if query else []
     context = {"story": story, "query": query, "results": results, "section": "search"}
@@ -48,7 +48,7 @@ def search(request, story_pk=None):
 def chapter_grammar(request, story_pk, pk):
     """Grammar and style for the text in the editor (sent along, so unsaved words are checked too). The
     suggestions are applied in the page, one by one, and reach the server through autosave."""
-    chapter = get_chapter_for_user(request, story_pk, pk)
+    chapter = get_chapter_for_user(request, story_pk, pk, WRITE)
     text = (request.POST.get("content") or chapter.content).replace("\r\n", "\n")[:CHAPTER_MAX_CHARS]
     report = check_story_text(chapter.story, text) if text.strip() else {"available": True, "note": "", "matches": []}
     # The first suggestions in the text, not all of a long chapter's thousands: fixing them and checking again
@@ -66,7 +66,7 @@ def chapter_grammar(request, story_pk, pk):
 def chapter_continuity(request, pk, chapter_pk):
     """Refresh a chapter's continuity notes in the background, or save the writer's correction: a summary, a
     character's state at the chapter's end, or a thread marked open or resolved."""
-    story = get_story_for_user(request, pk)
+    story = get_story_for_user(request, pk, WRITE)
     chapter = get_object_or_404(story.chapters, pk=chapter_pk)
     if "summary" in request.POST:
         summary = text_param(request.POST["summary"], 2000)
@@ -98,7 +98,7 @@ def chapter_continuity(request, pk, chapter_pk):
 def fact_edit(request, story_pk, pk):
     """The writer corrects, pins, unpins or deletes a fact of the ledger; their word wins over every later
     reading of the chapter."""
-    story = get_story_for_user(request, story_pk)
+    story = get_story_for_user(request, story_pk, WRITE)
     fact = get_object_or_404(Fact, story=story, pk=pk)
     action = request.POST.get("action")
     if action == "correct":
@@ -141,7 +141,7 @@ def relationship_change_apply(request, pk, chapter_pk):
 @require_POST
 def story_patterns(request, pk):
     """Read the story for narrative patterns in the background (from the passages memory already holds)."""
-    story = get_story_for_user(request, pk)
+    story = get_story_for_user(request, pk, WRITE)
     enqueue_after_commit(read_story_patterns, story.pk)
     messages.success(request, "Looking for patterns in the story; they appear here in a moment.")
     return redirect(reverse("story_bible", args=[story.pk]) + "#patterns")
@@ -151,7 +151,7 @@ def story_patterns(request, pk):
 @require_POST
 def pattern_dismiss(request, pk, pattern_pk):
     """Dismiss a pattern (a new reading will not show it again), or bring a dismissed one back."""
-    story = get_story_for_user(request, pk)
+    story = get_story_for_user(request, pk, WRITE)
     pattern = get_object_or_404(StoryPattern, story=story, pk=pattern_pk)
     pattern.dismissed = request.POST.get("action") != "restore"
     pattern.save(update_fields=["dismissed"])
@@ -162,7 +162,7 @@ def pattern_dismiss(request, pk, pattern_pk):
 def story_style(request, pk):
     """The story's style report: figures per chapter against the writer's norm, charts, recommendations, and the
     writer's chapters and stories closest in style (chosen chapter: ?chapter=ID)."""
-    story = get_story_for_user(request, pk)
+    story = get_story_for_user(request, pk, WRITE)
     measured, pending = style_figures(story)
     norm = report.writer_norm(story.owner_id)
     whole = report.story_figures(measured)
@@ -207,7 +207,7 @@ def story_style(request, pk):
 def story_scenes(request, pk):
     """Scenes like this one: passages like a given one, where two of the cast appear together, or of a kind,
     in this story or across the writer's library."""
-    story = get_story_for_user(request, pk)
+    story = get_story_for_user(request, pk, WRITE)
     cast = {m.character_id: m.character for m in story.cast.select_related("character")}
     chosen = []
     for field in ("a", "b"):
@@ -223,8 +223,12 @@ def story_scenes(request, pk):
     library = request.GET.get("scope") == "library"
     asked = bool(text or chosen or kind)
     found = (
-        scenes.find(
-            request.user, text=text, names=[c.name for c in chosen], kind=kind, story=None if library else story
+        scenes.find(  # a shared story's scenes are its owner's; "across the library" is the reader's own
+            request.user if library else story.owner,
+            text=text,
+            names=[c.name for c in chosen],
+            kind=kind,
+            story=None if library else story,
         )
         if asked
         else []

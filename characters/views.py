@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.http import optional_id, paginate
-from stories.access import get_story_for_user
+from stories.access import WRITE, get_story_for_user
 from stories.models import WorldEntry
 
 from .forms import CastForm, CastUpdateForm, CharacterForm, RelationshipForm
@@ -204,7 +204,7 @@ def relationship_delete(request, story_pk, pk):
 
 @login_required
 def story_bible(request, pk):
-    story = get_story_for_user(request, pk)
+    story = get_story_for_user(request, pk, WRITE)
     cast = story.cast.select_related("character")
     character_ids = [member.character_id for member in cast]
     relationships = CharacterRelationship.objects.filter(

@@ -36,6 +36,9 @@ class User(AbstractUser):
     username = None
     email = models.EmailField("email address", unique=True)
     display_name = models.CharField(max_length=150, blank=True)
+    # Notifications about shared stories (comments, replies, suggestions): in the app, and a daily e-mail digest.
+    notify_in_app = models.BooleanField(default=True)
+    notify_digest = models.BooleanField(default=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []

@@ -1,6 +1,8 @@
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from stories.live import access_group
+
 from .live import render_panel
 from .models import GenerationTask
 
@@ -19,13 +21,19 @@ class TaskConsumer(AsyncWebsocketConsumer):
             await self.close(code=NOT_FOUND)
             return
         self.group = task.group_name
+        self.access = access_group(task.story_id, user.pk)  # closed at once if the user loses the story
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.access, self.channel_name)
         await self.accept()
         await self.send(text_data=await self.render(task))
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(self.access, self.channel_name)
+
+    async def access_revoked(self, event):
+        await self.close(code=NOT_FOUND)
 
     async def task_update(self, event):
         await self.send(text_data=event["html"])

@@ -2,7 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,11 +14,17 @@ from agents.team.messages import ContextReport, QualityReport
 from agents.team.requests import TaskRequest
 from core.queues import enqueue_after_commit
 from stories.models import Chapter, ChapterRevision, EditRefused
+from stories.sharing import Role, StoryMembership
 
 
 class GenerationTaskQuerySet(models.QuerySet):
     def for_user(self, user):
-        return self.filter(user=user, story__deleted_at__isnull=True, story__is_flagged=False)
+        """The user's own tasks on stories they still write: their own, or as a co-author (a collaborator who was
+        removed or made an editor can no longer see or accept what their tasks proposed)."""
+        co_author = StoryMembership.objects.filter(story=OuterRef("story"), user=user, role=Role.CO_AUTHOR)
+        return self.filter(user=user, story__deleted_at__isnull=True, story__is_flagged=False).filter(
+            Q(story__owner=user) | Exists(co_author)
+        )
 
     def active(self):
         return self.filter(status__in=[GenerationTask.Status.QUEUED, GenerationTask.Status.RUNNING])

@@ -17,7 +17,7 @@ from core.http import optional_id, text_param
 from core.refusals import too_many
 from core.services import ServiceError
 from pictures import making
-from stories.access import get_story_for_user
+from stories.access import WRITE, get_story_for_user
 from stories.models import WorldEntry
 
 from .dispatch import ImagesOff, QueueFull, start_generation
@@ -33,7 +33,7 @@ def get_task_for_user(request, pk) -> GenerationTask:
 @login_required
 @require_POST
 def generate(request, story_pk):
-    story = get_story_for_user(request, story_pk)
+    story = get_story_for_user(request, story_pk, WRITE)
     chapter_pk = optional_id(request.POST.get("chapter"), "chapter")
     chapter = story.chapters.filter(pk=chapter_pk).first() if chapter_pk else None
     form = GenerateForm(request.POST, story=story, chapter=chapter)

@@ -5,7 +5,7 @@ from django.shortcuts import render
 
 from core.http import download
 from pictures.models import Picture
-from stories.access import get_story_for_user
+from stories.access import WRITE, get_story_for_user
 
 from .export import BookPictures, export_filename, story_docx, story_epub, story_markdown
 
@@ -17,7 +17,7 @@ def book_pictures(story) -> BookPictures:
 @login_required
 def export_markdown(request, pk):
     """Markdown, or with pictures a zip of a folder with the Markdown and its images/."""
-    story = get_story_for_user(request, pk)
+    story = get_story_for_user(request, pk, WRITE)
     pictures = book_pictures(story)
     extension, content_type = ("zip", "application/zip") if pictures else ("md", "text/markdown; charset=utf-8")
     return download(
@@ -29,7 +29,7 @@ def export_markdown(request, pk):
 
 @login_required
 def export_epub(request, pk):
-    story = get_story_for_user(request, pk)
+    story = get_story_for_user(request, pk, WRITE)
     author = request.user.display_name or request.user.email.split("@")[0]
     pictures = book_pictures(story)
     return download(
@@ -44,7 +44,7 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 @login_required
 def export_docx(request, pk):
-    story = get_story_for_user(request, pk)
+    story = get_story_for_user(request, pk, WRITE)
     author = request.user.display_name or request.user.email.split("@")[0]
     return download(lambda out: story_docx(story, story.chapters.all(), author, out), export_filename(story, "docx"),
                     DOCX)  # fmt: skip
@@ -52,6 +52,6 @@ def export_docx(request, pk):
 
 @login_required
 def export_page(request, pk):
-    story = get_story_for_user(request, pk)
+    story = get_story_for_user(request, pk, WRITE)
     chapters = story.chapters.only("title", "word_count", "order")
     return render(request, "stories/export.html", {"story": story, "chapters": chapters, "section": "export"})

@@ -1,9 +1,18 @@
-"""Access helpers: every lookup starts from the signed-in user, so another user's object is a 404."""
+"""The one place that answers "may this user do this to this story?".
 
+Every lookup starts from the signed-in user and the action the caller needs (`READ`, `COMMENT`, `SUGGEST`,
+`WRITE`, `OWN`; the default is `OWN`, so anything not opened to collaborators on purpose stays the owner's).
+Anyone without that right gets a 404 (a collaborator who may read but not act gets a 404 too: what they may do
+is shown, what they may not is never reachable). The story comes back with `story.role` and `story.can`.
+"""
+
+from django.db.models import OuterRef, Subquery
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 
 from .models import Chapter, Story
+from .sharing import COMMENT, GRANTS, OWN, OWNER, READ, SUGGEST, WRITE, StoryMembership, role_label
+
+__all__ = ["COMMENT", "OWN", "READ", "SUGGEST", "WRITE", "get_chapter_for_user", "get_story_for_user", "role_of"]
 
 
 class StoryHidden(Exception):
@@ -14,23 +23,69 @@ class StoryHidden(Exception):
         self.story = story
 
 
-def get_story_for_user(request, pk) -> Story:
-    story = get_object_or_404(Story.objects.owned_by(request.user), pk=pk)
+class Can:
+    """What the role allows, for templates: `{% if story.can.write %}`."""
+
+    def __init__(self, role):
+        allowed = GRANTS.get(role, set())
+        self.read, self.comment, self.suggest = READ in allowed, COMMENT in allowed, SUGGEST in allowed
+        self.write, self.own = WRITE in allowed, OWN in allowed
+        self.role, self.label = role, role_label(role) if role else ""
+
+    def __bool__(self):
+        return self.read
+
+
+def _member_role(user, story_ref):
+    return Subquery(StoryMembership.objects.filter(story=story_ref, user=user).values("role")[:1])
+
+
+def role_of(user, story) -> str | None:
+    """The user's role on the story: "owner", a membership role, or None."""
+    if not user.is_authenticated:
+        return None
+    if story.owner_id == user.pk:
+        return OWNER
+    return StoryMembership.objects.filter(story=story, user=user).values_list("role", flat=True).first()
+
+
+def _grant(story, role, need):
+    """Attach the role to the story, or raise 404 (or StoryHidden for the owner of a hidden story)."""
+    if role is None or need not in GRANTS[role]:
+        raise Http404("No such story.")
     if story.is_flagged:
-        raise StoryHidden(story)
+        if role == OWNER:
+            raise StoryHidden(story)
+        raise Http404("No such story.")
+    story.role, story.can = role, Can(role)
     return story
 
 
-def get_chapter_for_user(request, story_pk, pk) -> Chapter:
-    """The chapter and its story in one query (the editor's autosave asks for it every few seconds)."""
+def get_story_for_user(request, pk, need=OWN) -> Story:
+    user = request.user
+    story = (
+        Story.objects.filter(pk=pk, deleted_at__isnull=True)
+        .annotate(member_role=_member_role(user, OuterRef("pk")))
+        .first()
+    )
+    if story is None:
+        raise Http404("No such story.")
+    return _grant(story, OWNER if story.owner_id == user.pk else story.member_role, need)
+
+
+def get_chapter_for_user(request, story_pk, pk, need=OWN) -> Chapter:
+    """The chapter and its story (with the user's role) in one query: the editor's autosave asks every few
+    seconds."""
+    user = request.user
     chapter = (
-        Chapter.objects.select_related("story")  # the story as Story.objects.owned_by has it, through the join
-        .filter(story__owner=request.user, story__deleted_at__isnull=True, story_id=story_pk, pk=pk)
+        Chapter.objects.select_related("story")
+        .filter(story_id=story_pk, pk=pk, story__deleted_at__isnull=True)
+        .annotate(member_role=_member_role(user, OuterRef("story_id")))
         .first()
     )
     if chapter is None:
-        get_story_for_user(request, story_pk)  # a hidden story says why; anyone else's is a 404
+        get_story_for_user(request, story_pk, READ)  # a hidden story says why to its owner; else 404
         raise Http404("No such chapter.")
-    if chapter.story.is_flagged:
-        raise StoryHidden(chapter.story)
+    story = chapter.story
+    _grant(story, OWNER if story.owner_id == user.pk else chapter.member_role, need)
     return chapter

@@ -13,10 +13,11 @@ from django_htmx.http import HttpResponseClientRedirect
 from core.http import optional_id, paginate, parse_id
 from core.ratelimit import limit
 
-from .access import get_chapter_for_user, get_story_for_user
+from .access import READ, WRITE, get_chapter_for_user, get_story_for_user
 from .diff import word_diff
 from .forms import ChapterSaveForm, ChapterTitleForm
 from .models import ChapterConflict
+from .review_views import review_context
 
 REVISIONS_PER_PAGE = 50
 
@@ -37,7 +38,7 @@ def workspace_context(story, chapter=None, **extra) -> dict:
 @login_required
 @require_POST
 def chapter_create(request, story_pk):
-    story = get_story_for_user(request, story_pk)
+    story = get_story_for_user(request, story_pk, WRITE)
     form = ChapterTitleForm(request.POST)
     chapter = story.append_chapter(form.cleaned_data["title"] if form.is_valid() else None)
     return redirect(chapter)
@@ -45,7 +46,7 @@ def chapter_create(request, story_pk):
 
 @login_required
 def chapter_edit(request, story_pk, pk):
-    chapter = get_chapter_for_user(request, story_pk, pk)
+    chapter = get_chapter_for_user(request, story_pk, pk, READ)
     form = ChapterSaveForm(
         initial={"title": chapter.title, "content": chapter.content, "base_version": chapter.version}
     )
@@ -53,6 +54,7 @@ def chapter_edit(request, story_pk, pk):
     at, end = request.GET.get("at", ""), request.GET.get("end", "")
     selection = (int(at), int(end)) if at.isdigit() and end.isdigit() else None
     context = workspace_context(chapter.story, chapter, form=form, selection=selection)
+    context |= review_context(chapter, request.user)
     return render(request, "stories/chapter_edit.html", context)
 
 
@@ -62,7 +64,7 @@ def chapter_edit(request, story_pk, pk):
 def chapter_save(request, story_pk, pk):
     """Autosave target. Saves only if the text is based on the stored version; a stale save is refused with
     409 and its text is kept as an unapplied revision, so neither tab's words are lost."""
-    chapter = get_chapter_for_user(request, story_pk, pk)
+    chapter = get_chapter_for_user(request, story_pk, pk, WRITE)
     form = ChapterSaveForm(request.POST)
     if not form.is_valid():
         status = 413 if form.has_error("content", "too_long") else 400
@@ -95,7 +97,7 @@ def _save_response(request, context, status):
 @login_required
 @require_POST
 def chapter_rename(request, story_pk, pk):
-    chapter = get_chapter_for_user(request, story_pk, pk)
+    chapter = get_chapter_for_user(request, story_pk, pk, WRITE)
     form = ChapterTitleForm(request.POST)
     if form.is_valid():
         chapter.title = form.cleaned_data["title"]
@@ -108,7 +110,7 @@ def chapter_rename(request, story_pk, pk):
 @login_required
 @require_POST
 def chapter_move(request, story_pk, pk):
-    chapter = get_chapter_for_user(request, story_pk, pk)
+    chapter = get_chapter_for_user(request, story_pk, pk, WRITE)
     chapter.move(-1 if request.POST.get("direction") == "up" else 1)
     return _chapter_list_response(request, chapter.story, chapter)
 
@@ -117,7 +119,7 @@ def chapter_move(request, story_pk, pk):
 @require_POST
 def chapter_reorder(request, story_pk):
     """Drag and drop sends every chapter id in its new order."""
-    story = get_story_for_user(request, story_pk)
+    story = get_story_for_user(request, story_pk, WRITE)
     try:
         story.reorder_chapters([parse_id(pk, "chapter") for pk in request.POST.getlist("chapter")])
     except ValidationError:
@@ -150,7 +152,7 @@ def chapter_delete(request, story_pk, pk):
 
 @login_required
 def revision_list(request, story_pk, pk):
-    chapter = get_chapter_for_user(request, story_pk, pk)
+    chapter = get_chapter_for_user(request, story_pk, pk, READ)
     revisions = paginate(request, chapter.revisions.select_related("author").defer("content"), REVISIONS_PER_PAGE)
     return render(
         request,
@@ -161,7 +163,7 @@ def revision_list(request, story_pk, pk):
 
 @login_required
 def revision_detail(request, story_pk, pk, revision_pk):
-    chapter = get_chapter_for_user(request, story_pk, pk)
+    chapter = get_chapter_for_user(request, story_pk, pk, READ)
     revision = _get_revision(chapter, revision_pk)
     diff, stats = word_diff(chapter.content, revision.content)
     context = workspace_context(chapter.story, chapter, revision=revision, diff=diff, stats=stats, section="history")
@@ -171,7 +173,7 @@ def revision_detail(request, story_pk, pk, revision_pk):
 @login_required
 @require_POST
 def revision_restore(request, story_pk, pk, revision_pk):
-    chapter = get_chapter_for_user(request, story_pk, pk)
+    chapter = get_chapter_for_user(request, story_pk, pk, WRITE)
     revision = _get_revision(chapter, revision_pk)
     chapter.restore(revision, author=request.user)
     messages.success(

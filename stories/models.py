@@ -10,6 +10,7 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from .anchors import HERE
 from .text import CHAPTER_MAX_CHARS, count_words  # noqa: F401 - the chapter's limit and word count live there
 
 TRASH_DAYS = 30
@@ -113,6 +114,10 @@ class StoryQuerySet(models.QuerySet):
         """Stories the user may open: their own, not hidden by moderators, not in the trash."""
         return self.owned_by(user).filter(is_flagged=False)
 
+    def shared_with(self, user):
+        """Stories others shared with the user ("Shared with me"), not hidden, not in the trash."""
+        return self.filter(memberships__user=user, deleted_at__isnull=True, is_flagged=False)
+
     def active(self):
         return self.filter(archived_at__isnull=True)
 
@@ -193,6 +198,18 @@ class Story(models.Model):
         self.flagged_at = None
         self.flagged_by = None
         self.save(update_fields=["is_flagged", "flag_reason", "flagged_at", "flagged_by", "updated_at"])
+
+    def hand_over(self, new_owner):
+        """Make a collaborator the owner; the old owner stays on as a co-author, so nobody loses the story."""
+        from_owner = self.owner
+        with transaction.atomic():
+            self.lock()
+            StoryMembership.objects.filter(story=self, user=new_owner).delete()
+            StoryMembership.objects.update_or_create(
+                story=self, user=from_owner, defaults={"role": Role.CO_AUTHOR, "added_by": new_owner}
+            )
+            self.owner = new_owner
+            self.save(update_fields=["owner", "updated_at"])
 
     def lock(self):
         """Hold the story's row until the transaction ends, so chapters' places (and other changes that read
@@ -457,6 +474,28 @@ class Chapter(models.Model):
             current.save(update_fields=["content", "title"])
         return current
 
+    def accept_suggestion(self, suggestion, by) -> "Chapter":
+        """Apply a suggestion's replacement to the chapter as it is now, as a save (its revision says whose
+        suggestion it was), and mark it accepted. Raises ValueError when the quoted passage is no longer there."""
+        who = suggestion.author.display_name or suggestion.author.email
+        for _attempt in range(3):  # an autosave may land between reading and saving: read again
+            current = Chapter.objects.only("story_id", "title", "content", "version").get(pk=self.pk)
+            found = suggestion.found_in(current.content)
+            if found.state != HERE:
+                raise ValueError("The passage changed since this was suggested, so it cannot be applied as it is.")
+            text = current.content[: found.start] + suggestion.replacement + current.content[found.end :]
+            try:
+                with transaction.atomic():
+                    saved = current.save_content(
+                        text, base_version=current.version, author=by,
+                        source=ChapterRevision.Source.SUGGESTION, note=f"Suggestion by {who} accepted",
+                    )  # fmt: skip
+                    suggestion.decide(suggestion.Status.ACCEPTED, by)
+                return saved
+            except ChapterConflict:
+                continue
+        raise ValueError("The chapter keeps changing; try accepting it again in a moment.")
+
     def with_passage_replaced(self, start: int, end: int, expected: str, text: str) -> str:
         """The content with content[start:end] replaced by `text`, if that passage still reads `expected`."""
         if self.content[start:end] != expected:
@@ -527,6 +566,8 @@ class ChapterRevision(models.Model):
         AGENT = "agent", "AI agent"
         RESTORE = "restore", "Restore"
         IMPORT = "import", "Import"
+        SUGGESTION = "suggestion", "Accepted suggestion"
+        TOGETHER = "together", "Written together"
 
     chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="revisions")
     title = models.CharField(max_length=200)
@@ -584,3 +625,8 @@ class WorldEntry(models.Model):
     def save(self, *args, **kwargs):
         validate_json_object(self.metadata)
         super().save(*args, **kwargs)
+
+
+# Memberships and invitations live in their own module; imported here so Django registers them with the app.
+from .feedback import Comment, Notification, Suggestion  # noqa: E402, F401
+from .sharing import Role, StoryInvitation, StoryMembership  # noqa: E402, F401

@@ -1,9 +1,77 @@
 """Background jobs (RQ) of the writer's own data. Each takes an id and is safe to run twice or after the row is
 gone."""
 
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from allauth.account.adapter import get_adapter
+from allauth.core.context import request_context
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Min
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from .feedback import Notification
 from .models import ChapterRevision
+from .sharing import StoryInvitation
+
+DIGEST_HOURS = 24
+DIGESTS_PER_RUN = 500  # a maintenance pass mails at most this many; the rest go on the next pass
+DIGEST_ITEMS = 50
 
 
 def thin_revisions(chapter_id: int):
     """Thin the chapter's older autosaves (ChapterRevision.objects.thin) after the writer saved it."""
     return ChapterRevision.objects.thin([chapter_id])
+
+
+def mail(template_prefix: str, to: str, context: dict):
+    """Send through allauth's mail adapter (its subject prefix, sender and backend) from a job: allauth reads the
+    site from a request, so the job stands one in for SITE_URL."""
+    site = urlsplit(settings.SITE_URL)
+    request = HttpRequest()
+    request.META = {"HTTP_HOST": site.netloc, "SERVER_NAME": site.hostname, "SERVER_PORT": str(site.port or 80)}
+    request.user = AnonymousUser()
+    with request_context(request):
+        get_adapter(request).send_mail(template_prefix, to, context)
+
+
+def send_invitation(invitation_id: int):
+    """E-mail an invitation's link through allauth's mail adapter (its templates, its backend)."""
+    invitation = StoryInvitation.objects.select_related("story", "invited_by").filter(pk=invitation_id).first()
+    if invitation is None or not invitation.is_open:
+        return
+    link = settings.SITE_URL.rstrip("/") + reverse("invitation", args=[invitation.token])
+    context = {
+        "invitation": invitation,
+        "inviter": invitation.invited_by.display_name or invitation.invited_by.email,
+        "role": invitation.get_role_display().lower(),
+        "link": link,
+    }
+    mail("stories/email/invitation", invitation.email, context)
+
+
+def send_notification_digests(now=None) -> int:
+    """Mail each writer who wants a digest what they have not read, once their oldest unmailed notification is a
+    day old (so at most one mail a day each); returns how many were sent. Run by the maintenance loop."""
+    now = now or timezone.now()
+    due = (
+        Notification.objects.filter(read_at__isnull=True, emailed_at__isnull=True, user__notify_digest=True)
+        .values("user")
+        .annotate(oldest=Min("created_at"))
+        .filter(oldest__lte=now - timedelta(hours=DIGEST_HOURS))
+        .values_list("user", flat=True)[:DIGESTS_PER_RUN]
+    )
+    sent = 0
+    for user_id in list(due):
+        waiting = Notification.objects.filter(user_id=user_id, read_at__isnull=True, emailed_at__isnull=True)
+        items = list(waiting.select_related("story", "user").order_by("created_at")[:DIGEST_ITEMS])
+        if not items:
+            continue
+        context = {"items": items, "more": waiting.count() - len(items), "site": settings.SITE_URL.rstrip("/")}
+        mail("stories/email/digest", items[0].user.email, context)
+        waiting.update(emailed_at=now)
+        sent += 1
+    return sent

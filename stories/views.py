@@ -8,12 +8,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.http import paginate, text_param
 from core.refusals import refusal
 
-from .access import get_story_for_user
+from .access import READ, WRITE, get_story_for_user
 from .forms import StoryForm
-from .models import DICTIONARY_WORD_CHARS, TRASH_DAYS, Story
+from .models import DICTIONARY_WORD_CHARS, TRASH_DAYS, Story, StoryMembership
 
 STORIES_PER_PAGE = 24
 ROWS_PER_PAGE = 50
+SHARED_ON_DASHBOARD = 100
 
 
 @login_required
@@ -28,6 +29,9 @@ def dashboard(request):
         "stories": paginate(request, stories, STORIES_PER_PAGE),
         "showing_archived": showing_archived,
         "archived_count": Story.objects.owned_by(request.user).archived().count(),
+        "shared": StoryMembership.objects.filter(user=request.user, story__in=Story.objects.shared_with(request.user))
+        .select_related("story__owner")
+        .order_by("-created_at")[:SHARED_ON_DASHBOARD],
     }
     return render(request, "stories/dashboard.html", context)
 
@@ -60,7 +64,7 @@ def story_edit(request, pk):
 @require_POST
 def dictionary_add(request, pk):
     """A word the grammar check took for a mistake goes into the story's dictionary, and is left alone from now on."""
-    story = get_story_for_user(request, pk)
+    story = get_story_for_user(request, pk, WRITE)
     word = text_param(request.POST.get("word"), DICTIONARY_WORD_CHARS)
     try:
         settings = story.settings.with_word(word)
@@ -117,7 +121,7 @@ def story_restore(request, pk):
 @login_required
 def story_detail(request, pk):
     """The workspace opens on the first chapter; a story without chapters shows how to begin."""
-    story = get_story_for_user(request, pk)
+    story = get_story_for_user(request, pk, READ)
     first = story.chapters.only("pk").first()
     if first:
         return redirect("chapter_edit", story.pk, first.pk)
@@ -129,7 +133,7 @@ def story_detail(request, pk):
 @require_POST
 def finding_restore(request, pk, finding_pk):
     """Raise an ignored quality finding again."""
-    story = get_story_for_user(request, pk)
+    story = get_story_for_user(request, pk, WRITE)
     get_object_or_404(story.ignored_findings, pk=finding_pk).delete()
     messages.success(request, "The checks will raise that finding again.")
     return redirect("story_bible", story.pk)

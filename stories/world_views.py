@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.http import paginate, text_param
 
-from .access import get_story_for_user
+from .access import WRITE, get_story_for_user
 from .forms import WorldEntryForm
 from .models import WorldEntry
 
@@ -17,7 +17,7 @@ ENTRIES_PER_PAGE = 60
 
 
 def _get_entry(request, story_pk, pk):
-    story = get_story_for_user(request, story_pk)
+    story = get_story_for_user(request, story_pk, WRITE)
     entry = WorldEntry.objects.filter(story=story, pk=pk).first()
     if entry is None:
         raise Http404("No such world entry.")
@@ -27,7 +27,7 @@ def _get_entry(request, story_pk, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def world_list(request, story_pk):
-    story = get_story_for_user(request, story_pk)
+    story = get_story_for_user(request, story_pk, WRITE)
     form = WorldEntryForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         form.instance.story = story

@@ -138,6 +138,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "agents.context_processors.builtin_model",
+                "stories.context_processors.notifications",
             ],
         },
     },
@@ -456,6 +457,9 @@ SAVES_PER_MINUTE = env_int("SAVES_PER_MINUTE", 120)
 SEARCHES_PER_MINUTE = env_int("SEARCHES_PER_MINUTE", 30)
 GRAMMAR_CHECKS_PER_MINUTE = env_int("GRAMMAR_CHECKS_PER_MINUTE", 10)
 ADMIN_LOGINS_PER_15_MINUTES = env_int("ADMIN_LOGINS_PER_15_MINUTES", 10)
+# Invitations a writer may send per hour, and comments and suggestions per minute (each may notify people).
+INVITES_PER_HOUR = env_int("INVITES_PER_HOUR", 30)
+COMMENTS_PER_MINUTE = env_int("COMMENTS_PER_MINUTE", 30)
 # API tokens expire after this many days unless the writer picks otherwise when creating one.
 API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90)
 

@@ -283,11 +283,13 @@ def remember_style(story: Story, source: str, text: str, rating: int) -> MemoryI
 
 
 def search(user, query: str, *, story=None, kinds=(), k=10, hybrid=True) -> list[MemoryItem]:
-    """The user's memory closest to the query, in one story or across all of theirs (never anyone else's). Style
-    examples are the writer's ratings, not the story: only found when asked for by kind."""
-    items = MemoryItem.objects.for_user(user).filter(story__deleted_at__isnull=True, story__is_flagged=False)
+    """The user's memory closest to the query, in one story (which the caller found through stories.access, so it
+    may be one shared with them) or across all of their own (never anyone else's). Style examples are the writer's
+    ratings, not the story: only found when asked for by kind."""
     if story is not None:
-        items = items.for_story(story)
+        items = MemoryItem.objects.for_story(story)
+    else:
+        items = MemoryItem.objects.for_user(user).filter(story__deleted_at__isnull=True, story__is_flagged=False)
     items = items.of_kind(*kinds) if kinds else items.exclude(kind=MemoryKind.STYLE)
     items = items.select_related("story", "chapter")
     vector = embed(query)
