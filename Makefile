@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: run test install install-dev llama system-packages lint format migrations-check
+.PHONY: run test install install-dev llama system-packages lint format migrations-check js
 
 # The workspace is usable as soon as the rest is installed: the built-in model's engine (llama-cpp-python, about
 # 5 minutes of compiling) builds in the background meanwhile, and the app holds AI requests until it is ready.
@@ -61,3 +61,8 @@ format:
 
 migrations-check:
 	$(PY) manage.py makemigrations --check --dry-run
+
+# Rebuild static/js/cowrite.bundle.js (kept in the repository) from static/js/cowrite/ after changing its source
+# or versions.
+js:
+	cd static/js/cowrite && npm ci && npm run build

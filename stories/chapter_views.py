@@ -53,7 +53,9 @@ def chapter_edit(request, story_pk, pk):
     # ?at=&end= (character offsets) opens the editor with that passage selected, e.g. from a search result.
     at, end = request.GET.get("at", ""), request.GET.get("end", "")
     selection = (int(at), int(end)) if at.isdigit() and end.isdigit() else None
-    context = workspace_context(chapter.story, chapter, form=form, selection=selection)
+    # A shared story's chapters are written together (live, through stories.consumers); others autosave as before.
+    cowrite = chapter.story.memberships.exists()
+    context = workspace_context(chapter.story, chapter, form=form, selection=selection, cowrite=cowrite)
     context |= review_context(chapter, request.user)
     return render(request, "stories/chapter_edit.html", context)
 

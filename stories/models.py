@@ -630,3 +630,4 @@ class WorldEntry(models.Model):
 # Memberships and invitations live in their own module; imported here so Django registers them with the app.
 from .feedback import Comment, Notification, Suggestion  # noqa: E402, F401
 from .sharing import Role, StoryInvitation, StoryMembership  # noqa: E402, F401
+from .together import DraftUpdate, SharedDraft  # noqa: E402, F401

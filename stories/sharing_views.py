@@ -60,7 +60,7 @@ def invite(request, pk):
         revoked_at=timezone.now()
     )
     invitation = StoryInvitation.objects.create(story=story, email=email, role=role, invited_by=request.user)
-    enqueue_after_commit(send_invitation, invitation.pk, queue="default")
+    enqueue_after_commit(send_invitation, invitation.pk)
     messages.success(request, f"Invited {email} as {invitation.get_role_display().lower()}.")
     return redirect("collaborators", story.pk)
 

@@ -1,4 +1,5 @@
-"""Saving a chapter thins its older autosaves in the background, once the writer's burst of saves settles."""
+"""Saving a chapter thins its older autosaves in the background, once the writer's burst of saves settles; a
+chapter written together takes in changes made to it elsewhere."""
 
 from django.conf import settings
 from django.db.models.signals import post_save
@@ -7,10 +8,15 @@ from django.dispatch import receiver
 from core.queues import enqueue_after_commit
 
 from . import tasks
-from .models import Chapter
+from .models import Chapter, ChapterRevision, SharedDraft
 
 
 @receiver(post_save, sender=Chapter)
 def chapter_saved(sender, instance, raw=False, **kwargs):
     if not raw:
         enqueue_after_commit(tasks.thin_revisions, instance.pk, delay=settings.MEMORY_SYNC_DELAY)
+    # A chapter being written together changed some other way (an accepted proposal or suggestion, a restore, the
+    # API): the change goes into the shared document at once, so the writers see it and their typing stays.
+    together = instance.revision_source == ChapterRevision.Source.TOGETHER
+    if not raw and not together and SharedDraft.objects.filter(pk=instance.pk).exists():
+        enqueue_after_commit(tasks.settle_shared_text, instance.pk)

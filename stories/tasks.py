@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from . import cowrite
 from .feedback import Notification
 from .models import ChapterRevision
 from .sharing import StoryInvitation
@@ -25,6 +26,11 @@ DIGEST_ITEMS = 50
 def thin_revisions(chapter_id: int):
     """Thin the chapter's older autosaves (ChapterRevision.objects.thin) after the writer saved it."""
     return ChapterRevision.objects.thin([chapter_id])
+
+
+def settle_shared_text(chapter_id: int):
+    """The chapter written together becomes its text and a revision (stories.cowrite.settle)."""
+    return cowrite.settle(chapter_id)
 
 
 def mail(template_prefix: str, to: str, context: dict):

@@ -19,7 +19,8 @@ from daphne import http_protocol  # noqa: E402
 
 from agents.services.embeddings import get_model  # noqa: E402
 from core.bodylimit import BodyLimit, LimitedRequestMixin  # noqa: E402
-from generation.routing import websocket_urlpatterns  # noqa: E402
+from generation.routing import websocket_urlpatterns as task_sockets  # noqa: E402
+from stories.routing import websocket_urlpatterns as draft_sockets  # noqa: E402
 
 if settings.EMBEDDINGS_PRELOAD:
     # Searches embed their query in the web process. Loading the model takes seconds of CPU with the interpreter
@@ -35,6 +36,6 @@ application = ProtocolTypeRouter(
     {
         # Bodies over their route's limit are refused before Django reads (and spools) them.
         "http": BodyLimit(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(task_sockets + draft_sockets))),
     }
 )

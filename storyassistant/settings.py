@@ -459,6 +459,11 @@ GRAMMAR_CHECKS_PER_MINUTE = env_int("GRAMMAR_CHECKS_PER_MINUTE", 10)
 ADMIN_LOGINS_PER_15_MINUTES = env_int("ADMIN_LOGINS_PER_15_MINUTES", 10)
 # Invitations a writer may send per hour, and comments and suggestions per minute (each may notify people).
 INVITES_PER_HOUR = env_int("INVITES_PER_HOUR", 30)
+# Writing together: the largest websocket message taken (a chapter's whole text as Yjs is about its size), how long
+# updates are batched before they are stored, and the pause after which the text is saved with a revision.
+COWRITE_MESSAGE_MAX_BYTES = env_int("COWRITE_MESSAGE_MAX_BYTES", 4 * 1024 * 1024)
+COWRITE_FLUSH_SECONDS = env_float("COWRITE_FLUSH_SECONDS", 0.2)
+COWRITE_SETTLE_SECONDS = env_int("COWRITE_SETTLE_SECONDS", 3)
 COMMENTS_PER_MINUTE = env_int("COMMENTS_PER_MINUTE", 30)
 # API tokens expire after this many days unless the writer picks otherwise when creating one.
 API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90)

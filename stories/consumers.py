@@ -1,0 +1,162 @@
+"""Writing a chapter together: the y-websocket sync and awareness protocol over Channels.
+
+Each browser holds the chapter's Yjs document and sends its changes as updates. This consumer authorises the
+user (stories.access: anyone who may read the story sees the text live and shows their presence; only writers'
+changes are taken), answers the sync handshake from what is stored, passes updates and awareness (carets,
+selections, names) to the chapter's other editors through the channel layer, and stores updates in small batches.
+Any web process can serve any editor: they meet in the channel layer's group and the database.
+
+A process killed mid-batch loses nothing: the browsers hold every update and send what the server lacks when they
+reconnect (the handshake's second step).
+"""
+
+import asyncio
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from pycrdt import (
+    Decoder,
+    Encoder,
+    YMessageType,
+    YSyncMessageType,
+    create_awareness_message,
+    create_update_message,
+    get_state,
+    get_update,
+    merge_updates,
+    write_var_uint,
+)
+
+from core.queues import enqueue_after_commit
+
+from . import cowrite, tasks
+from .access import READ, get_chapter_for_user
+from .live import access_group
+
+NOT_FOUND, BAD_MESSAGE, TOO_BIG = 4404, 4400, 4413
+
+
+class DraftConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        kwargs = self.scope["url_route"]["kwargs"]
+        self.user = self.scope["user"]
+        chapter = await self.authorise(kwargs["story_pk"], kwargs["pk"])
+        if chapter is None:
+            await self.close(code=NOT_FOUND)
+            return
+        self.chapter_id, self.writes = chapter.pk, chapter.story.can.write
+        self.group, self.access = cowrite.draft_group(chapter.pk), access_group(chapter.story_id, self.user.pk)
+        self.pending, self.flushing, self.awareness_clients = [], None, {}
+        # Join before loading: an update stored after the load is then certainly forwarded to this editor.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.access, self.channel_name)
+        await self.accept()
+        self.state = await database_sync_to_async(cowrite.open_draft)(self.chapter_id)
+        # The server's step 1: the browser answers with whatever the server lacks (edits made while offline).
+        await self.send(bytes_data=sync_message(YSyncMessageType.SYNC_STEP1, get_state(self.state)))
+
+    async def disconnect(self, code):
+        if not hasattr(self, "group"):
+            return
+        await self.flush()
+        if self.awareness_clients:  # the others stop showing this editor's caret at once
+            await self.to_group("draft.awareness", create_awareness_message(removal(self.awareness_clients)))
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.channel_layer.group_discard(self.access, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if not bytes_data:
+            return
+        if len(bytes_data) > settings.COWRITE_MESSAGE_MAX_BYTES:
+            await self.close(code=TOO_BIG)
+            return
+        kind, body = bytes_data[0], bytes_data[1:]
+        try:
+            if kind == YMessageType.SYNC and body:
+                await self.on_sync(body[0], Decoder(body[1:]).read_message() or b"")
+            elif kind == YMessageType.AWARENESS:
+                self.remember_awareness(Decoder(body).read_message() or b"")
+                await self.to_group("draft.awareness", bytes_data)
+        except (ValueError, IndexError, UnicodeDecodeError):  # not the protocol: this client is broken or hostile
+            await self.close(code=BAD_MESSAGE)
+
+    async def on_sync(self, step, payload):
+        if step == YSyncMessageType.SYNC_STEP1:  # the browser's state: answer with what it lacks
+            self.state = merge_updates(self.state, *self.pending) if self.pending else self.state
+            await self.send(bytes_data=sync_message(YSyncMessageType.SYNC_STEP2, get_update(self.state, payload)))
+        elif step in (YSyncMessageType.SYNC_STEP2, YSyncMessageType.SYNC_UPDATE) and payload != b"\x00\x00":
+            if not self.writes:
+                return  # readers and editors see the text; they change it through suggestions
+            await self.to_group("draft.update", payload)
+            self.pending.append(payload)
+            if self.flushing is None:
+                self.flushing = asyncio.get_running_loop().call_later(settings.COWRITE_FLUSH_SECONDS, self.flush_soon)
+
+    def flush_soon(self):
+        self.flushing = asyncio.ensure_future(self.flush())
+
+    async def flush(self):
+        """Store what arrived since the last batch as one update, and let the chapter settle after a pause."""
+        pending, self.pending = self.pending, []
+        if isinstance(self.flushing, asyncio.TimerHandle):
+            self.flushing.cancel()
+        self.flushing = None
+        if pending:
+            await database_sync_to_async(store)(self.chapter_id, merge_updates(*pending), self.user.pk)
+
+    async def to_group(self, kind, data):
+        await self.channel_layer.group_send(self.group, {"type": kind, "data": data, "sender": self.channel_name})
+
+    async def draft_update(self, event):
+        if event["sender"] != self.channel_name:
+            await self.send(bytes_data=create_update_message(event["data"]))
+
+    async def draft_awareness(self, event):
+        if event["sender"] != self.channel_name:
+            await self.send(bytes_data=event["data"])
+
+    async def access_revoked(self, event):
+        await self.close(code=NOT_FOUND)
+
+    def remember_awareness(self, update: bytes):
+        """The client ids and clocks this connection announced, to say they left when it closes."""
+        decoder = Decoder(update)
+        for _ in range(min(decoder.read_var_uint(), 16)):
+            client, clock = decoder.read_var_uint(), decoder.read_var_uint()
+            state = decoder.read_var_string()
+            if state == "null":
+                self.awareness_clients.pop(client, None)
+            else:
+                self.awareness_clients[client] = clock
+
+    @database_sync_to_async
+    def authorise(self, story_pk, pk):
+        if not self.user.is_authenticated:
+            return None
+        request = type("Request", (), {"user": self.user})()
+        try:
+            return get_chapter_for_user(request, story_pk, pk, READ)
+        except Exception:  # noqa: BLE001 - 404 or a hidden story: either way, not this user's to open
+            return None
+
+
+def store(chapter_id: int, update: bytes, user_id):
+    cowrite.store_update(chapter_id, update, user_id)
+    enqueue_after_commit(tasks.settle_shared_text, chapter_id, delay=settings.COWRITE_SETTLE_SECONDS)
+
+
+def sync_message(step: int, payload: bytes) -> bytes:
+    return bytes([YMessageType.SYNC, step]) + write_var_uint(len(payload)) + payload
+
+
+def removal(clients: dict) -> bytes:
+    """An awareness update saying these clients are gone (their state null, one clock later)."""
+    encoder = Encoder()
+    encoder.write_var_uint(len(clients))
+    for client, clock in clients.items():
+        encoder.write_var_uint(client)
+        encoder.write_var_uint(clock + 1)
+        encoder.write_var_string(json.dumps(None))
+    return encoder.to_bytes()

@@ -1,0 +1,183 @@
+"""Writing a chapter together through the real websocket (daphne, Redis channel layer, PostgreSQL): the sync
+handshake, updates and presence between two writers, roles, settling into the chapter's text and history, changes
+made elsewhere brought in, and a removed collaborator cut off at once."""
+
+import asyncio
+import time
+
+import pytest
+import websockets
+from django.test import Client
+
+from stories import cowrite
+from stories.models import Chapter, ChapterRevision, DraftUpdate, Role, SharedDraft, StoryMembership
+from tests.factories import make_chapter, make_story, make_user
+from tests.yclient import YClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def session_of(person) -> str:
+    client = Client()
+    client.force_login(person)
+    return client.cookies["sessionid"].value
+
+
+async def until(condition, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.02)
+
+
+def settled_to(chapter, text, timeout=10):
+    """Settle until the chapter holds `text` (the last editor's batch is stored as its connection closes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        cowrite.settle(chapter.pk)
+        chapter.refresh_from_db()
+        if chapter.content == text or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert chapter.content == text
+
+
+@pytest.fixture
+def pair(user):
+    story = make_story(user, title="Together")
+    chapter = make_chapter(story, content="Mara walked to the pier.")
+    partner = make_user("partner@example.com")
+    StoryMembership.objects.create(story=story, user=partner, role=Role.CO_AUTHOR)
+    return story, chapter, partner
+
+
+def test_two_writers_see_each_others_typing_and_presence_and_it_settles_into_a_revision(web_server, pair, user):
+    story, chapter, partner = pair
+    a, b = (YClient(web_server, story.pk, chapter.pk, session_of(who)) for who in (user, partner))
+
+    async def run():
+        await a.connect()
+        await b.connect()
+        assert str(a) == str(b) == "Mara walked to the pier."  # the document was made once, from the text
+        a.append(" The tide was out.")
+        b.insert(0, "At dawn, ")
+        await until(lambda: str(a) == str(b) == "At dawn, Mara walked to the pier. The tide was out.")
+        await a.announce({"user": {"name": "Writer", "color": "#c33"}, "id_content": {"selection": True}})
+        await until(lambda: any(p.get("user", {}).get("name") == "Writer" for p in b.peers.values()))
+        await a.close()  # leaving clears the caret at once
+        await until(lambda: not b.peers)
+        await b.close()
+
+    asyncio.run(run())
+    settled_to(chapter, "At dawn, Mara walked to the pier. The tide was out.")
+    latest = chapter.revisions.first()
+    assert latest.source == ChapterRevision.Source.TOGETHER and latest.author in (user, partner)
+    assert DraftUpdate.objects.filter(chapter=chapter).count() == 1  # compacted
+
+
+def test_readers_see_the_text_live_but_cannot_change_it(web_server, pair, user):
+    story, chapter, partner = pair
+    reader = make_user("reader@example.com")
+    StoryMembership.objects.create(story=story, user=reader, role=Role.READER)
+    sessions = {who: session_of(who) for who in (user, reader, partner)}
+
+    async def run():
+        writer = YClient(web_server, story.pk, chapter.pk, sessions[user])
+        watching = YClient(web_server, story.pk, chapter.pk, sessions[reader])
+        await writer.connect()
+        await watching.connect()
+        watching.append(" Vandalised.")
+        writer.append(" Rain.")
+        await until(lambda: "Rain." in str(watching))
+        await asyncio.sleep(0.5)
+        assert "Vandalised" not in str(writer)
+        await writer.close()
+        await watching.close()
+        fresh = YClient(web_server, story.pk, chapter.pk, sessions[partner])
+        await fresh.connect()
+        assert str(fresh) == "Mara walked to the pier. Rain."
+        await fresh.close()
+
+    asyncio.run(run())
+
+
+def test_strangers_are_refused_and_removed_collaborators_cut_off_at_once(web_server, pair, user, other_user):
+    story, chapter, partner = pair
+    strangers, theirs = session_of(other_user), session_of(partner)
+    owner = Client()
+    owner.force_login(user)
+    member = StoryMembership.objects.get(story=story, user=partner)
+
+    async def run():
+        stranger = YClient(web_server, story.pk, chapter.pk, strangers)
+        with pytest.raises(websockets.InvalidStatus):  # refused before the handshake completes
+            await stranger.connect(timeout=3)
+        client = YClient(web_server, story.pk, chapter.pk, theirs)
+        await client.connect()
+        await asyncio.to_thread(owner.post, f"/stories/{story.pk}/people/{member.pk}/", {"action": "remove"})
+        await until(lambda: client.socket is None)
+        assert client.closed_with == 4404
+
+    asyncio.run(run())
+
+
+def test_offline_edits_merge_on_reconnect(web_server, pair, user):
+    story, chapter, partner = pair
+    a, b = (YClient(web_server, story.pk, chapter.pk, session_of(who)) for who in (user, partner))
+
+    async def run():
+        await a.connect()
+        await b.connect()
+        await b.close()
+        b.append(" Offline words.")  # typed with no connection
+        a.insert(0, "Online. ")
+        await asyncio.sleep(0.5)
+        await b.connect()
+        await until(lambda: str(a) == str(b) == "Online. Mara walked to the pier. Offline words.")
+        await a.close()
+        await b.close()
+
+    asyncio.run(run())
+    settled_to(chapter, "Online. Mara walked to the pier. Offline words.")
+
+
+def test_a_change_made_elsewhere_joins_the_document_without_losing_typing(web_server, pair, user):
+    story, chapter, partner = pair
+    theirs = session_of(partner)
+
+    def stored_updates():
+        return DraftUpdate.objects.filter(chapter=chapter).count()
+
+    def change_elsewhere():  # an accepted suggestion, proposal or restore changes the stored chapter
+        stored = Chapter.objects.get(pk=chapter.pk)
+        stored.save_content(stored.content.replace("walked", "ran"), base_version=stored.version, author=user)
+
+    async def run():
+        a = YClient(web_server, story.pk, chapter.pk, theirs)
+        await a.connect()
+        a.append(" She waited.")
+        deadline = time.monotonic() + 10
+        while await asyncio.to_thread(stored_updates) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(change_elsewhere)
+        await asyncio.to_thread(cowrite.settle, chapter.pk)
+        await until(lambda: str(a) == "Mara ran to the pier. She waited.")
+        await a.close()
+
+    asyncio.run(run())
+    assert Chapter.objects.get(pk=chapter.pk).content == "Mara ran to the pier. She waited."
+    draft = SharedDraft.objects.get(pk=chapter.pk)
+    assert draft.settled_text == "Mara ran to the pier. She waited."
+
+
+def test_bringing_in_a_change_keeps_positions_with_wide_characters(pair):
+    story, chapter, partner = pair
+    chapter.save_content("Café 😀 noon.", base_version=chapter.version)
+    cowrite.open_draft(chapter.pk)
+    stored = Chapter.objects.get(pk=chapter.pk)
+    stored.save_content("Café 😀 midnight.", base_version=stored.version)
+    cowrite.settle(chapter.pk)
+    assert Chapter.objects.get(pk=chapter.pk).content == "Café 😀 midnight."
+    doc = cowrite.document(DraftUpdate.objects.filter(chapter=chapter).values_list("data", flat=True))
+    assert cowrite.text_of(doc) == "Café 😀 midnight."
