@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from core import uploads
 from stories.models import Story
-from stories.tasks import send_notification_digests
+from stories.tasks import send_notification_digests, settle_forgotten_drafts
 
 from .dispatch import dispatch
 from .models import GenerationTask
@@ -42,10 +42,11 @@ def run_generation(task_id: str):
 
 def maintenance():
     """Resume or fail abandoned tasks, re-dispatch lost ones, keep the line moving, delete stories that have been
-    in the trash longer than the 30 days they can be restored for, and settle uploads whose reading stopped with
-    its worker, and mail the daily notification digests that are due. `manage.py maintenance` runs it every
-    MAINTENANCE_EVERY seconds."""
+    in the trash longer than the 30 days they can be restored for, settle uploads whose reading stopped with its
+    worker and chapters written together whose web process stopped before saving them, and mail the daily
+    notification digests that are due. `manage.py maintenance` runs it every MAINTENANCE_EVERY seconds."""
     dispatch()
     Story.objects.expired_trash().delete()
     uploads.give_up_stale()
+    settle_forgotten_drafts()
     send_notification_digests()

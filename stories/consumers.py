@@ -13,6 +13,7 @@ reconnect (the handshake's second step).
 import asyncio
 import json
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -29,9 +30,7 @@ from pycrdt import (
     write_var_uint,
 )
 
-from core.queues import enqueue_after_commit
-
-from . import cowrite, tasks
+from . import cowrite
 from .access import READ, get_chapter_for_user
 from .live import access_group
 
@@ -39,6 +38,17 @@ NOT_FOUND, BAD_MESSAGE, TOO_BIG = 4404, 4400, 4413
 
 
 class DraftConsumer(AsyncWebsocketConsumer):
+    channel_layer_alias = "drafts"
+
+    async def dispatch(self, message):
+        """As Channels does, without closing stale database connections first: that is a hop to a thread for
+        every keystroke and every update passed on, and this consumer touches the database only through
+        database_sync_to_async, which does it anyway."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self):
         kwargs = self.scope["url_route"]["kwargs"]
         self.user = self.scope["user"]
@@ -48,19 +58,27 @@ class DraftConsumer(AsyncWebsocketConsumer):
             return
         self.chapter_id, self.writes = chapter.pk, chapter.story.can.write
         self.group, self.access = cowrite.draft_group(chapter.pk), access_group(chapter.story_id, self.user.pk)
-        self.pending, self.flushing, self.awareness_clients = [], None, {}
+        self.pending, self.flushing, self.settling, self.awareness_clients = [], None, None, {}
         # Join before loading: an update stored after the load is then certainly forwarded to this editor.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(self.access, self.channel_name)
         await self.accept()
+        self.open = True
         self.state = await database_sync_to_async(cowrite.open_draft)(self.chapter_id)
+        self.resyncs = 0
         # The server's step 1: the browser answers with whatever the server lacks (edits made while offline).
         await self.send(bytes_data=sync_message(YSyncMessageType.SYNC_STEP1, get_state(self.state)))
+        await self.to_group("draft.joined", b"")  # the others send on what they have not stored yet
 
     async def disconnect(self, code):
         if not hasattr(self, "group"):
             return
+        self.open = False
         await self.flush()
+        if isinstance(self.settling, asyncio.TimerHandle):  # leaving: settle now, not later
+            self.settling.cancel()
+            self.settling = None
+            await database_sync_to_async(cowrite.settle)(self.chapter_id)
         if self.awareness_clients:  # the others stop showing this editor's caret at once
             await self.to_group("draft.awareness", create_awareness_message(removal(self.awareness_clients)))
         await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -84,6 +102,9 @@ class DraftConsumer(AsyncWebsocketConsumer):
 
     async def on_sync(self, step, payload):
         if step == YSyncMessageType.SYNC_STEP1:  # the browser's state: answer with what it lacks
+            if self.resyncs:  # a periodic resync: what is stored now, so an update lost on the way is sent again
+                self.state = await database_sync_to_async(cowrite.open_draft)(self.chapter_id)
+            self.resyncs += 1
             self.state = merge_updates(self.state, *self.pending) if self.pending else self.state
             await self.send(bytes_data=sync_message(YSyncMessageType.SYNC_STEP2, get_update(self.state, payload)))
         elif step in (YSyncMessageType.SYNC_STEP2, YSyncMessageType.SYNC_UPDATE) and payload != b"\x00\x00":
@@ -98,13 +119,28 @@ class DraftConsumer(AsyncWebsocketConsumer):
         self.flushing = asyncio.ensure_future(self.flush())
 
     async def flush(self):
-        """Store what arrived since the last batch as one update, and let the chapter settle after a pause."""
+        """Store what arrived since the last batch as one update; the chapter's text follows a few seconds later
+        (settled here, like an autosave, so a busy job queue never holds it back)."""
         pending, self.pending = self.pending, []
         if isinstance(self.flushing, asyncio.TimerHandle):
             self.flushing.cancel()
         self.flushing = None
         if pending:
-            await database_sync_to_async(store)(self.chapter_id, merge_updates(*pending), self.user.pk)
+            await database_sync_to_async(cowrite.store_update)(self.chapter_id, merge_updates(*pending), self.user.pk)
+            if self.settling is None:
+                self.settling = asyncio.get_running_loop().call_later(settings.COWRITE_SETTLE_SECONDS, self.settle_soon)
+
+    def settle_soon(self):
+        self.settling = asyncio.ensure_future(self.settle())
+
+    async def settle(self):
+        """Settle, unless another editor's connection did within the interval: then look again after it."""
+        try:
+            done = await database_sync_to_async(cowrite.settle)(self.chapter_id, settings.COWRITE_SETTLE_SECONDS)
+        finally:
+            self.settling = None
+        if done is None and self.open:
+            self.settling = asyncio.get_running_loop().call_later(settings.COWRITE_SETTLE_SECONDS, self.settle_soon)
 
     async def to_group(self, kind, data):
         await self.channel_layer.group_send(self.group, {"type": kind, "data": data, "sender": self.channel_name})
@@ -112,6 +148,10 @@ class DraftConsumer(AsyncWebsocketConsumer):
     async def draft_update(self, event):
         if event["sender"] != self.channel_name:
             await self.send(bytes_data=create_update_message(event["data"]))
+
+    async def draft_joined(self, event):
+        if event["sender"] != self.channel_name and self.pending:
+            await self.to_group("draft.update", merge_updates(*self.pending))
 
     async def draft_awareness(self, event):
         if event["sender"] != self.channel_name:
@@ -140,11 +180,6 @@ class DraftConsumer(AsyncWebsocketConsumer):
             return get_chapter_for_user(request, story_pk, pk, READ)
         except Exception:  # noqa: BLE001 - 404 or a hidden story: either way, not this user's to open
             return None
-
-
-def store(chapter_id: int, update: bytes, user_id):
-    cowrite.store_update(chapter_id, update, user_id)
-    enqueue_after_commit(tasks.settle_shared_text, chapter_id, delay=settings.COWRITE_SETTLE_SECONDS)
 
 
 def sync_message(step: int, payload: bytes) -> bytes:

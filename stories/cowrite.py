@@ -7,10 +7,14 @@ made to the chapter elsewhere as a Yjs transaction, so neither that change nor a
 """
 
 import logging
+from datetime import timedelta
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
 from pycrdt import Doc, Text, merge_updates
 
 from .anchors import CONTEXT_CHARS, HERE, Anchor, locate
@@ -62,14 +66,25 @@ def open_draft(chapter_id: int) -> bytes:
 
 def store_update(chapter_id: int, update: bytes, writer_id=None):
     """Keep updates that arrived from the browsers (already sent on to the others)."""
-    DraftUpdate.objects.create(chapter_id=chapter_id, data=update)
-    if writer_id is not None:
-        SharedDraft.objects.filter(pk=chapter_id).update(last_writer_id=writer_id)
+    DraftUpdate.objects.create(chapter_id=chapter_id, data=update, author_id=writer_id)
+
+
+def settle_forgotten(quiet_seconds: int = 10, limit: int = 100) -> int:
+    """Settle drafts with updates stored after their last settle and quiet since (their web process was killed
+    before it settled them). Run by the maintenance loop."""
+    cutoff = timezone.now() - timedelta(seconds=quiet_seconds)
+    newer = DraftUpdate.objects.filter(chapter_id=OuterRef("pk"), created_at__gt=OuterRef("updated_at"))
+    forgotten = SharedDraft.objects.filter(Exists(newer), updated_at__lt=cutoff).values_list("pk", flat=True)
+    done = 0
+    for chapter_id in list(forgotten[:limit]):
+        settle(chapter_id)
+        done += 1
+    return done
 
 
 def broadcast(chapter_id: int, update: bytes):
     """Send an update made on the server to every open editor of the chapter."""
-    layer = get_channel_layer()
+    layer = get_channel_layer("drafts")
     async_to_sync(layer.group_send)(draft_group(chapter_id), {"type": "draft.update", "data": update, "sender": ""})
 
 
@@ -106,18 +121,23 @@ def _bring_in(doc: Doc, before: str, after: str) -> bool:
     return True
 
 
-def settle(chapter_id: int) -> bool:
+def settle(chapter_id: int, unless_within: float = 0) -> bool | None:
     """Make the document the chapter's text (a save with a revision), bringing in first any change made to the
-    chapter elsewhere; then compact the stored updates into one. Returns whether the text changed."""
+    chapter elsewhere; then compact the stored updates into one. Returns whether the text changed, or None when
+    it was settled less than `unless_within` seconds ago (each editor's connection asks; once is enough)."""
     updates_made = []
     with transaction.atomic():
-        drafts = SharedDraft.objects.select_for_update(of=("self",)).select_related("last_writer")
-        draft = drafts.filter(pk=chapter_id).first()
+        draft = SharedDraft.objects.select_for_update().filter(pk=chapter_id).first()
         if draft is None:
             return False
+        if unless_within and draft.updated_at > timezone.now() - timedelta(seconds=unless_within):
+            return None
         chapter = Chapter.objects.select_for_update().only("story_id", "title", "content", "version").get(pk=chapter_id)
-        rows = list(DraftUpdate.objects.filter(chapter_id=chapter_id).order_by("id").values_list("id", "data"))
-        doc = document(data for _, data in rows)
+        rows = list(
+            DraftUpdate.objects.filter(chapter_id=chapter_id).order_by("id").values_list("id", "data", "author")
+        )
+        doc = document(data for _, data, _ in rows)
+        writer = next((author for _, _, author in reversed(rows) if author), None)
         note = ""
         if chapter.version != draft.settled_version and chapter.content != draft.settled_text:
             state = doc.get_state()
@@ -130,7 +150,7 @@ def settle(chapter_id: int) -> bool:
         if changed and len(text) <= CHAPTER_MAX_CHARS:
             try:
                 chapter = chapter.save_content(
-                    text, base_version=chapter.version, author=draft.last_writer,
+                    text, base_version=chapter.version, author=get_user_model()(pk=writer) if writer else None,
                     source=ChapterRevision.Source.TOGETHER, note=note,
                 )  # fmt: skip
             except ChapterConflict:  # cannot happen under the row lock; kept so a save is never silently lost
@@ -142,7 +162,7 @@ def settle(chapter_id: int) -> bool:
         draft.save(update_fields=["settled_version", "settled_text", "updated_at"])
         if rows and (len(rows) > 1 or updates_made):
             DraftUpdate.objects.filter(chapter_id=chapter_id, id__lte=rows[-1][0]).delete()
-            DraftUpdate.objects.create(chapter_id=chapter_id, data=doc.get_update())
+            DraftUpdate.objects.create(chapter_id=chapter_id, data=doc.get_update(), author_id=writer)
     for update in updates_made:  # after commit: the editors receive it once it is stored
         broadcast(chapter_id, update)
     return changed

@@ -15,8 +15,10 @@ def access_group(story_id, user_id) -> str:
 
 def revoke_access(story_id, user_id):
     """Close the user's open websockets on the story; a page that reconnects is authorised afresh."""
-    layer = get_channel_layer()
     try:
-        async_to_sync(layer.group_send)(access_group(story_id, user_id), {"type": "access.revoked"})
+        for alias in ("default", "drafts"):  # task streams, chapters written together
+            async_to_sync(get_channel_layer(alias).group_send)(
+                access_group(story_id, user_id), {"type": "access.revoked"}
+            )
     except Exception:  # noqa: BLE001 - the change is stored; consumers also re-check access on every message
         logger.warning("could not tell open pages of story %s that access changed", story_id, exc_info=True)

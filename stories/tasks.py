@@ -59,6 +59,10 @@ def send_invitation(invitation_id: int):
     mail("stories/email/invitation", invitation.email, context)
 
 
+def settle_forgotten_drafts() -> int:
+    return cowrite.settle_forgotten()
+
+
 def send_notification_digests(now=None) -> int:
     """Mail each writer who wants a digest what they have not read, once their oldest unmailed notification is a
     day old (so at most one mail a day each); returns how many were sent. Run by the maintenance loop."""

@@ -17,9 +17,6 @@ class SharedDraft(models.Model):
     )
     settled_version = models.PositiveIntegerField()  # the chapter's version the document last matched
     settled_text = models.TextField(blank=True)  # ... and its text then, to see what a change elsewhere did
-    last_writer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):
@@ -29,6 +26,10 @@ class SharedDraft(models.Model):
 class DraftUpdate(models.Model):
     chapter = models.ForeignKey("stories.Chapter", on_delete=models.CASCADE, related_name="+")
     data = models.BinaryField()
+    # Whose typing it was (the revision a settle makes is theirs); kept on the update so storing is one INSERT.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -217,7 +217,15 @@ CHANNEL_LAYERS = {
         # channels-redis waits on Redis up to 5 s for the next message; redis-py's default socket timeout is also
         # 5 s, so a quiet websocket (a queued task, a model loading) would time out. Give the socket longer.
         "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": f"storyassistant:{REDIS_DB}:"},
-    }
+    },
+    # Chapters written together pass every keystroke to the chapter's other editors: Redis pub/sub costs one
+    # PUBLISH per update and is delivered to each process once (the default layer's queues cost a script and a
+    # blocking pop per message, and drop messages for a busy channel). Editors resync every few seconds, so an
+    # update lost on the way is fetched again.
+    "drafts": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": f"storyassistant:{REDIS_DB}:drafts:"},
+    },
 }
 
 # Real-time generation (a writer is waiting) before background work. Periodic upkeep is `manage.py maintenance`.
@@ -460,10 +468,11 @@ ADMIN_LOGINS_PER_15_MINUTES = env_int("ADMIN_LOGINS_PER_15_MINUTES", 10)
 # Invitations a writer may send per hour, and comments and suggestions per minute (each may notify people).
 INVITES_PER_HOUR = env_int("INVITES_PER_HOUR", 30)
 # Writing together: the largest websocket message taken (a chapter's whole text as Yjs is about its size), how long
-# updates are batched before they are stored, and the pause after which the text is saved with a revision.
+# updates are batched before they are stored (the browsers hold them meanwhile), and how often at most the text is
+# saved as the chapter's text with a revision while people type (and once when the last one leaves).
 COWRITE_MESSAGE_MAX_BYTES = env_int("COWRITE_MESSAGE_MAX_BYTES", 4 * 1024 * 1024)
-COWRITE_FLUSH_SECONDS = env_float("COWRITE_FLUSH_SECONDS", 0.2)
-COWRITE_SETTLE_SECONDS = env_int("COWRITE_SETTLE_SECONDS", 3)
+COWRITE_FLUSH_SECONDS = env_float("COWRITE_FLUSH_SECONDS", 1.0)
+COWRITE_SETTLE_SECONDS = env_int("COWRITE_SETTLE_SECONDS", 10)
 COMMENTS_PER_MINUTE = env_int("COMMENTS_PER_MINUTE", 30)
 # API tokens expire after this many days unless the writer picks otherwise when creating one.
 API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90)

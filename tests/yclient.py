@@ -104,6 +104,11 @@ class YClient:
                 else:
                     self.peers[client] = json.loads(state)
 
+    async def resync(self):
+        """Ask for anything missed, as the browser does every few seconds (our state vector; the server answers)."""
+        if self.socket is not None:
+            await self._send(create_sync_message(self.doc))
+
     def insert(self, index: int, text: str):
         """Type `text` at character `index` (pycrdt counts UTF-8 bytes)."""
         current = str(self.text)

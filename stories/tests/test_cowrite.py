@@ -181,3 +181,26 @@ def test_bringing_in_a_change_keeps_positions_with_wide_characters(pair):
     assert Chapter.objects.get(pk=chapter.pk).content == "Café 😀 midnight."
     doc = cowrite.document(DraftUpdate.objects.filter(chapter=chapter).values_list("data", flat=True))
     assert cowrite.text_of(doc) == "Café 😀 midnight."
+
+
+def test_a_draft_left_unsettled_by_a_killed_process_is_settled_by_maintenance(pair):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from pycrdt import Doc, Text
+
+    story, chapter, partner = pair
+    state = cowrite.open_draft(chapter.pk)
+    doc = Doc()
+    doc.apply_update(state)
+    before = doc.get_state()
+    doc.get(cowrite.TEXT, type=Text).insert(0, "Unsaved. ")
+    cowrite.store_update(chapter.pk, doc.get_update(before), partner.pk)  # then the process died
+    assert cowrite.settle_forgotten() == 0  # not quiet long enough yet
+    SharedDraft.objects.filter(pk=chapter.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    DraftUpdate.objects.filter(chapter=chapter).update(created_at=timezone.now() - timedelta(seconds=30))
+    assert cowrite.settle_forgotten() == 1
+    chapter.refresh_from_db()
+    assert chapter.content == "Unsaved. Mara walked to the pier."
+    assert chapter.revisions.first().author == partner
+    assert cowrite.settle_forgotten() == 0

@@ -28,7 +28,8 @@ function start(form) {
   const ytext = doc.getText("text");
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
   const base = `${scheme}://${window.location.host}/ws/stories/${form.dataset.story}/chapters`;
-  const provider = new WebsocketProvider(base, form.dataset.chapter, doc, { maxBackoffTime: 5000 });
+  // resyncInterval: every 5 s the browser asks for anything it missed (an update lost on the way is sent again).
+  const provider = new WebsocketProvider(base, form.dataset.chapter, doc, { maxBackoffTime: 5000, resyncInterval: 5000 });
   const name = form.dataset.me || "Someone";
   const color = colourOf(name);
   provider.awareness.setLocalStateField("user", { name, color });
