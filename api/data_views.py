@@ -10,9 +10,10 @@ from django.utils import timezone
 from pydantic import RootModel
 
 from characters.models import Character
-from stories.models import Chapter, ChapterConflict, ChapterRevision, Story, WorldEntry
+from stories.access import OWN, READ, WRITE
+from stories.models import ChapterConflict, ChapterRevision, Story, WorldEntry
 
-from .http import Conflict, answer, api_view, body, owned, page_of
+from .http import Conflict, answer, api_view, body, owned, page_of, story_for
 from .schema import (
     ROUTES,
     ChapterIn,
@@ -33,8 +34,13 @@ from .schema import (
 # --- stories ---------------------------------------------------------------------------------------------------------
 
 
+def with_totals(stories):
+    return stories.annotate(chapter_total=Count("chapters"), words=Sum("chapters__word_count"))
+
+
 def stories_of(user):
-    return Story.objects.for_user(user).annotate(chapter_total=Count("chapters"), words=Sum("chapters__word_count"))
+    """The list: the user's own stories (shared ones are reached by id)."""
+    return with_totals(Story.objects.for_user(user))
 
 
 def story_out(story) -> StoryOut:
@@ -53,12 +59,11 @@ def stories(request):
 
 @api_view(["GET", "PATCH"])
 def story(request, story_pk):
-    found = owned(stories_of(request.user), "story", pk=story_pk)
+    found = story_for(request, story_pk, READ if request.method == "GET" else OWN)
     if request.method == "PATCH":
         changes = body(request, StoryPatch).model_dump(exclude_none=True)
         Story.objects.filter(pk=found.pk).update(**changes, updated_at=timezone.now())
-        found = stories_of(request.user).get(pk=found.pk)
-    return answer(story_out(found))
+    return answer(story_out(with_totals(Story.objects.filter(pk=found.pk)).get()))
 
 
 # --- chapters -------------------------------------------------------------------------------------------------------
@@ -72,7 +77,7 @@ def chapter_out(chapter, with_content=False) -> ChapterOut:
 
 @api_view(["GET", "POST"])
 def chapters(request, story_pk):
-    found = owned(Story.objects.for_user(request.user), "story", pk=story_pk)
+    found = story_for(request, story_pk, READ if request.method == "GET" else WRITE)
     if request.method == "GET":
         return page_of(request, found.chapters.defer("content").order_by("order"), chapter_out)
     data = body(request, ChapterIn)
@@ -84,8 +89,8 @@ def chapters(request, story_pk):
 
 @api_view(["GET", "PATCH"])
 def chapter(request, story_pk, chapter_pk):
-    mine = Chapter.objects.filter(story__in=Story.objects.for_user(request.user))
-    found = owned(mine, "chapter", story_id=story_pk, pk=chapter_pk)
+    story = story_for(request, story_pk, READ if request.method == "GET" else WRITE, "chapter")
+    found = owned(story.chapters, "chapter", pk=chapter_pk)
     if request.method == "PATCH":
         data = body(request, ChapterPatch)
         try:
@@ -148,7 +153,7 @@ def save_entry(entry, fields: dict):
 
 @api_view(["GET", "POST"])
 def world(request, story_pk):
-    found = owned(Story.objects.for_user(request.user), "story", pk=story_pk)
+    found = story_for(request, story_pk, WRITE)
     if request.method == "GET":
         return page_of(request, found.world_entries.order_by("kind", "name", "pk"), entry_out)
     entry = save_entry(WorldEntry(story=found), body(request, WorldEntryIn).model_dump())
@@ -157,8 +162,8 @@ def world(request, story_pk):
 
 @api_view(["GET", "PATCH"])
 def world_entry(request, story_pk, entry_pk):
-    mine = WorldEntry.objects.filter(story__in=Story.objects.for_user(request.user))
-    found = owned(mine, "world entry", story_id=story_pk, pk=entry_pk)
+    story = story_for(request, story_pk, WRITE, "world entry")
+    found = owned(story.world_entries, "world entry", pk=entry_pk)
     if request.method == "PATCH":
         found = save_entry(found, body(request, WorldEntryPatch).model_dump(exclude_none=True))
     return answer(entry_out(found))

@@ -6,9 +6,9 @@ from agents.discovery import patterns, report, scenes, tropes
 from agents.models import PatternReading
 from agents.tasks import style_figures
 from characters.models import Character
-from stories.models import Story
+from stories.access import WRITE
 
-from .http import Missing, answer, api_view, owned, query
+from .http import Missing, answer, api_view, owned, query, story_for
 from .schema import (
     ChapterStyleOut,
     CharacterLike,
@@ -34,7 +34,7 @@ def characters_like(request, character_pk):
 
 @api_view(["GET"])
 def story_patterns(request, story_pk):
-    story = owned(Story.objects.for_user(request.user), "story", pk=story_pk)
+    story = story_for(request, story_pk, WRITE)
     catalogue = tropes.by_key()
     reading = PatternReading.objects.filter(story=story).first()
     results = [
@@ -54,7 +54,7 @@ def story_patterns(request, story_pk):
 
 @api_view(["GET"])
 def story_style(request, story_pk):
-    story = owned(Story.objects.for_user(request.user), "story", pk=story_pk)
+    story = story_for(request, story_pk, WRITE)
     measured, pending = style_figures(story)
     norm = report.writer_norm(story.owner_id)
     said = report.recommendations(measured, norm, *report.telling(story))
@@ -70,7 +70,7 @@ def story_style(request, story_pk):
 
 @api_view(["GET"])
 def story_scenes(request, story_pk):
-    story = owned(Story.objects.for_user(request.user), "story", pk=story_pk)
+    story = story_for(request, story_pk, WRITE)
     asked = query(request, ScenesQuery)
     if not (asked.text.strip() or asked.a or asked.b or asked.kind):
         return answer(ScenesOut(results=[]))
@@ -81,8 +81,9 @@ def story_scenes(request, story_pk):
             if chosen not in cast:
                 raise Missing("No such character in this story.")
             names.append(cast[chosen])
-    found = scenes.find(request.user, text=asked.text, names=names, kind=asked.kind,
-                        story=None if asked.scope == "library" else story)  # fmt: skip
+    library = asked.scope == "library"  # the caller's own library; a shared story's scenes are its owner's
+    found = scenes.find(request.user if library else story.owner, text=asked.text, names=names, kind=asked.kind,
+                        story=None if library else story)  # fmt: skip
     results = [
         SceneOut(story_id=i.story_id, chapter_id=i.chapter_id, start=i.start_offset, end=i.end_offset, text=i.text,
                  score=round(i.score, 3) if hasattr(i, "score") else None)

@@ -6,7 +6,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.core.exceptions import BadRequest
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import BaseModel, RootModel, ValidationError
@@ -14,6 +14,7 @@ from pydantic import BaseModel, RootModel, ValidationError
 from core.http import paginate
 from core.ratelimit import hit
 from core.refusals import refusal, too_many
+from stories import access
 
 from .models import ApiToken
 from .schema import NO_NUL, PAGE_SIZE
@@ -52,6 +53,14 @@ def owned(queryset, what: str, **lookup):
     if found is None:
         raise Missing(f"No such {what}.")
     return found
+
+
+def story_for(request, story_pk, need, what: str = "story"):
+    """The story if the caller may do `need` to it (stories.access, as every page asks); else a 404."""
+    try:
+        return access.story_for(request.user, story_pk, need)
+    except (Http404, access.StoryHidden):
+        raise Missing(f"No such {what}.") from None
 
 
 def not_allowed(request, methods):

@@ -12,9 +12,9 @@ from generation.dispatch import QueueFull, estimate_seconds, place_in_line, star
 from generation.models import GenerationTask
 from pictures.models import Picture
 from pictures.views import serve
-from stories.models import Story
+from stories.access import WRITE
 
-from .http import Conflict, Missing, api_view, body, owned
+from .http import Conflict, Missing, api_view, body, owned, story_for
 from .schema import ContinuityIn, GenerateIn
 
 
@@ -96,7 +96,7 @@ def started(request, story, mode, task_request, chapter) -> JsonResponse:
 
 @api_view(["POST"])
 def generate_content(request, story_pk):
-    story = owned(Story.objects.for_user(request.user), "story", pk=story_pk)
+    story = story_for(request, story_pk, WRITE)
     asked = body(request, GenerateIn).root
     chapter = None
     if asked.chapter_id is not None:
@@ -121,7 +121,7 @@ def cancel(request, pk):
 def check_continuity(request, story_pk, chapter_pk):
     """Check a chapter (or `selection_start`..`selection_end` of it) against everything before it; poll the task's
     status, whose `findings` list what was found."""
-    story = owned(Story.objects.for_user(request.user), "chapter", pk=story_pk)
+    story = story_for(request, story_pk, WRITE, "chapter")
     chapter = owned(story.chapters, "chapter", pk=chapter_pk)
     asked = body(request, ContinuityIn)
     start, end = asked.selection_start, asked.selection_end

@@ -12,7 +12,9 @@ from django.http import Http404
 from .models import Chapter, Story
 from .sharing import COMMENT, GRANTS, OWN, OWNER, READ, SUGGEST, WRITE, StoryMembership, role_label
 
-__all__ = ["COMMENT", "OWN", "READ", "SUGGEST", "WRITE", "get_chapter_for_user", "get_story_for_user", "role_of"]
+__all__ = [
+    "COMMENT", "OWN", "READ", "SUGGEST", "WRITE", "get_chapter_for_user", "get_story_for_user", "role_of", "story_for",
+]  # fmt: skip
 
 
 class StoryHidden(Exception):
@@ -62,7 +64,11 @@ def _grant(story, role, need):
 
 
 def get_story_for_user(request, pk, need=OWN) -> Story:
-    user = request.user
+    return story_for(request.user, pk, need)
+
+
+def story_for(user, pk, need=OWN) -> Story:
+    """The story if `user` may do `need` to it (for callers without a request: the API, consumers)."""
     story = (
         Story.objects.filter(pk=pk, deleted_at__isnull=True)
         .annotate(member_role=_member_role(user, OuterRef("pk")))

@@ -15,7 +15,8 @@ from tests.factories import cast, make_chapter, make_character, make_story, make
 # What each story URL needs. Any story URL not listed is the owner's alone: a new page is private until it is
 # opened here on purpose, and this test fails if its view lets anyone else in.
 NEEDS = {
-    READ: {"story_detail", "chapter_edit", "revision_list", "revision_detail", "review_panel", "story_leave"},
+    READ: {"story_detail", "chapter_edit", "revision_list", "revision_detail", "review_panel", "story_leave",
+           "api_story:get", "api_chapters:get", "api_chapter:get"},
     COMMENT: {"comment_add", "comment_resolve", "comment_delete"},
     SUGGEST: {"suggestion_add"},
     WRITE: {
@@ -24,6 +25,8 @@ NEEDS = {
         "world_delete", "lorebook_import", "lorebook_export", "story_bible", "story_search", "chapter_continuity",
         "fact_edit", "story_style", "story_scenes", "story_patterns", "pattern_dismiss", "finding_restore",
         "story_export", "story_export_markdown", "story_export_epub", "story_export_docx",
+        "api_chapters:post", "api_chapter:patch", "api_world", "api_world_entry", "api_generate",
+        "api_check_continuity", "api_story_patterns", "api_story_style", "api_story_scenes",
     },
 }  # fmt: skip
 # Allowed by the role, yet refused for this object: only a comment's author deletes it (404), and only its author
@@ -52,8 +55,13 @@ def story_routes():
     return [(route, name) for route, name in walk(get_resolver().url_patterns) if STORY_ROUTE.match(route)]
 
 
-def need_of(name):
-    return next((need for need, names in NEEDS.items() if name in names), OWN)
+def need_of(name, method):
+    """What `method` on the URL named `name` needs: "name:method" in NEEDS, else "name", else the owner's."""
+    for key in (f"{name}:{method}", name):
+        found = next((need for need, names in NEEDS.items() if key in names), None)
+        if found:
+            return found
+    return OWN
 
 
 def url_for(route, objects):
@@ -115,7 +123,7 @@ def client_for(person):
 def test_every_story_url_is_in_the_walk():
     names = {name for _, name in story_routes()}
     assert {"chapter_edit", "comment_add", "collaborators", "story_backup", "api_story", "generate"} <= names
-    unknown = set().union(*NEEDS.values()) - names
+    unknown = {key.split(":")[0] for key in set().union(*NEEDS.values())} - names
     assert not unknown, f"NEEDS lists URLs that no longer exist: {unknown}"
 
 
@@ -130,9 +138,14 @@ def test_each_role_reaches_what_it_may_and_gets_404_elsewhere(role, shared, othe
         if name in APART:
             continue
         url = url_for(route, objects)
-        allowed = need_of(name) in allowed_needs
-        for method in ("get", "post"):
-            response = getattr(client, method)(url, FORM)
+        for method in ("get", "post", "patch"):
+            allowed = need_of(name, method) in allowed_needs
+            data = FORM if method != "patch" else '{"title": "Hijacked", "content": "Hijacked text."}'
+            response = (
+                getattr(client, method)(url, data, content_type="application/json")
+                if method == "patch"
+                else getattr(client, method)(url, FORM)
+            )
             if response.status_code == 405:
                 continue  # that method is not served to anyone
             checked += 1
