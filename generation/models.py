@@ -21,8 +21,13 @@ class GenerationTaskQuerySet(models.QuerySet):
     def for_user(self, user):
         """The user's own tasks on stories they still write: their own, or as a co-author (a collaborator who was
         removed or made an editor can no longer see or accept what their tasks proposed)."""
+        return self.filter(user=user).written_by(user)
+
+    def written_by(self, user):
+        """Tasks on stories the user writes (owns, or is a co-author of), whoever asked for them: the writers
+        review each other's proposals, beside the editors' suggestions."""
         co_author = StoryMembership.objects.filter(story=OuterRef("story"), user=user, role=Role.CO_AUTHOR)
-        return self.filter(user=user, story__deleted_at__isnull=True, story__is_flagged=False).filter(
+        return self.filter(story__deleted_at__isnull=True, story__is_flagged=False).filter(
             Q(story__owner=user) | Exists(co_author)
         )
 

@@ -30,6 +30,12 @@ def get_task_for_user(request, pk) -> GenerationTask:
     return get_object_or_404(GenerationTask.objects.for_user(request.user).select_related("story", "chapter"), pk=pk)
 
 
+def get_proposal_for_writer(request, pk) -> GenerationTask:
+    """A task whose proposal any writer of its story may accept or discard (the shared review list)."""
+    tasks = GenerationTask.objects.written_by(request.user).select_related("story", "chapter")
+    return get_object_or_404(tasks, pk=pk)
+
+
 @login_required
 @require_POST
 def generate(request, story_pk):
@@ -61,7 +67,7 @@ def panel_or_task_page(request, task):
 
 @login_required
 def task_detail(request, pk):
-    task = get_task_for_user(request, pk)
+    task = get_proposal_for_writer(request, pk)
     return render(request, "generation/task_detail.html", {**panel_context(task), "story": task.story})
 
 
@@ -76,7 +82,7 @@ def task_cancel(request, pk):
 @login_required
 @require_POST
 def proposal_accept(request, pk):
-    task = get_task_for_user(request, pk)
+    task = get_proposal_for_writer(request, pk)
     if task.makes_picture:
         return picture_accept(request, task)
     form = AcceptForm(request.POST)
@@ -123,7 +129,7 @@ def picture_accept(request, task):
 @login_required
 @require_POST
 def proposal_discard(request, pk):
-    task = get_task_for_user(request, pk)
+    task = get_proposal_for_writer(request, pk)
     task.discard_proposal()
     messages.success(request, "Discarded. It stays in the generation history.")
     if task.makes_picture:

@@ -4,6 +4,7 @@ knowing about generation tasks."""
 from django import template
 from django.db.models import Q, prefetch_related_objects
 
+from agents.team.kinds import IMAGE_MODES
 from pictures import making
 
 from ..forms import WRITING_MODES
@@ -35,3 +36,11 @@ def ai_panel(context, chapter):
         "tasks": tasks,
         "images_on": making.available(),
     }
+
+
+@register.inclusion_tag("generation/_review_proposals.html", takes_context=True)
+def review_proposals(context, chapter):
+    """The chapter's pending AI proposals for the review list, beside the human suggestions (writers decide)."""
+    pending = GenerationTask.objects.filter(chapter=chapter, proposal_status=GenerationTask.Proposal.PENDING)
+    pending = pending.exclude(mode__in=IMAGE_MODES).select_related("user").order_by("-created_at")[:10]
+    return {"csrf_token": context.get("csrf_token"), "story": chapter.story, "proposals": list(pending)}

@@ -224,3 +224,37 @@ def test_a_person_a_draft_introduces_joins_the_cast_as_the_writer_describes_them
     member = story.cast.select_related("character").get(character__name="Tomas")
     assert member.character.backstory == "A fisherman, always late." and member.role == "minor"
     assert not WorldEntry.objects.filter(name="Tomas").exists()
+
+
+def test_ai_proposals_share_the_review_list_and_any_writer_of_the_story_decides(writer_client, user, story_with_cast):
+    from stories.models import Role, StoryMembership
+
+    story, chapter = story_with_cast
+    partner, reader = make_user(), make_user()
+    StoryMembership.objects.create(story=story, user=partner, role=Role.CO_AUTHOR)
+    StoryMembership.objects.create(story=story, user=reader, role=Role.READER)
+    task = GenerationTask.objects.create(
+        user=partner, story=story, chapter=chapter, mode=GenerationTask.Mode.CONTINUE, status="succeeded",
+        proposal_status="pending", result_content="The gulls went quiet over the water.",
+    )  # fmt: skip
+    page = writer_client.get(reverse("chapter_edit", args=[story.pk, chapter.pk])).content.decode()
+    assert "From the AI team" in page and "The gulls went quiet" in page
+    assert reverse("proposal_accept", args=[task.pk]) in page
+    reading = Client()
+    reading.force_login(reader)
+    shown = reading.get(reverse("chapter_edit", args=[story.pk, chapter.pk])).content.decode()
+    assert "The gulls went quiet" not in shown  # the writers' review, not the readers'
+    assert reading.post(reverse("proposal_accept", args=[task.pk])).status_code == 404
+
+    assert writer_client.post(reverse("proposal_accept", args=[task.pk])).status_code == 302
+    chapter.refresh_from_db()
+    assert "The gulls went quiet over the water." in chapter.content
+    task.refresh_from_db()
+    assert task.proposal_status == GenerationTask.Proposal.ACCEPTED
+    # Once no longer a writer of the story, the partner's own proposals are out of reach too.
+    StoryMembership.objects.filter(user=partner).update(role=Role.EDITOR)
+    other = GenerationTask.objects.create(user=partner, story=story, chapter=chapter, status="succeeded",
+                                          proposal_status="pending", result_content="More.")  # fmt: skip
+    editing = Client()
+    editing.force_login(partner)
+    assert editing.post(reverse("proposal_accept", args=[other.pk])).status_code == 404
