@@ -46,7 +46,7 @@ def chapter_create(request, story_pk):
 
 @login_required
 def chapter_edit(request, story_pk, pk):
-    chapter = get_chapter_for_user(request, story_pk, pk, READ)
+    chapter = get_chapter_for_user(request, story_pk, pk, READ, editor=True)
     form = ChapterSaveForm(
         initial={"title": chapter.title, "content": chapter.content, "base_version": chapter.version}
     )
@@ -54,9 +54,10 @@ def chapter_edit(request, story_pk, pk):
     at, end = request.GET.get("at", ""), request.GET.get("end", "")
     selection = (int(at), int(end)) if at.isdigit() and end.isdigit() else None
     # A shared story's chapters are written together (live, through stories.consumers); others autosave as before.
-    cowrite = chapter.story.memberships.exists()
+    cowrite = chapter.story_shared
     context = workspace_context(chapter.story, chapter, form=form, selection=selection, cowrite=cowrite)
-    context |= review_context(chapter, request.user)
+    if cowrite or chapter.has_review:
+        context |= review_context(chapter, request.user)
     return render(request, "stories/chapter_edit.html", context)
 
 

@@ -128,8 +128,10 @@ class Notification(models.Model):
 
     class Meta:
         indexes = [
-            # The header's unread count and the notifications page.
+            # The notifications page.
             models.Index(fields=["user", "-created_at"], name="notification_user_idx"),
+            # The unread count in every page's header (stories.context_processors).
+            models.Index(fields=["user"], name="notification_unread_idx", condition=Q(read_at__isnull=True)),
             # The daily digest: unread and not yet mailed.
             models.Index(
                 fields=["user"],

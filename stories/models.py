@@ -114,10 +114,6 @@ class StoryQuerySet(models.QuerySet):
         """Stories the user may open: their own, not hidden by moderators, not in the trash."""
         return self.owned_by(user).filter(is_flagged=False)
 
-    def shared_with(self, user):
-        """Stories others shared with the user ("Shared with me"), not hidden, not in the trash."""
-        return self.filter(memberships__user=user, deleted_at__isnull=True, is_flagged=False)
-
     def active(self):
         return self.filter(archived_at__isnull=True)
 

@@ -37,7 +37,8 @@ def review_context(chapter, user) -> dict:
     suggestions = list(chapter.suggestions.filter(status=Suggestion.Status.OPEN).select_related("author"))
     for item in threads + suggestions:
         item.found = item.found_in(text)
-    return {"story": chapter.story, "chapter": chapter, "threads": threads, "suggestions": suggestions, "me": user}
+    return {"story": chapter.story, "chapter": chapter, "threads": threads, "suggestions": suggestions, "me": user,
+            "cowrite": chapter.story_shared}  # fmt: skip
 
 
 def _panel(request, chapter, status=200):
@@ -64,7 +65,7 @@ def _anchor(request) -> Anchor:
 
 @login_required
 def review_panel(request, story_pk, pk):
-    chapter = get_chapter_for_user(request, story_pk, pk, READ)
+    chapter = get_chapter_for_user(request, story_pk, pk, READ, editor=True)
     return render(request, "stories/_review.html", review_context(chapter, request.user))
 
 
@@ -72,7 +73,7 @@ def review_panel(request, story_pk, pk):
 @require_POST
 @limit("comment", "COMMENTS_PER_MINUTE", 60, TOO_MANY)
 def comment_add(request, story_pk, pk):
-    chapter = get_chapter_for_user(request, story_pk, pk, COMMENT)
+    chapter = get_chapter_for_user(request, story_pk, pk, COMMENT, editor=True)
     if len(request.POST.get("body", "")) > BODY_MAX_CHARS:
         return refusal(request, 413, f"A comment can be at most {BODY_MAX_CHARS:,} characters.")
     body = text_param(request.POST.get("body"), BODY_MAX_CHARS)
@@ -102,7 +103,7 @@ def comment_add(request, story_pk, pk):
 @require_POST
 def comment_resolve(request, story_pk, pk, comment_pk):
     """Resolve (or reopen) a thread: its author or anyone who writes the story."""
-    chapter = get_chapter_for_user(request, story_pk, pk, COMMENT)
+    chapter = get_chapter_for_user(request, story_pk, pk, COMMENT, editor=True)
     comment = get_object_or_404(chapter.comments.filter(parent__isnull=True), pk=comment_pk)
     if comment.author_id != request.user.pk and not chapter.story.can.write:
         return refusal(request, 403, "Only the writers or the comment's author can resolve it.")
@@ -115,7 +116,7 @@ def comment_resolve(request, story_pk, pk, comment_pk):
 @login_required
 @require_POST
 def comment_delete(request, story_pk, pk, comment_pk):
-    chapter = get_chapter_for_user(request, story_pk, pk, COMMENT)
+    chapter = get_chapter_for_user(request, story_pk, pk, COMMENT, editor=True)
     get_object_or_404(chapter.comments, pk=comment_pk, author=request.user).delete()
     return _panel(request, chapter)
 
@@ -124,7 +125,7 @@ def comment_delete(request, story_pk, pk, comment_pk):
 @require_POST
 @limit("comment", "COMMENTS_PER_MINUTE", 60, TOO_MANY)
 def suggestion_add(request, story_pk, pk):
-    chapter = get_chapter_for_user(request, story_pk, pk, SUGGEST)
+    chapter = get_chapter_for_user(request, story_pk, pk, SUGGEST, editor=True)
     replacement = request.POST.get("replacement", "")
     if len(replacement) > REPLACEMENT_MAX_CHARS:
         return refusal(
@@ -149,7 +150,7 @@ def suggestion_add(request, story_pk, pk):
 @require_POST
 def suggestion_decide(request, story_pk, pk, suggestion_pk):
     """Accept (applied as a save with its own revision) or reject an open suggestion."""
-    chapter = get_chapter_for_user(request, story_pk, pk, WRITE)
+    chapter = get_chapter_for_user(request, story_pk, pk, WRITE, editor=True)
     suggestion = get_object_or_404(chapter.suggestions.select_related("author"), pk=suggestion_pk)
     accept = request.POST.get("decision") == "accept"
     try:

@@ -45,6 +45,13 @@ def role_label(role: str) -> str:
     return "Owner" if role == OWNER else Role(role).label
 
 
+class MembershipQuerySet(models.QuerySet):
+    def shared_with(self, user):
+        """The user's memberships of stories that are open (not in the trash, not hidden), newest first."""
+        open_stories = self.filter(user=user, story__deleted_at__isnull=True, story__is_flagged=False)
+        return open_stories.select_related("story__owner").order_by("-created_at")
+
+
 class StoryMembership(models.Model):
     story = models.ForeignKey("stories.Story", on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
@@ -53,6 +60,8 @@ class StoryMembership(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [

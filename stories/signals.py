@@ -15,8 +15,11 @@ from .models import Chapter, ChapterRevision, SharedDraft
 def chapter_saved(sender, instance, raw=False, **kwargs):
     if not raw:
         enqueue_after_commit(tasks.thin_revisions, instance.pk, delay=settings.MEMORY_SYNC_DELAY)
-    # A chapter being written together changed some other way (an accepted proposal or suggestion, a restore, the
-    # API): the change goes into the shared document at once, so the writers see it and their typing stays.
-    together = instance.revision_source == ChapterRevision.Source.TOGETHER
-    if not raw and not together and SharedDraft.objects.filter(pk=instance.pk).exists():
+    # A chapter being written together changed some other way (an accepted proposal or suggestion, a restore): the
+    # change goes into the shared document at once, so the writers see it and their typing stays. A writer's own
+    # save (an autosave, the API) is not asked about, to keep autosaves at one query less: on a shared chapter
+    # it joins the document at the next settle, which brings in any change made elsewhere.
+    source = instance.revision_source
+    elsewhere = source not in (ChapterRevision.Source.TOGETHER, ChapterRevision.Source.WRITER)
+    if not raw and elsewhere and SharedDraft.objects.filter(pk=instance.pk).exists():
         enqueue_after_commit(tasks.settle_shared_text, instance.pk)
