@@ -4,7 +4,12 @@ import json
 import os
 import platform
 import random
+import signal
+import subprocess
 import sys
+import tempfile
+import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,3 +78,32 @@ def write_result(name: str, data: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
+
+
+@contextmanager
+def serving(name: str, port: int, env: dict, options=()):
+    """`manage.py serve` (as `make run` starts the app) on 127.0.0.1:`port`, healthy within 180 s; stopped with
+    Ctrl+C on leaving. Yields the process and its log file (the app's output)."""
+    import httpx
+
+    log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)  # noqa: SIM115
+    command = [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port), *options]
+    serve = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or serve.poll() is not None:
+                raise SystemExit(f"the app did not become healthy; see {log.name}")
+            time.sleep(0.5)
+        yield serve, log
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            serve.kill()

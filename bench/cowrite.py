@@ -22,12 +22,9 @@ import asyncio
 import os
 import random
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 
-from common import ROOT, percentile, sentences, setup_django, write_result
+from common import ROOT, percentile, sentences, serving, setup_django, write_result
 from load import app_processes, free_port, signed_in
 
 
@@ -216,7 +213,7 @@ async def drive(args, pairs, solos, host, serve_pid):
     return typists, saves, cpu_used, started, typed_until, killed, back, outages
 
 
-def converge(pairs, typists, host):
+def converge(pairs, typists):
     """Every chapter: both clients, the server's document and the stored chapter (after settling) agree, and
     every typed token is in it exactly once."""
     from stories import cowrite
@@ -271,34 +268,12 @@ def main():
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(settings.DATABASES["default"]), "REDIS_URL": settings.REDIS_URL,
            "LOG_LEVEL": "WARNING", "SAVES_PER_MINUTE": "1000"}  # fmt: skip
-    log = tempfile.NamedTemporaryFile(prefix="bench-cowrite-", suffix=".log", delete=False)  # noqa: SIM115
-    command = [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(args.workers)]  # fmt: skip
-    serve = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     host = f"127.0.0.1:{port}"
-    try:
-        import httpx
-
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"http://{host}/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or serve.poll() is not None:
-                raise SystemExit(f"the app did not become healthy; see {log.name}")
-            time.sleep(0.5)
+    with serving("cowrite", port, env, ["--workers", str(args.workers)]) as (serve, _log):
         typists, saves, cpu_used, started, typed_until, killed, back, outages = asyncio.run(
             drive(args, pairs, solos, host, serve.pid)
         )
-        divergent, missing, duplicated, unsettled = converge(pairs, typists, host)
-    finally:
-        serve.send_signal(signal.SIGINT)
-        try:
-            serve.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            serve.kill()
+        divergent, missing, duplicated, unsettled = converge(pairs, typists)
 
     from stories.models import Chapter
 

@@ -21,15 +21,11 @@ import asyncio
 import io
 import json
 import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 import zipfile
 from collections import Counter
 
-from common import ROOT, percentile, setup_django, write_result
+from common import percentile, serving, setup_django, write_result
 from load import Stats, Writer, free_port, make_writers, remove_writers
 
 FINISHED = {"done", "failed"}
@@ -239,29 +235,8 @@ def main():
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": database_url(settings.DATABASES["default"]), "REDIS_URL": settings.REDIS_URL,
            "LOG_LEVEL": "WARNING"}  # fmt: skip
-    log = tempfile.NamedTemporaryFile(prefix="bench-hostile-", suffix=".log", delete=False)  # noqa: SIM115
-    serve = subprocess.Popen([sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        import httpx
-
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or serve.poll() is not None:
-                raise SystemExit(f"the app did not become healthy; see {log.name}")
-            time.sleep(0.5)
+    with serving("hostile", port, env) as (_serve, log):
         people, before, during, results, attack_seconds = asyncio.run(drive(args, writers, attackers, base, files))
-    finally:
-        serve.send_signal(signal.SIGINT)
-        try:
-            serve.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            serve.kill()
 
     for row in results:  # what the worker recorded for each upload
         if "upload" in row:

@@ -39,13 +39,12 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from common import ROOT, percentile, sentences, setup_django, write_result
+from common import percentile, sentences, serving, setup_django, write_result
 
 BASE_VERSION_RE = re.compile(r'name="base_version" value="(\d+)"')
 TASK_ID_RE = re.compile(r'ws-connect="/ws/tasks/([0-9a-f-]+)/"')
@@ -664,37 +663,18 @@ def main():
     if args.pgbouncer:
         bouncer, env["DATABASE_URL"] = start_pgbouncer(settings.DATABASES["default"], args.pgbouncer)
         env["DATABASE_BEHIND_POOLER"] = "true"
-    log = tempfile.NamedTemporaryFile(prefix="bench-load-", suffix=".log", delete=False)  # noqa: SIM115
-    command = [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(args.workers)]  # fmt: skip
+    options = ["--workers", str(args.workers)]
     if args.web_processes:
-        command += ["--web-processes", str(args.web_processes)]
-    serve = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        options += ["--web-processes", str(args.web_processes)]
     stats, monitor, run = Stats(), Monitor(params), Run(args)
     try:
-        import httpx
-
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or serve.poll() is not None:
-                raise SystemExit(f"the app did not become healthy; see {log.name}")
-            time.sleep(0.5)
-        people, after = asyncio.run(drive(args, writers, base, stats, monitor, run, settings, serve.pid, model))
-        fresh = fresh_connection_ok(params)
-        lost = final_texts(people)
-        task_ids = [t["task"] for w in people for t in w.tasks]
-        outcomes = task_outcomes(task_ids + ([run.killed_task] if run.killed_task else []), 5)
+        with serving("load", port, env, options) as (serve, log):
+            people, after = asyncio.run(drive(args, writers, base, stats, monitor, run, settings, serve.pid, model))
+            fresh = fresh_connection_ok(params)
+            lost = final_texts(people)
+            task_ids = [t["task"] for w in people for t in w.tasks]
+            outcomes = task_outcomes(task_ids + ([run.killed_task] if run.killed_task else []), 5)
     finally:
-        serve.send_signal(signal.SIGINT)
-        try:
-            serve.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            serve.kill()
         model.stop()
         if bouncer:
             bouncer.terminate()
