@@ -10,10 +10,11 @@ from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from .models import Chapter, Story
-from .sharing import COMMENT, GRANTS, OWN, OWNER, READ, SUGGEST, WRITE, StoryMembership, role_label
+from .sharing import COMMENT, GRANTS, OWN, OWNER, READ, SUGGEST, WRITE, role_label
 
 __all__ = [
-    "COMMENT", "OWN", "READ", "SUGGEST", "WRITE", "get_chapter_for_user", "get_story_for_user", "role_of", "story_for",
+    "COMMENT", "OWN", "READ", "SUGGEST", "WRITE", "chapter_for", "get_chapter_for_user", "get_story_for_user",
+    "story_for",
 ]  # fmt: skip
 
 
@@ -52,15 +53,6 @@ def _member_role(user, story_column):
     return RawSQL(MEMBER_ROLE.format(story=story_column), [user.pk])
 
 
-def role_of(user, story) -> str | None:
-    """The user's role on the story: "owner", a membership role, or None."""
-    if not user.is_authenticated:
-        return None
-    if story.owner_id == user.pk:
-        return OWNER
-    return StoryMembership.objects.filter(story=story, user=user).values_list("role", flat=True).first()
-
-
 def _grant(story, role, need):
     """Attach the role to the story, or raise 404 (or StoryHidden for the owner of a hidden story)."""
     if role is None or need not in GRANTS[role]:
@@ -90,18 +82,21 @@ def story_for(user, pk, need=OWN) -> Story:
 
 
 def get_chapter_for_user(request, story_pk, pk, need=OWN, editor=False) -> Chapter:
+    return chapter_for(request.user, story_pk, pk, need, editor)
+
+
+def chapter_for(user, story_pk, pk, need=OWN, editor=False) -> Chapter:
     """The chapter and its story (with the user's role) in one query: the editor's autosave asks every few
     seconds. With editor=True it also says whether the story is shared (written together) and the chapter has
     comments or open suggestions (chapter.story_shared, chapter.has_review), so the editor skips what it does not
     need."""
-    user = request.user
     chapters = Chapter.objects.select_related("story").filter(story_id=story_pk, pk=pk, story__deleted_at__isnull=True)
     chapters = chapters.annotate(member_role=_member_role(user, "stories_chapter.story_id"))
     if editor:
         chapters = chapters.annotate(story_shared=RawSQL(SHARED, []), has_review=RawSQL(HAS_REVIEW, []))
     chapter = chapters.first()
     if chapter is None:
-        get_story_for_user(request, story_pk, READ)  # a hidden story says why to its owner; else 404
+        story_for(user, story_pk, READ)  # a hidden story says why to its owner; else 404
         raise Http404("No such chapter.")
     story = chapter.story
     _grant(story, OWNER if story.owner_id == user.pk else chapter.member_role, need)

@@ -17,6 +17,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.http import Http404
 from pycrdt import (
     Decoder,
     Encoder,
@@ -31,7 +32,7 @@ from pycrdt import (
 )
 
 from . import cowrite
-from .access import READ, get_chapter_for_user
+from .access import READ, StoryHidden, chapter_for
 from .live import access_group
 
 NOT_FOUND, BAD_MESSAGE, TOO_BIG = 4404, 4400, 4413
@@ -175,10 +176,9 @@ class DraftConsumer(AsyncWebsocketConsumer):
     def authorise(self, story_pk, pk):
         if not self.user.is_authenticated:
             return None
-        request = type("Request", (), {"user": self.user})()
         try:
-            return get_chapter_for_user(request, story_pk, pk, READ)
-        except Exception:  # noqa: BLE001 - 404 or a hidden story: either way, not this user's to open
+            return chapter_for(self.user, story_pk, pk, READ)
+        except (Http404, StoryHidden):  # either way, not this user's to open
             return None
 
 
