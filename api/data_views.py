@@ -10,10 +10,10 @@ from django.utils import timezone
 from pydantic import RootModel
 
 from characters.models import Character
-from stories.access import OWN, READ, WRITE
+from stories.access import OWN, READ, WRITE, stories_open_to
 from stories.models import ChapterConflict, ChapterRevision, Story, WorldEntry
 
-from .http import Conflict, answer, api_view, body, owned, page_of, story_for
+from .http import Conflict, answer, api_view, body, owned, page_of, query, story_for
 from .schema import (
     ROUTES,
     ChapterIn,
@@ -23,6 +23,7 @@ from .schema import (
     CharacterOut,
     CharacterPatch,
     Error,
+    StoriesQuery,
     StoryIn,
     StoryOut,
     StoryPatch,
@@ -38,20 +39,26 @@ def with_totals(stories):
     return stories.annotate(chapter_total=Count("chapters"), words=Sum("chapters__word_count"))
 
 
-def stories_of(user):
-    """The list: the user's own stories (shared ones are reached by id)."""
-    return with_totals(Story.objects.for_user(user))
+def stories_of(user, role="any"):
+    """The list: the user's own stories and those shared with them, each with the user's role."""
+    stories = with_totals(stories_open_to(user).select_related("owner"))
+    if role == "shared":
+        return stories.exclude(owner=user)
+    return stories if role == "any" else stories.filter(role=role)
 
 
 def story_out(story) -> StoryOut:
+    owner = story.owner.display_name or story.owner.email
     return StoryOut(id=story.pk, title=story.title, genre=story.genre, premise=story.premise,
-                    chapters=story.chapter_total, words=story.words or 0, updated_at=story.updated_at)  # fmt: skip
+                    chapters=story.chapter_total, words=story.words or 0, updated_at=story.updated_at,
+                    role=story.role, owner=owner)  # fmt: skip
 
 
 @api_view(["GET", "POST"])
 def stories(request):
     if request.method == "GET":
-        return page_of(request, stories_of(request.user).order_by("-updated_at", "pk"), story_out)
+        role = query(request, StoriesQuery, paged=True).role
+        return page_of(request, stories_of(request.user, role).order_by("-updated_at", "pk"), story_out)
     data = body(request, StoryIn)
     story = Story.objects.create(owner=request.user, **data.model_dump())
     return answer(story_out(stories_of(request.user).get(pk=story.pk)), 201)
@@ -63,7 +70,7 @@ def story(request, story_pk):
     if request.method == "PATCH":
         changes = body(request, StoryPatch).model_dump(exclude_none=True)
         Story.objects.filter(pk=found.pk).update(**changes, updated_at=timezone.now())
-    return answer(story_out(with_totals(Story.objects.filter(pk=found.pk)).get()))
+    return answer(story_out(stories_of(request.user).get(pk=found.pk)))
 
 
 # --- chapters -------------------------------------------------------------------------------------------------------

@@ -145,9 +145,10 @@ def body(request, model: type[BaseModel]) -> BaseModel:
     return valid(model, request_data(request))
 
 
-def query(request, model: type[BaseModel]) -> BaseModel:
-    """The query string as `model` (each parameter once); anything else is a 400 naming each wrong field."""
-    return valid(model, request.GET.dict())
+def query(request, model: type[BaseModel], paged=False) -> BaseModel:
+    """The query string as `model` (each parameter once); anything else is a 400 naming each wrong field. A paged
+    list reads `page` itself (page_of)."""
+    return valid(model, {k: v for k, v in request.GET.items() if not (paged and k == "page")})
 
 
 def valid(model: type[BaseModel], data: dict) -> BaseModel:

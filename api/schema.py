@@ -48,6 +48,9 @@ class StoryIn(In):
 StoryPatch = patch_of(StoryIn, "StoryPatch")
 
 
+StoryRole = Literal["owner", "co_author", "editor", "reader"]
+
+
 class StoryOut(BaseModel):
     id: int
     title: str
@@ -56,6 +59,14 @@ class StoryOut(BaseModel):
     chapters: int
     words: int
     updated_at: datetime
+    role: StoryRole  # yours on this story: owner, co-author, editor or beta reader
+    owner: str  # the owner's name
+
+
+class StoriesQuery(In):
+    role: Literal["any", "shared", "owner", "co_author", "editor", "reader"] = Field(
+        "any", description="Only the stories where you have this role (shared: every role but owner)"
+    )
 
 
 class ChapterIn(In):
@@ -328,7 +339,8 @@ PAGE_SIZE = 50
 
 # method, path, summary, body, answer (a model, "page" of a model, or "task"), what the answer is
 ROUTES = [
-    ("get", "/api/stories", "Your stories, most recently changed first", None, ("page", StoryOut)),
+    ("get", "/api/stories", "Your stories and those shared with you, most recently changed first", StoriesQuery,
+     ("page", StoryOut)),
     ("post", "/api/stories", "Create a story", StoryIn, StoryOut),
     ("get", "/api/stories/{story_id}", "A story", None, StoryOut),
     ("patch", "/api/stories/{story_id}", "Change a story's title, genre or premise", StoryPatch, StoryOut),

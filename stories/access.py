@@ -6,15 +6,16 @@ Anyone without that right gets a 404 (a collaborator who may read but not act ge
 is shown, what they may not is never reachable). The story comes back with `story.role` and `story.can`.
 """
 
+from django.db.models import Case, Q, Value, When
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from .models import Chapter, Story
-from .sharing import COMMENT, GRANTS, OWN, OWNER, READ, SUGGEST, WRITE, role_label
+from .sharing import COMMENT, GRANTS, OWN, OWNER, READ, SUGGEST, WRITE, StoryMembership, role_label
 
 __all__ = [
     "COMMENT", "OWN", "READ", "SUGGEST", "WRITE", "chapter_for", "get_chapter_for_user", "get_story_for_user",
-    "story_for",
+    "stories_open_to", "story_for",
 ]  # fmt: skip
 
 
@@ -63,6 +64,16 @@ def _grant(story, role, need):
         raise Http404("No such story.")
     story.role, story.can = role, Can(role)
     return story
+
+
+def stories_open_to(user):
+    """Every story the user may open, their own and those shared with them (not hidden, not in the trash), each
+    with `role` ("owner", "co_author", "editor" or "reader")."""
+    shared = StoryMembership.objects.filter(user=user).values("story_id")
+    return (
+        Story.objects.filter(Q(owner=user) | Q(pk__in=shared), deleted_at__isnull=True, is_flagged=False)
+        .annotate(role=Case(When(owner=user, then=Value(OWNER)), default=_member_role(user, "stories_story.id")))
+    )  # fmt: skip
 
 
 def get_story_for_user(request, pk, need=OWN) -> Story:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from api.models import ApiToken
 from characters.models import Character
 from generation.models import GenerationTask
-from stories.models import Chapter, Story
+from stories.models import Chapter, Role, Story, StoryMembership
 from tests.concurrency import at_once
 from tests.factories import make_chapter, make_character, make_story
 
@@ -92,6 +92,33 @@ def test_another_writer_gets_404_everywhere(api, other_api, user):
         assert other_api.patch(url, {"title": "Theirs"}, content_type="application/json").status_code in (404, 405)
     assert other_api.get("/api/stories").json()["count"] == 0
     assert Story.objects.get(pk=story.pk).title == story.title and Client().get("/api/stories").status_code == 401
+
+
+def test_stories_shared_with_the_caller_are_listed_with_their_role(api, other_api, user, other_user):
+    mine = make_story(user, title="Mine")
+    theirs = make_story(other_user, title="Theirs")
+    make_chapter(theirs, title="One", content="Four words are here.")
+    StoryMembership.objects.create(story=theirs, user=user, role=Role.EDITOR)
+    hidden = make_story(other_user, title="Hidden", is_flagged=True)
+    StoryMembership.objects.create(story=hidden, user=user, role=Role.CO_AUTHOR)
+    make_story(other_user, title="Not shared")
+
+    listed = {s["title"]: s for s in api.get("/api/stories").json()["results"]}
+    assert set(listed) == {"Mine", "Theirs"}
+    assert (listed["Mine"]["role"], listed["Theirs"]["role"], listed["Theirs"]["words"]) == ("owner", "editor", 4)
+    assert listed["Theirs"]["owner"] == (other_user.display_name or other_user.email)
+    assert [s["id"] for s in api.get("/api/stories?role=shared").json()["results"]] == [theirs.pk]
+    assert [s["id"] for s in api.get("/api/stories?role=owner&page=1").json()["results"]] == [mine.pk]
+    assert api.get("/api/stories?role=co_author").json()["count"] == 0
+    assert api.get(f"/api/stories/{theirs.pk}").json()["role"] == "editor"
+    bad = api.get("/api/stories?role=boss")
+    assert bad.status_code == 400 and set(bad.json()["fields"]) == {"role"}
+    # The owner sees each story once, however many people share it.
+    StoryMembership.objects.create(story=mine, user=other_user, role=Role.READER)
+    assert api.get("/api/stories").json()["count"] == 2
+    assert {s["title"]: s["role"] for s in other_api.get("/api/stories").json()["results"]} == {
+        "Theirs": "owner", "Not shared": "owner", "Mine": "reader",
+    }  # fmt: skip
 
 
 def test_the_openapi_document_describes_every_route_and_the_docs_page_shows_it(client):
