@@ -2,11 +2,12 @@
 
 The archive is a zip of `backup.json`, `chapters/<n>.jsonl` and `images/`: backup.json holds the story and its
 settings, each chapter's title and settings, the cast (whole profiles, portrait seeds, roles), their relationships,
-the world with its lorebook keys, the story bible (the fact ledger with the writer's corrections, ignored findings)
-and every picture's details; each chapter's file holds its text, then every revision (text, source, note, time),
-one JSON line each, so a long history is read a line at a time. Database ids never appear (objects refer to each
-other by their place in the document), so a restored story backs up to the same archive. Memory, generation
-history and thumbnails are rebuilt, not stored.
+the world with its lorebook keys, the story bible (the fact ledger with the writer's corrections, ignored findings),
+every picture's details, the comments and suggestions on its chapters and the people it was shared with; each
+chapter's file holds its text, then every revision (text, source, note, time), one JSON line each, so a long
+history is read a line at a time. Database ids never appear (objects refer to each other by their place in the
+document), so a restored story backs up to the same archive. Memory, generation history and thumbnails are
+rebuilt, not stored.
 
 Restoring reads the archive in the sandbox (interop/backup_reader.py: every size and reference bounded and
 checked), cleans its pictures in sandboxed batches, checks every value against the models, then creates
@@ -35,7 +36,16 @@ from core import sandbox, uploads
 from core.queues import enqueue_after_commit
 from pictures.images import CleanImage
 from pictures.models import Picture
-from stories.models import Chapter, ChapterRevision, Story, WorldEntry, validate_generation_settings
+from stories.models import (
+    Chapter,
+    ChapterRevision,
+    Comment,
+    Story,
+    Suggestion,
+    WorldEntry,
+    validate_generation_settings,
+)
+from stories.sharing import role_label
 
 from . import archives
 from .backup_reader import ACCOUNT_FORMAT, FORMAT, VERSION, BackupError
@@ -55,6 +65,7 @@ FACT_FIELDS = ["subject", "subject_kind", "attribute", "aspect", "value", "is_ch
                "status", "model"]  # fmt: skip
 PICTURE_FIELDS = ["kind", "status", "source", "caption", "prompt", "negative_prompt", "seed", "service"]
 REVISION_FIELDS = ["title", "content", "word_count", "version", "source", "note"]
+ANCHOR_FIELDS = ["quote", "prefix", "suffix", "start"]
 
 
 # --- writing -------------------------------------------------------------------------------------------------------
@@ -115,8 +126,34 @@ def write(story, out) -> None:
                           "verdict": p.verdict, "quote": p.quote, "dismissed": p.dismissed}
                          for p in StoryPattern.objects.filter(story=story).order_by("pk")],
             "pictures": picture_docs,
+            **review_docs(story, chapter_index),
         }  # fmt: skip
         archive.writestr("backup.json", json.dumps(doc, ensure_ascii=False, indent=1))
+
+
+def review_docs(story, chapter_index: dict) -> dict:
+    """The people the story is shared with, and the comments (with replies) and suggestions on its chapters; who
+    wrote each is kept as a name (the people of one server are not another's)."""
+    people = story.memberships.select_related("user").order_by("created_at", "pk")
+    comments = Comment.objects.filter(chapter__story=story, parent__isnull=True).select_related("author")
+    replies = Comment.objects.filter(chapter__story=story, parent__isnull=False).select_related("author")
+    by_thread: dict = {}
+    for reply in replies.order_by("created_at", "pk"):
+        by_thread.setdefault(reply.parent_id, []).append(
+            {"body": reply.body, "by": reply.by, "created_at": stamp(reply.created_at)}
+        )
+    suggestions = Suggestion.objects.filter(chapter__story=story).select_related("author")
+    return {
+        "people": [{"email": m.user.email, "name": m.user.display_name, "role": m.role} for m in people],
+        "comments": [{**{f: getattr(c, f) for f in ANCHOR_FIELDS}, "chapter": chapter_index[c.chapter_id],
+                      "body": c.body, "by": c.by, "created_at": stamp(c.created_at),
+                      "resolved_at": stamp(c.resolved_at), "replies": by_thread.get(c.pk, [])}
+                     for c in comments.order_by("created_at", "pk")],
+        "suggestions": [{**{f: getattr(s, f) for f in ANCHOR_FIELDS}, "chapter": chapter_index[s.chapter_id],
+                         "replacement": s.replacement, "note": s.note, "status": s.status, "by": s.by,
+                         "created_at": stamp(s.created_at), "decided_at": stamp(s.decided_at)}
+                        for s in suggestions.order_by("created_at", "pk")],
+    }  # fmt: skip
 
 
 def json_line(value: dict) -> bytes:
@@ -265,13 +302,20 @@ class Restoring:
         self.user, self.read, self.cleaned = user, read, cleaned
         self.pictures: list[Picture] = []
         self.left_out = 0
+        self.shared: list[tuple[str, list[dict]]] = []  # stories that were shared, and with whom
 
     def notes(self) -> list[str]:
-        if not self.left_out:
-            return []
-        many = self.left_out != 1
-        return [f"{self.left_out} portrait{'s' if many else ''} of someone no longer in the cast could not be "
-                f"placed and {'were' if many else 'was'} left out."]  # fmt: skip
+        notes = []
+        if self.left_out:
+            many = self.left_out != 1
+            notes.append(f"{self.left_out} portrait{'s' if many else ''} of someone no longer in the cast could not "
+                         f"be placed and {'were' if many else 'was'} left out.")  # fmt: skip
+        for title, people in self.shared:
+            listed = ", ".join(f"{p['name'] or p['email']} ({role_label(p['role']).lower()})" for p in people[:10])
+            more = f" and {len(people) - 10} more" if len(people) > 10 else ""
+            notes.append(f"“{title}” was shared with {listed}{more}: invite them again from its People page to "
+                         "share this copy.")  # fmt: skip
+        return notes
 
     def remove_files(self):
         for picture in self.pictures:
@@ -334,7 +378,35 @@ class Restoring:
                         exclude=["story", "chapter"]).save()  # fmt: skip
         for p in doc["pictures"]:
             self.picture(story, chapters, people, p)
+        self.review(doc, chapters)
+        if doc.get("people"):
+            self.shared.append((story.title, doc["people"]))
         return story
+
+    def review(self, doc: dict, chapters: list[Chapter]):
+        """Comments, replies and suggestions, each the restorer's with the name of whoever wrote it. Membership is
+        not restored: sharing this copy is the restorer's choice (the notes name who had it)."""
+
+        def made(model, fields: dict, created_at, **times):
+            item = checked(model(author=self.user, **fields), exclude=["chapter", "author", "parent"])
+            item.save()
+            model.objects.filter(pk=item.pk).update(created_at=when(created_at), **times)
+            return item
+
+        for c in doc.get("comments", []):
+            anchor = {f: c[f] for f in ANCHOR_FIELDS}
+            chapter = chapters[c["chapter"]]
+            resolved = {"resolved_at": when(c["resolved_at"])} if c["resolved_at"] else {}
+            thread = made(Comment, {"chapter": chapter, **anchor, "body": c["body"], "written_by": c["by"]},
+                          c["created_at"], **resolved)  # fmt: skip
+            for r in c["replies"]:
+                made(Comment, {"chapter": chapter, "parent": thread, **anchor, "body": r["body"],
+                               "written_by": r["by"]}, r["created_at"])  # fmt: skip
+        for s in doc.get("suggestions", []):
+            fields = {f: s[f] for f in (*ANCHOR_FIELDS, "replacement", "note", "status")}
+            decided = {"decided_at": when(s["decided_at"])} if s["decided_at"] else {}
+            made(Suggestion, {"chapter": chapters[s["chapter"]], **fields, "written_by": s["by"]}, s["created_at"],
+                 **decided)  # fmt: skip
 
     def chapter(self, story, order: int, meta: dict, lines_file: str) -> Chapter:
         with open(self.read.file(lines_file), encoding="utf-8") as lines:

@@ -161,6 +161,41 @@ class Picture(Doc):
     accepted_at: Stamp = None
 
 
+class Anchored(Doc):
+    chapter: Count
+    quote: Text = ""
+    prefix: Annotated[str, Field(max_length=64)] = ""
+    suffix: Annotated[str, Field(max_length=64)] = ""
+    start: Count = 0
+    by: Annotated[str, Field(max_length=200)] = ""
+    created_at: Stamp = None
+
+
+class Reply(Doc):
+    body: Text
+    by: Annotated[str, Field(max_length=200)] = ""
+    created_at: Stamp = None
+
+
+class Comment(Anchored):
+    body: Text
+    resolved_at: Stamp = None
+    replies: Annotated[list[Reply], Field(max_length=1000)] = []
+
+
+class Suggestion(Anchored):
+    replacement: Text = ""
+    note: Short = ""
+    status: Literal["open", "accepted", "rejected"] = "open"
+    decided_at: Stamp = None
+
+
+class Collaborator(Doc):
+    email: Annotated[str, Field(max_length=254)]
+    name: Short = ""
+    role: Literal["co_author", "editor", "reader"]
+
+
 class StoryMeta(Doc):
     title: Short
     genre: Short = ""
@@ -182,6 +217,9 @@ class Story(Doc):
     ignored_findings: list[Ignored] = []
     patterns: list[Pattern] = []
     pictures: list[Picture] = []
+    people: Annotated[list[Collaborator], Field(max_length=100)] = []
+    comments: list[Comment] = []
+    suggestions: list[Suggestion] = []
 
     @model_validator(mode="after")
     def references_hold(self):
@@ -192,6 +230,8 @@ class Story(Doc):
             raise ValueError("a fact belongs to a chapter that is not in the backup")
         if any(p.chapter is not None and p.chapter >= chapters for p in self.patterns):
             raise ValueError("a pattern belongs to a chapter that is not in the backup")
+        if any(c.chapter >= chapters for c in [*self.comments, *self.suggestions]):
+            raise ValueError("a comment or suggestion belongs to a chapter that is not in the backup")
         for p in self.pictures:
             if (p.chapter is not None and p.chapter >= chapters) or (p.character is not None and p.character >= people):
                 raise ValueError("a picture belongs to a chapter or person that is not in the backup")
@@ -313,7 +353,9 @@ class Reading:
         story = _parsed(Story, raw, "its backup.json")
         del raw
         self.budget.count(sum(map(len, (story.chapters, story.cast, story.relationships, story.world, story.facts,
-                                        story.ignored_findings, story.pictures))))  # fmt: skip
+                                        story.ignored_findings, story.pictures, story.comments,
+                                        story.suggestions))))  # fmt: skip
+        self.budget.count(sum(len(c.replies) for c in story.comments))
         chapters = [self.chapter(reader, chapter, f"{prefix}-c{n}") for n, chapter in enumerate(story.chapters)]
         pictures = []
         for n, picture in enumerate(story.pictures):

@@ -25,9 +25,16 @@ class Anchored(models.Model):
     suffix = models.CharField(max_length=64, blank=True)
     start = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The name a backup gave for whoever wrote it: a restored story's comments belong to the one who restored it
+    # (the people of another server are not this server's), and still say who wrote them.
+    written_by = models.CharField(max_length=200, blank=True)
 
     class Meta:
         abstract = True
+
+    @property
+    def by(self) -> str:
+        return self.written_by or self.author.display_name or self.author.email
 
     @property
     def anchor(self) -> Anchor:

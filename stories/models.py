@@ -473,7 +473,7 @@ class Chapter(models.Model):
     def accept_suggestion(self, suggestion, by) -> "Chapter":
         """Apply a suggestion's replacement to the chapter as it is now, as a save (its revision says whose
         suggestion it was), and mark it accepted. Raises ValueError when the quoted passage is no longer there."""
-        who = suggestion.author.display_name or suggestion.author.email
+        who = suggestion.by
         for _attempt in range(3):  # an autosave may land between reading and saving: read again
             current = Chapter.objects.only("story_id", "title", "content", "version").get(pk=self.pk)
             found = suggestion.found_in(current.content)

@@ -14,9 +14,9 @@ from agents.models import Fact, IgnoredFinding, StoryPattern
 from characters.models import Character
 from core.models import Upload
 from pictures.models import Picture
-from stories.models import Story
+from stories.models import Comment, Role, Story, StoryMembership, Suggestion
 from storyassistant.management.demo_story import create_demo_story
-from tests.factories import make_character, make_story, send_file
+from tests.factories import make_character, make_story, make_user, send_file
 from tests.image_servers import png
 from tests.responses import streamed_body
 
@@ -85,6 +85,65 @@ def test_backup_restore_backup_gives_the_same_story(writer_client, full_story, o
     assert Character.objects.filter(owner=other_user).count() == 3
     assert restored.chapters.first().revisions.count() == 2  # the history, not a new "restored" revision
     assert restored.patterns.get(key="love-triangle").dismissed  # the writer's dismissal holds
+
+
+def test_comments_suggestions_and_the_people_a_story_was_shared_with_are_kept(writer_client, user, other_user):
+    story = create_demo_story(user)
+    first, second = story.chapters.order_by("order")[:2]
+    StoryMembership.objects.create(story=story, user=other_user, role=Role.EDITOR)
+    quote = first.content[10:40]
+    anchor = {"quote": quote, "prefix": first.content[:10], "suffix": first.content[40:104], "start": 10}
+    thread = Comment.objects.create(chapter=first, author=other_user, body="Is this right?", **anchor)
+    Comment.objects.create(chapter=first, parent=thread, author=user, body="Yes.", **anchor)
+    Comment.objects.create(chapter=second, author=user, body="Done.", resolved_at=thread.created_at, quote="x")
+    open_one = Suggestion.objects.create(chapter=first, author=other_user, replacement="Better words", **anchor)
+    Suggestion.objects.create(chapter=second, author=other_user, replacement="No", status="rejected",
+                              decided_at=thread.created_at, quote="y")  # fmt: skip
+
+    document, files = backup_of(writer_client, story)
+    assert document["people"] == [{"email": other_user.email, "name": other_user.display_name, "role": "editor"}]
+    assert [(c["chapter"], c["body"], len(c["replies"])) for c in document["comments"]] == [
+        (0, "Is this right?", 1), (1, "Done.", 0)]  # fmt: skip
+    name_of = {person.pk: person.display_name or person.email for person in (user, other_user)}
+    assert (document["comments"][0]["by"], document["comments"][0]["replies"][0]["by"]) == (
+        name_of[other_user.pk], name_of[user.pk])  # fmt: skip
+    assert document["suggestions"][0]["by"] == open_one.by == name_of[other_user.pk]
+    assert [(s["chapter"], s["status"]) for s in document["suggestions"]] == [(0, "open"), (1, "rejected")]
+
+    # Restored by someone on another server: the comments are theirs, signed with the names they had.
+    third = make_user("restorer@example.com")
+    restorer = Client()
+    restorer.force_login(third)
+    page = restore(restorer, zip_of({"backup.json": json.dumps(document), **files}), "shared.zip")
+    restored = Story.objects.get(owner=third)
+    assert not restored.memberships.exists()  # sharing this copy is the restorer's choice
+    assert page["Location"] == restored.get_absolute_url()
+    note = Upload.objects.latest("created_at").message
+    assert f"shared with {other_user.email} (editor): invite them again from its People page" in note
+    comment = Comment.objects.get(chapter__story=restored, body="Is this right?")
+    assert (comment.author, comment.by, comment.quote) == (third, document["comments"][0]["by"], quote)
+    suggestion = Suggestion.objects.get(chapter__story=restored, status="open")
+    assert suggestion.by == document["suggestions"][0]["by"] and suggestion.replacement == "Better words"
+
+    again, _ = backup_of(restorer, restored)
+    assert (again["comments"], again["suggestions"], again["people"]) == (
+        document["comments"],
+        document["suggestions"],
+        [],
+    )
+    # The restorer decides on the suggestion as on any other.
+    chapter = restored.chapters.order_by("order").first()
+    chapter.accept_suggestion(suggestion, third)
+    assert "Better words" in restored.chapters.order_by("order").first().content
+
+
+def test_a_comment_on_a_chapter_that_is_not_there_is_refused(writer_client, user):
+    story = create_demo_story(user)
+    document, files = backup_of(writer_client, story)
+    document["comments"] = [{"chapter": 9, "body": "Lost", "quote": "x"}]
+    page = restore(writer_client, zip_of({"backup.json": json.dumps(document), **files})).content.decode()
+    assert "a comment or suggestion belongs to a chapter that is not in the backup" in page
+    assert Story.objects.filter(owner=user).count() == 1
 
 
 def test_a_bad_backup_changes_nothing(writer_client, full_story, user):
