@@ -12,7 +12,10 @@ reconnect (the handshake's second step).
 
 import asyncio
 import json
+import logging
+import time
 
+from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -30,12 +33,19 @@ from pycrdt import (
     merge_updates,
     write_var_uint,
 )
+from redis.exceptions import RedisError
 
-from . import cowrite
+from . import cowrite, presence
 from .access import READ, StoryHidden, chapter_for
 from .live import access_group
 
+logger = logging.getLogger(__name__)
+
 NOT_FOUND, BAD_MESSAGE, TOO_BIG = 4404, 4400, 4413
+# Beside y-websocket's sync (0) and awareness (1): news about the story as JSON (static/js/cowrite.src.js reads it):
+# {"presence": [{"user", "name", "chapter"}, ...]} when someone opens or leaves a chapter of the story, and
+# {"review": true} when the chapter's comments or suggestions change.
+STORY_NEWS = 100
 
 
 class DraftConsumer(AsyncWebsocketConsumer):
@@ -57,12 +67,14 @@ class DraftConsumer(AsyncWebsocketConsumer):
         if chapter is None:
             await self.close(code=NOT_FOUND)
             return
-        self.chapter_id, self.writes = chapter.pk, chapter.story.can.write
+        self.chapter_id, self.story_id, self.writes = chapter.pk, chapter.story_id, chapter.story.can.write
         self.group, self.access = cowrite.draft_group(chapter.pk), access_group(chapter.story_id, self.user.pk)
+        self.story_group = cowrite.story_group(chapter.story_id)
         self.pending, self.flushing, self.settling, self.awareness_clients = [], None, None, {}
+        self.open, self.people, self.heartbeat = False, None, time.monotonic()
         # Join before loading: an update stored after the load is then certainly forwarded to this editor.
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.channel_layer.group_add(self.access, self.channel_name)
+        for group in (self.group, self.access, self.story_group):
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         self.open = True
         self.state = await database_sync_to_async(cowrite.open_draft)(self.chapter_id)
@@ -70,6 +82,7 @@ class DraftConsumer(AsyncWebsocketConsumer):
         # The server's step 1: the browser answers with whatever the server lacks (edits made while offline).
         await self.send(bytes_data=sync_message(YSyncMessageType.SYNC_STEP1, get_state(self.state)))
         await self.to_group("draft.joined", b"")  # the others send on what they have not stored yet
+        await self.presence_changed(presence.arrive, self.story_id, self.channel_name, self.user, self.chapter_id)
 
     async def disconnect(self, code):
         if not hasattr(self, "group"):
@@ -82,8 +95,9 @@ class DraftConsumer(AsyncWebsocketConsumer):
             await database_sync_to_async(cowrite.settle)(self.chapter_id)
         if self.awareness_clients:  # the others stop showing this editor's caret at once
             await self.to_group("draft.awareness", create_awareness_message(removal(self.awareness_clients)))
-        await self.channel_layer.group_discard(self.group, self.channel_name)
-        await self.channel_layer.group_discard(self.access, self.channel_name)
+        for group in (self.group, self.access, self.story_group):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.presence_changed(presence.leave, self.story_id, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
         if not bytes_data:
@@ -105,6 +119,10 @@ class DraftConsumer(AsyncWebsocketConsumer):
         if step == YSyncMessageType.SYNC_STEP1:  # the browser's state: answer with what it lacks
             if self.resyncs:  # a periodic resync: what is stored now, so an update lost on the way is sent again
                 self.state = await database_sync_to_async(cowrite.open_draft)(self.chapter_id)
+                if time.monotonic() - self.heartbeat > presence.HEARTBEAT_SECONDS:
+                    self.heartbeat = time.monotonic()  # still here (and anyone gone silent is dropped)
+                    args = (self.story_id, self.channel_name, self.user, self.chapter_id)
+                    await self.presence_changed(presence.arrive, *args, only_if_new=True)
             self.resyncs += 1
             self.state = merge_updates(self.state, *self.pending) if self.pending else self.state
             await self.send(bytes_data=sync_message(YSyncMessageType.SYNC_STEP2, get_update(self.state, payload)))
@@ -158,6 +176,26 @@ class DraftConsumer(AsyncWebsocketConsumer):
         if event["sender"] != self.channel_name:
             await self.send(bytes_data=event["data"])
 
+    async def presence_changed(self, change, *args, only_if_new=False):
+        """Make the change to the story's presence and tell every open chapter of the story who is where now.
+        Best effort: presence is a courtesy, and the next change or heartbeat sends it again."""
+        try:
+            people = await sync_to_async(change, thread_sensitive=False)(*args)
+        except (RedisError, OSError):
+            logger.warning("presence in story %s not updated", self.story_id, exc_info=True)
+            return
+        if not (only_if_new and people == self.people):
+            await self.channel_layer.group_send(self.story_group, {"type": "story.presence", "people": people})
+
+    async def story_presence(self, event):
+        self.people = event["people"]
+        if self.open:
+            await self.send(bytes_data=story_news({"presence": self.people}))
+
+    async def draft_review(self, event):
+        if event["by"] != str(self.user.pk):
+            await self.send(bytes_data=story_news({"review": True}))
+
     async def access_revoked(self, event):
         await self.close(code=NOT_FOUND)
 
@@ -180,6 +218,11 @@ class DraftConsumer(AsyncWebsocketConsumer):
             return chapter_for(self.user, story_pk, pk, READ)
         except (Http404, StoryHidden):  # either way, not this user's to open
             return None
+
+
+def story_news(news: dict) -> bytes:
+    payload = json.dumps(news).encode()
+    return bytes([STORY_NEWS]) + write_var_uint(len(payload)) + payload
 
 
 def sync_message(step: int, payload: bytes) -> bytes:

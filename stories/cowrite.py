@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from pycrdt import Doc, Text, merge_updates
+from redis.exceptions import RedisError
 
 from .anchors import CONTEXT_CHARS, HERE, Anchor, locate
 from .models import Chapter, ChapterConflict, ChapterRevision
@@ -80,6 +81,22 @@ def settle_forgotten(quiet_seconds: int = 10, limit: int = 100) -> int:
         settle(chapter_id)
         done += 1
     return done
+
+
+def story_group(story_id) -> str:
+    return f"story.{story_id}"
+
+
+def tell_review(chapter_id: int, by):
+    """The chapter's comments or suggestions changed: its open pages reload their review panel (all but the
+    page of `by`, who made the change and sees it already). Best effort: a page that misses it shows the change
+    at its next reload."""
+    try:
+        async_to_sync(get_channel_layer("drafts").group_send)(
+            draft_group(chapter_id), {"type": "draft.review", "by": str(by), "sender": ""}
+        )
+    except (RedisError, OSError):
+        logger.warning("could not tell chapter %s's open pages that its review changed", chapter_id, exc_info=True)
 
 
 def broadcast(chapter_id: int, update: bytes):

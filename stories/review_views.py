@@ -5,6 +5,7 @@ from dataclasses import asdict
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -13,6 +14,7 @@ from core.http import text_param
 from core.ratelimit import limit
 from core.refusals import refusal
 
+from . import cowrite
 from .access import COMMENT, READ, SUGGEST, WRITE, get_chapter_for_user
 from .anchors import CONTEXT_CHARS, QUOTE_MAX_CHARS, Anchor
 from .feedback import (
@@ -42,6 +44,8 @@ def review_context(chapter, user) -> dict:
 
 
 def _panel(request, chapter, status=200):
+    """After a change: the panel again, and the chapter's other open pages are told to reload theirs."""
+    transaction.on_commit(lambda: cowrite.tell_review(chapter.pk, request.user.pk))
     if not request.htmx:
         return redirect(chapter)
     return render(request, "stories/_review.html", review_context(chapter, request.user), status=status)

@@ -19,6 +19,7 @@ from pycrdt import (
 )
 
 TEXT = "text"
+STORY_NEWS = 100  # the server's news about the story (who is where, review changes) as JSON
 
 
 class YClient:
@@ -30,6 +31,8 @@ class YClient:
         self.name = name
         self.synced = asyncio.Event()
         self.peers: dict[int, dict] = {}  # awareness states of the others, by client id
+        self.presence: list[dict] | None = None  # who is in which chapter of the story
+        self.reviews = 0  # how often the server said the chapter's comments or suggestions changed
         self.on_update = None  # called with the text after each remote update
         self.closed_with = None
         self.socket = None
@@ -95,6 +98,11 @@ class YClient:
                 self.synced.set()
             if self.on_update is not None and message[1] != YSyncMessageType.SYNC_STEP1:
                 self.on_update(str(self.text))
+        elif kind == STORY_NEWS:
+            news = json.loads(Decoder(message[1:]).read_message())
+            if "presence" in news:
+                self.presence = news["presence"]
+            self.reviews += bool(news.get("review"))
         elif kind == YMessageType.AWARENESS:
             decoder = Decoder(Decoder(message[1:]).read_message())
             for _ in range(decoder.read_var_uint()):

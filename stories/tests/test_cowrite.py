@@ -3,13 +3,14 @@ handshake, updates and presence between two writers, roles, settling into the ch
 made elsewhere brought in, and a removed collaborator cut off at once."""
 
 import asyncio
+import json
 import time
 
 import pytest
 import websockets
 from django.test import Client
 
-from stories import cowrite
+from stories import cowrite, presence
 from stories.models import Chapter, ChapterRevision, DraftUpdate, Role, SharedDraft, StoryMembership
 from tests.factories import make_chapter, make_story, make_user
 from tests.yclient import YClient
@@ -98,6 +99,73 @@ def test_readers_see_the_text_live_but_cannot_change_it(web_server, pair, user):
         await fresh.connect()
         assert str(fresh) == "Mara walked to the pier. Rain."
         await fresh.close()
+
+    asyncio.run(run())
+
+
+def test_everyone_in_the_story_sees_who_is_in_which_chapter(web_server, pair, user):
+    story, chapter, partner = pair
+    other_chapter = make_chapter(story, title="Two", content="Later.")
+    reader = make_user("reader@example.com", display_name="Rhea")
+    StoryMembership.objects.create(story=story, user=reader, role=Role.READER)
+    sessions = {who: session_of(who) for who in (user, reader, partner)}
+    stranger_story = make_story(make_user("elsewhere@example.com"))
+
+    def where(client):
+        return {(p["name"], p["chapter"]) for p in client.presence or []}
+
+    async def run():
+        writer = YClient(web_server, story.pk, chapter.pk, sessions[user])
+        await writer.connect()
+        await until(lambda: where(writer) == {(str(user), chapter.pk)})
+        watching = YClient(web_server, story.pk, other_chapter.pk, sessions[reader])
+        await watching.connect()
+        both = {(str(user), chapter.pk), ("Rhea", other_chapter.pk)}
+        await until(lambda: where(writer) == both and where(watching) == both)
+        second_tab = YClient(web_server, story.pk, other_chapter.pk, sessions[reader])
+        await second_tab.connect()
+        await until(lambda: where(second_tab) == both)  # one person in one chapter shows once
+        await second_tab.close()
+        await watching.close()
+        await until(lambda: where(writer) == {(str(user), chapter.pk)})
+        await writer.close()
+
+    asyncio.run(run())
+    assert presence.here(story.pk) == [] and presence.here(stranger_story.pk) == []
+
+
+def test_a_connection_that_went_silent_drops_out_of_presence(pair, user):
+    story, chapter, _ = pair
+    presence.arrive(story.pk, "gone-process", user, chapter.pk)
+    stored = presence._redis().hget(presence._key(story.pk), "gone-process")
+    old = {**json.loads(stored), "at": time.time() - presence.STALE_SECONDS - 1}
+    presence._redis().hset(presence._key(story.pk), "gone-process", json.dumps(old))
+    assert presence.here(story.pk) == []
+    assert not presence._redis().hexists(presence._key(story.pk), "gone-process")  # removed on the way
+
+
+def test_a_comment_reaches_the_other_open_pages_of_the_chapter(web_server, pair, user):
+    story, chapter, partner = pair
+    sessions = {who: session_of(who) for who in (user, partner)}
+    commenter = Client()
+    commenter.force_login(partner)
+
+    async def run():
+        mine = YClient(web_server, story.pk, chapter.pk, sessions[user])
+        theirs = YClient(web_server, story.pk, chapter.pk, sessions[partner])
+        await mine.connect()
+        await theirs.connect()
+        response = await asyncio.to_thread(
+            commenter.post, f"/stories/{story.pk}/chapters/{chapter.pk}/comments/",
+            {"quote": "the pier", "prefix": "Mara walked to ", "suffix": ".", "start": "15", "body": "Which pier?"},
+            headers={"HX-Request": "true"},
+        )  # fmt: skip
+        assert response.status_code == 201
+        await until(lambda: mine.reviews == 1)
+        await asyncio.sleep(0.3)
+        assert theirs.reviews == 0  # the one who commented sees it already
+        await mine.close()
+        await theirs.close()
 
     asyncio.run(run())
 

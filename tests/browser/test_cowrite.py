@@ -1,5 +1,6 @@
 """Writing together in two browsers: each sees the other's typing and caret, the text settles into the chapter
-through a real worker, and a beta reader's comment on a passage appears for the owner."""
+through a real worker, and a beta reader's comment on a passage appears for the owner at once; the chapter list
+shows who is in which chapter."""
 
 import pytest
 from playwright.sync_api import expect
@@ -16,6 +17,7 @@ def test_two_writers_type_into_one_chapter_at_once(web_page, start_worker, scree
     reader = make_user("reader@example.com", display_name="Beta")
     story = make_story(owner, title="Two Hands")
     chapter = make_chapter(story, title="Harbour", content="The boats came in at dusk.")
+    open_sea = make_chapter(story, title="Open Sea", content="Nothing but water.")
     StoryMembership.objects.create(story=story, user=partner, role=Role.CO_AUTHOR)
     StoryMembership.objects.create(story=story, user=reader, role=Role.READER)
     start_worker()
@@ -66,9 +68,18 @@ def test_two_writers_type_into_one_chapter_at_once(web_page, start_worker, scree
     beta.click("[data-review-form] button.primary")
     expect(beta.locator("#review-panel")).to_contain_text("Which gulls?")
     assert Comment.objects.get().quote == "Gulls cried"
+    # The owner's open page shows it without reloading.
+    expect(ines.locator("#review-panel")).to_contain_text("Which gulls? Name the bird.")
+
+    # The chapter list shows who is in which chapter, and follows them.
+    harbour = ines.locator(f".chapter-item[data-id='{chapter.pk}'] [data-chapter-presence]")
+    expect(harbour).to_have_attribute("aria-label", "Beta, Tomas here")
+    tomas.goto(f"/stories/{story.pk}/chapters/{open_sea.pk}/")
+    expect(ines.locator(f".chapter-item[data-id='{open_sea.pk}'] [data-chapter-presence]")).to_contain_text("T")
+    expect(harbour).to_have_attribute("aria-label", "Beta here")
+    screenshot(ines, "cowrite-who-is-where")
 
     ines.reload()
-    expect(ines.locator("#review-panel")).to_contain_text("Which gulls? Name the bird.")
     expect(ines.locator("[data-notifications]")).to_contain_text("1")
     ines.locator("[data-comment]").first.click()
     selected = ines.evaluate(

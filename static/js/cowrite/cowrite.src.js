@@ -1,10 +1,15 @@
 // Writing a chapter together. The editor's textarea is bound to the chapter's Yjs document (y-textarea); the
 // document syncs with the server over the y-websocket protocol (stories/consumers.py), which stores it and saves it
 // as the chapter's text with a revision when the typing pauses. Presence: each editor's name, colour and caret.
-// Until the first sync the textarea is read-only, so nothing typed can be lost or doubled.
+// Until the first sync the textarea is read-only, so nothing typed can be lost or doubled. The same socket brings
+// news about the story: who is in which of its chapters (shown in the chapter list) and when this chapter's
+// comments or suggestions changed (the review panel reloads).
 import * as Y from "yjs";
 import { WebsocketProvider } from "y-websocket";
 import { TextAreaBinding } from "y-textarea";
+import * as decoding from "lib0/decoding";
+
+const STORY_NEWS = 100; // stories/consumers.py
 
 const form = document.querySelector("[data-cowrite]");
 if (form) start(form);
@@ -81,4 +86,40 @@ function start(form) {
     presence.hidden = people.length === 0;
   }
   provider.awareness.on("change", showPresence);
+
+  let people = [];
+  provider.messageHandlers[STORY_NEWS] = (_encoder, decoder) => {
+    const news = JSON.parse(decoding.readVarString(decoder));
+    if (news.presence) {
+      people = news.presence;
+      showWhoIsWhere();
+    }
+    if (news.review) document.body.dispatchEvent(new CustomEvent("review-refresh"));
+  };
+
+  // Beside each chapter in the list: the others who have it open (the list is redrawn when chapters move).
+  function showWhoIsWhere() {
+    document.querySelectorAll(".chapter-item[data-id]").forEach((item) => {
+      const here = people.filter((p) => String(p.chapter) === item.dataset.id && p.user !== form.dataset.meId);
+      let spot = item.querySelector("[data-chapter-presence]");
+      if (!spot) {
+        spot = document.createElement("span");
+        spot.className = "chapter-presence";
+        spot.dataset.chapterPresence = "";
+        item.querySelector(".chapter-link")?.after(spot);
+      }
+      spot.replaceChildren(...here.map((person) => {
+        const dot = document.createElement("span");
+        const c = colourOf(person.name);
+        dot.className = "presence-dot";
+        dot.textContent = (person.name.trim()[0] || "?").toUpperCase();
+        dot.title = `${person.name} is here`;
+        dot.style.backgroundColor = `rgb(${c.r}, ${c.g}, ${c.b})`;
+        return dot;
+      }));
+      spot.hidden = here.length === 0;
+      spot.setAttribute("aria-label", here.map((p) => p.name).join(", ") + (here.length ? " here" : ""));
+    });
+  }
+  document.body.addEventListener("htmx:afterSwap", showWhoIsWhere);
 }
