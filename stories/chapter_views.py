@@ -15,9 +15,9 @@ from core.ratelimit import limit
 
 from .access import READ, WRITE, get_chapter_for_user, get_story_for_user
 from .diff import word_diff
+from .feedback import marked, review_context
 from .forms import ChapterSaveForm, ChapterTitleForm
 from .models import ChapterConflict
-from .review_views import review_context
 
 REVISIONS_PER_PAGE = 50
 
@@ -59,6 +59,18 @@ def chapter_edit(request, story_pk, pk):
     if cowrite or chapter.has_review:
         context |= review_context(chapter, request.user)
     return render(request, "stories/chapter_edit.html", context)
+
+
+@login_required
+def chapter_changes(request, story_pk, pk):
+    """The chapter with its open suggestions shown in the text (the passage struck out, the proposed words after
+    it) and the passages of its open comments marked, to read a review through; writers accept or reject here."""
+    chapter = get_chapter_for_user(request, story_pk, pk, READ, editor=True)
+    review = review_context(chapter, request.user)
+    open_threads = [thread for thread in review["threads"] if not thread.resolved_at]
+    pieces = marked(chapter.content, review["suggestions"] + open_threads)
+    context = workspace_context(chapter.story, chapter, pieces=pieces, open_threads=open_threads)
+    return render(request, "stories/chapter_changes.html", review | context)
 
 
 @login_required

@@ -5,13 +5,15 @@ writers accept (a normal save: a revision records it, a conflict is detected) or
 (`stories.anchors`) so they follow the passage through edits and say so when it is gone.
 """
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from .anchors import Anchor, Found, locate
+from .anchors import GONE, Anchor, Found, locate
 
 BODY_MAX_CHARS = 5000
 REPLACEMENT_MAX_CHARS = 10000
@@ -166,6 +168,48 @@ def writers_of(story, besides=None) -> list:
     return [
         person for person in [story.owner, *(m.user for m in co_authors)] if person.pk != getattr(besides, "pk", None)
     ]
+
+
+def review_context(chapter, user) -> dict:
+    """Every thread and open suggestion with where its passage is in the chapter now."""
+    text = chapter.content
+    threads = list(Comment.objects.threads(chapter))
+    suggestions = list(chapter.suggestions.filter(status=Suggestion.Status.OPEN).select_related("author"))
+    for item in threads + suggestions:
+        item.found = item.found_in(text)
+    return {"story": chapter.story, "chapter": chapter, "threads": threads, "suggestions": suggestions, "me": user,
+            "cowrite": chapter.story_shared}  # fmt: skip
+
+
+@dataclass
+class Piece:
+    text: str
+    item: "Comment | Suggestion | None" = None
+    number: int = 0  # comments are numbered in the order their passages come
+
+
+def marked(text: str, items) -> list[Piece]:
+    """The text cut at the passages of `items` (comments and suggestions whose `found` says where they are now),
+    in order: plain pieces, and pieces with their item. Where passages overlap, the first keeps its place and the
+    other stays in the review panel. Linear in the text (the items are sorted once)."""
+    spans = sorted(
+        ((i.found.start, i.found.end, i) for i in items if i.found.state != GONE and i.found.end > i.found.start),
+        key=lambda span: (span[0], -span[1]),
+    )
+    pieces, at, numbered = [], 0, 0
+    for start, end, item in spans:
+        if start < at:
+            continue
+        if start > at:
+            pieces.append(Piece(text[at:start]))
+        if isinstance(item, Comment):
+            numbered += 1
+            item.number = numbered
+        pieces.append(Piece(text[start:end], item, getattr(item, "number", 0)))
+        at = end
+    if at < len(text):
+        pieces.append(Piece(text[at:]))
+    return pieces
 
 
 def chapter_url(chapter, at: int | None = None, end: int | None = None) -> str:

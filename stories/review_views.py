@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from core.http import text_param
@@ -25,6 +26,7 @@ from .feedback import (
     Suggestion,
     chapter_url,
     notify,
+    review_context,
     writers_of,
 )
 
@@ -32,22 +34,13 @@ TOO_MANY = "Too many comments and suggestions in a minute. Yours is still in the
 NOTIFICATIONS_PER_PAGE = 50
 
 
-def review_context(chapter, user) -> dict:
-    """Every thread and open suggestion with where its passage is in the chapter now."""
-    text = chapter.content
-    threads = list(Comment.objects.threads(chapter))
-    suggestions = list(chapter.suggestions.filter(status=Suggestion.Status.OPEN).select_related("author"))
-    for item in threads + suggestions:
-        item.found = item.found_in(text)
-    return {"story": chapter.story, "chapter": chapter, "threads": threads, "suggestions": suggestions, "me": user,
-            "cowrite": chapter.story_shared}  # fmt: skip
-
-
 def _panel(request, chapter, status=200):
     """After a change: the panel again, and the chapter's other open pages are told to reload theirs."""
     transaction.on_commit(lambda: cowrite.tell_review(chapter.pk, request.user.pk))
-    if not request.htmx:
-        return redirect(chapter)
+    if not request.htmx:  # a plain form: back to the page it came from (the chapter, or its changes)
+        back = request.POST.get("next", "")
+        safe = back.startswith("/") and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
+        return redirect(back if safe else chapter)
     return render(request, "stories/_review.html", review_context(chapter, request.user), status=status)
 
 

@@ -45,6 +45,7 @@ urlpatterns = [
     ),
     # Review: comments and suggestions on a chapter
     path("stories/<int:story_pk>/chapters/<int:pk>/review/", review_views.review_panel, name="review_panel"),
+    path("stories/<int:story_pk>/chapters/<int:pk>/changes/", chapter_views.chapter_changes, name="chapter_changes"),
     path("stories/<int:story_pk>/chapters/<int:pk>/comments/", review_views.comment_add, name="comment_add"),
     path(
         "stories/<int:story_pk>/chapters/<int:pk>/comments/<int:comment_pk>/resolve/",

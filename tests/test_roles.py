@@ -15,8 +15,8 @@ from tests.factories import cast, make_chapter, make_character, make_story, make
 # What each story URL needs. Any story URL not listed is the owner's alone: a new page is private until it is
 # opened here on purpose, and this test fails if its view lets anyone else in.
 NEEDS = {
-    READ: {"story_detail", "chapter_edit", "revision_list", "revision_detail", "review_panel", "story_leave",
-           "api_story:get", "api_chapters:get", "api_chapter:get"},
+    READ: {"story_detail", "chapter_edit", "revision_list", "revision_detail", "review_panel", "chapter_changes",
+           "story_leave", "api_story:get", "api_chapters:get", "api_chapter:get"},
     COMMENT: {"comment_add", "comment_resolve", "comment_delete"},
     SUGGEST: {"suggestion_add"},
     WRITE: {

@@ -12,7 +12,8 @@ from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stories.anchors import CHANGED, GONE, HERE, anchor_at, locate
+from stories.anchors import CHANGED, GONE, HERE, Found, anchor_at, locate
+from stories.feedback import marked
 from stories.models import ChapterRevision, Comment, Notification, Role, StoryMembership, Suggestion
 from stories.tasks import send_notification_digests
 from tests.factories import make_chapter, make_story, make_user
@@ -230,3 +231,52 @@ def test_a_common_word_is_found_at_its_own_place_in_a_long_chapter():
     edited = "Prologue. " + text
     found = locate(edited, anchor)
     assert found.state == HERE and found.start == start + len("Prologue. ")
+
+
+def test_suggestions_show_in_the_text_and_are_decided_there(team, user, writer_client):
+    story, chapter, people = team
+    anchors = {quote: select(TEXT, quote) for quote in ("tide came in", "the lamps", "waited on the pier", "pier")}
+    for quote, replacement in (("tide came in", "tide rose"), ("the lamps", "the harbour lights")):
+        Suggestion.objects.create(chapter=chapter, author=people[Role.EDITOR], replacement=replacement,
+                                  **{**anchors[quote], "start": int(anchors[quote]["start"])})  # fmt: skip
+    for quote, body in (("waited on the pier", "Why wait?"), ("pier", "Which pier?")):  # the second overlaps
+        Comment.objects.create(chapter=chapter, author=people[Role.READER], body=body,
+                               **{**anchors[quote], "start": int(anchors[quote]["start"])})  # fmt: skip
+    url = reverse("chapter_changes", args=[story.pk, chapter.pk])
+
+    page = writer_client.get(url).content.decode()
+    shown = page[page.index("data-tracked-text>") :]
+    order = ["<del>tide came in</del><ins>tide rose</ins>", ">waited on the pier</mark>",
+             "<del>the lamps</del><ins>the harbour lights</ins>", "Which pier?"]  # fmt: skip
+    assert [shown.index(part) for part in order] == sorted(shown.index(part) for part in order)
+    assert "(overlaps another passage)" in page and page.count('name="decision" value="accept"') == 2
+    # An editor reads the same page but decides nothing.
+    as_editor = client_for(people[Role.EDITOR]).get(url).content.decode()
+    assert "<ins>tide rose</ins>" in as_editor and 'value="accept"' not in as_editor
+
+    first = Suggestion.objects.get(replacement="tide rose")
+    decided = writer_client.post(reverse("suggestion_decide", args=[story.pk, chapter.pk, first.pk]),
+                                 {"decision": "accept", "next": url})  # fmt: skip
+    assert decided.status_code == 302 and decided["Location"] == url
+    chapter.refresh_from_db()
+    assert chapter.content.startswith("The tide rose.") and chapter.revisions.first().source == "suggestion"
+    elsewhere = writer_client.post(reverse("suggestion_decide", args=[story.pk, chapter.pk, first.pk + 1]),
+                                   {"decision": "reject", "next": "https://evil.example/"})  # fmt: skip
+    assert elsewhere["Location"] == chapter.get_absolute_url()  # never off the site
+    assert "Nothing open" not in writer_client.get(url).content.decode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300), st.lists(st.tuples(st.integers(0, 320), st.integers(0, 60)), max_size=12))
+def test_marking_the_text_keeps_every_character_once_in_order(text, spans):
+    class Item:
+        def __init__(self, start, length):
+            end = min(len(text), start + length)
+            self.found = Found(HERE if start < end else GONE, min(start, len(text)), end)
+
+    items = [Item(start, length) for start, length in spans]
+    pieces = marked(text, items)
+    assert "".join(piece.text for piece in pieces) == text
+    placed = [piece.item for piece in pieces if piece.item]
+    starts = [item.found.start for item in placed]
+    assert starts == sorted(starts) and all(piece.text for piece in pieces)

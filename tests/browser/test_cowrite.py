@@ -5,7 +5,7 @@ shows who is in which chapter."""
 import pytest
 from playwright.sync_api import expect
 
-from stories.models import Chapter, Comment, Role, StoryMembership
+from stories.models import Chapter, Comment, Role, StoryMembership, Suggestion
 from tests.factories import make_chapter, make_story, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -88,3 +88,17 @@ def test_two_writers_type_into_one_chapter_at_once(web_page, start_worker, scree
     )
     assert selected == "Gulls cried"
     screenshot(ines, "cowrite-beta-reader-comment")
+
+    # Suggestions read in the text: the passage struck out, the proposal after it; accepted from there.
+    start = expected.index("at dusk")
+    Suggestion.objects.create(chapter=chapter, author=reader, quote="at dusk", prefix=expected[:start],
+                              suffix=expected[start + 7 :], start=start, replacement="after dark")  # fmt: skip
+    ines.goto(f"/stories/{story.pk}/chapters/{chapter.pk}/changes/")
+    change = ines.locator("[data-suggestion-inline]")
+    expect(change.locator("del")).to_have_text("at dusk")
+    expect(change.locator("ins")).to_have_text("after dark")
+    expect(ines.locator("mark.tracked-comment")).to_have_text("Gulls cried")
+    screenshot(ines, "cowrite-suggestions-in-the-text")
+    change.get_by_role("button", name="Accept").click()
+    expect(ines.locator("[data-nothing-open]")).to_have_count(0)
+    expect(ines.locator("[data-tracked-text]")).to_contain_text("came in after dark.")
