@@ -70,6 +70,17 @@ def test_two_writers_type_into_one_chapter_at_once(web_page, start_worker, scree
     assert Comment.objects.get().quote == "Gulls cried"
     # The owner's open page shows it without reloading.
     expect(ines.locator("#review-panel")).to_contain_text("Which gulls? Name the bird.")
+    # ... and marks its passage in the editor, following it as the text before it changes.
+    expect(ines.locator("[data-marks] mark.comment")).to_have_text("Gulls cried")
+    editor_b.press("Control+Home")
+    editor_b.press_sequentially("Late. ", delay=20)
+    expect(editor_a).to_have_value("Late. " + expected)
+    expect(ines.locator("[data-marks] mark.comment")).to_have_text("Gulls cried")
+    # The mark lies on the passage's line, inside the text's box.
+    mark, text_box = ines.locator("[data-marks] mark.comment").bounding_box(), editor_a.bounding_box()
+    assert text_box["x"] < mark["x"] < text_box["x"] + text_box["width"] and mark["width"] > 40
+    assert text_box["y"] < mark["y"] < text_box["y"] + 80
+    screenshot(ines, "cowrite-comment-marked-in-the-editor")
 
     # The chapter list shows who is in which chapter, and follows them.
     harbour = ines.locator(f".chapter-item[data-id='{chapter.pk}'] [data-chapter-presence]")
@@ -90,6 +101,7 @@ def test_two_writers_type_into_one_chapter_at_once(web_page, start_worker, scree
     screenshot(ines, "cowrite-beta-reader-comment")
 
     # Suggestions read in the text: the passage struck out, the proposal after it; accepted from there.
+    expected = "Late. " + expected
     start = expected.index("at dusk")
     Suggestion.objects.create(chapter=chapter, author=reader, quote="at dusk", prefix=expected[:start],
                               suffix=expected[start + 7 :], start=start, replacement="after dark")  # fmt: skip
