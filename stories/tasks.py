@@ -33,12 +33,24 @@ def settle_shared_text(chapter_id: int):
     return cowrite.settle(chapter_id)
 
 
+class SiteRequest(HttpRequest):
+    """A job's stand-in request for SITE_URL. Its host is the site's own setting, not a client's word, so it is not
+    checked against ALLOWED_HOSTS (a site behind a proxy may not list its public name there)."""
+
+    def __init__(self, site_url: str):
+        super().__init__()
+        site = urlsplit(site_url)
+        self.site_host = site.netloc
+        self.META = {"HTTP_HOST": site.netloc, "SERVER_NAME": site.hostname, "SERVER_PORT": str(site.port or 80)}
+
+    def get_host(self):
+        return self.site_host
+
+
 def mail(template_prefix: str, to: str, context: dict):
     """Send through allauth's mail adapter (its subject prefix, sender and backend) from a job: allauth reads the
     site from a request, so the job stands one in for SITE_URL."""
-    site = urlsplit(settings.SITE_URL)
-    request = HttpRequest()
-    request.META = {"HTTP_HOST": site.netloc, "SERVER_NAME": site.hostname, "SERVER_PORT": str(site.port or 80)}
+    request = SiteRequest(settings.SITE_URL)
     request.user = AnonymousUser()
     with request_context(request):
         get_adapter(request).send_mail(template_prefix, to, context)

@@ -50,6 +50,15 @@ def test_owner_invites_by_email_and_the_invitee_joins_from_the_link(user, writer
     assert Client().get(link).status_code == 404
 
 
+def test_the_invitation_mail_names_the_public_site_even_when_only_an_inner_host_is_allowed(user, settings):
+    settings.SITE_URL, settings.ALLOWED_HOSTS = "https://books.example.org", ["10.0.0.5"]  # behind a proxy
+    story = make_story(user, title="The Lighthouse")
+    invitation = StoryInvitation.objects.create(story=story, email="ana@example.com", role="reader", invited_by=user)
+    send_invitation(invitation.pk)
+    link = "https://books.example.org" + reverse("invitation", args=[invitation.token])
+    assert len(mail.outbox) == 1 and link in mail.outbox[0].body
+
+
 def test_expired_and_withdrawn_invitations_say_so(user, writer_client, other_user):
     story = make_story(user)
     old = StoryInvitation.objects.create(
