@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.http import optional_id, paginate
-from stories.access import WRITE, get_story_for_user
+from stories.access import OWN, READ, WRITE, get_story_for_user
 from stories.models import WorldEntry
 
 from .forms import CastForm, CastUpdateForm, CharacterForm, RelationshipForm
@@ -92,7 +92,8 @@ def character_delete(request, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def story_cast(request, story_pk):
-    story = get_story_for_user(request, story_pk)
+    # Everyone the story is shared with reads the cast (who the people of the book are); only the owner changes it.
+    story = get_story_for_user(request, story_pk, READ if request.method == "GET" else OWN)
     form = CastForm(request.POST or None, story=story)
     if request.method == "POST" and form.is_valid():
         member = form.save()
@@ -157,7 +158,7 @@ def _story_graph(story):
 @login_required
 @require_http_methods(["GET", "POST"])
 def story_relationships(request, story_pk):
-    story = get_story_for_user(request, story_pk)
+    story = get_story_for_user(request, story_pk, READ if request.method == "GET" else OWN)
     form = RelationshipForm(request.POST or None, story=story)
     if request.method == "POST" and form.is_valid():
         relationship = form.save()
@@ -180,7 +181,7 @@ def story_relationships(request, story_pk):
 
 @login_required
 def relationship_graph_svg(request, story_pk):
-    story = get_story_for_user(request, story_pk)
+    story = get_story_for_user(request, story_pk, READ)
     cast, relationships = _story_graph(story)
     return render(
         request,

@@ -24,6 +24,15 @@ class PictureQuerySet(models.QuerySet):
         """The user's pictures, except those of a story in the trash or hidden by moderators."""
         return self.filter(owner=user).exclude(story__deleted_at__isnull=False).exclude(story__is_flagged=True)
 
+    def visible_to(self, user):
+        """What the user may look at: their own pictures, and in the stories shared with them the illustrations
+        and the cast's portraits (the owner's; a collaborator sees them, never changes them)."""
+        shared = Q(memberships__user=user, deleted_at__isnull=True, is_flagged=False)
+        stories = self.model._meta.get_field("story").related_model.objects.filter(shared).values("pk")
+        in_shared = Q(story__in=stories) | Q(kind=Picture.Kind.PORTRAIT, character__appearances__story__in=stories)
+        shown = self.filter(in_shared, status=Picture.Status.ACCEPTED).values("pk")  # not drafts or rejected ones
+        return self.filter(pk__in=shown) | self.for_user(user)
+
     def portraits(self):
         return self.filter(kind=Picture.Kind.PORTRAIT)
 

@@ -17,8 +17,9 @@ from .models import Picture
 
 @login_required
 def picture_file(request, pk, variant):
-    """The picture or its thumbnail, to its owner only (another writer gets 404, like any other object)."""
-    return serve(get_object_or_404(Picture.objects.for_user(request.user), pk=pk), variant)
+    """The picture or its thumbnail, to its owner and to those whose shared stories show it (anyone else gets 404,
+    like any other object)."""
+    return serve(get_object_or_404(Picture.objects.visible_to(request.user), pk=pk), variant)
 
 
 def serve(picture, variant: str) -> StreamingHttpResponse:

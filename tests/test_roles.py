@@ -16,7 +16,8 @@ from tests.factories import cast, make_chapter, make_character, make_story, make
 # opened here on purpose, and this test fails if its view lets anyone else in.
 NEEDS = {
     READ: {"story_detail", "chapter_edit", "revision_list", "revision_detail", "review_panel", "chapter_changes",
-           "story_leave", "api_story:get", "api_chapters:get", "api_chapter:get"},
+           "story_leave", "story_cast:get", "story_relationships:get", "relationship_graph_svg", "api_story:get",
+           "api_chapters:get", "api_chapter:get"},
     COMMENT: {"comment_add", "comment_resolve", "comment_delete"},
     SUGGEST: {"suggestion_add"},
     WRITE: {

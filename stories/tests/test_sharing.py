@@ -7,9 +7,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from pictures.models import Picture
 from stories.models import Role, StoryInvitation, StoryMembership
 from stories.tasks import send_invitation
-from tests.factories import make_chapter, make_story, make_user
+from tests.factories import cast, make_chapter, make_character, make_story, make_user, relate
+from tests.image_servers import png
 
 
 def signed_in(person):
@@ -139,6 +141,39 @@ def test_members_see_only_what_their_role_opens(user, other_user):
     assert reverse("story_edit", args=[story.pk]) not in page  # no Settings tab
     assert f'hx-post="{reverse("chapter_save", args=[story.pk, chapter.pk])}"' not in page
     assert "data-autosave" not in page and "Check grammar" not in page
+
+
+def test_collaborators_read_the_cast_and_its_relationships_and_see_its_portraits(user, other_user):
+    story = make_story(user, title="Shared")
+    mara = make_character(user, name="Mara", personality="Stubborn and kind.", goals="Keep the light.")
+    tomas = make_character(user, name="Tomas")
+    cast(story, mara, role="protagonist")
+    cast(story, tomas)
+    relate(mara, tomas, description="Old friends.")
+    portrait = Picture.store(png(20, 20), owner=user, kind="portrait", character=mara, status="accepted",
+                             source="uploaded", caption="Mara")  # fmt: skip
+    draft = Picture.store(png(20, 20, colour=(9, 9, 9)), owner=user, kind="portrait", character=mara,
+                          status="proposed", source="generated")  # fmt: skip
+    elsewhere = Picture.store(png(20, 20), owner=user, kind="portrait", character=make_character(user, name="Else"),
+                              status="accepted", source="uploaded")  # fmt: skip
+    member = StoryMembership.objects.create(story=story, user=other_user, role=Role.READER)
+    reader = signed_in(other_user)
+
+    page = reader.get(reverse("story_cast", args=[story.pk])).content.decode()
+    assert "data-cast-readonly" in page and "Stubborn and kind." in page and "Keep the light." in page
+    assert reverse("character_detail", args=[mara.pk]) not in page and "Add to the cast" not in page
+    assert 'name="importance"' not in page and "Remove" not in page
+    relationships = reader.get(reverse("story_relationships", args=[story.pk])).content.decode()
+    assert "Old friends." in relationships and "Add a relationship" not in relationships
+    assert reader.get(reverse("relationship_graph_svg", args=[story.pk])).status_code == 200
+    # The cast's accepted portrait shows; drafts and pictures of other stories' people do not.
+    assert reader.get(portrait.thumbnail_url).status_code == 200 and portrait.thumbnail_url in page
+    assert reader.get(draft.thumbnail_url).status_code == 404 and reader.get(elsewhere.thumbnail_url).status_code == 404
+    # Changing the cast stays the owner's, and leaving the story ends the view.
+    assert reader.post(reverse("story_cast", args=[story.pk]), {"character": tomas.pk}).status_code == 404
+    member.delete()
+    assert reader.get(portrait.thumbnail_url).status_code == 404
+    assert reader.get(reverse("story_cast", args=[story.pk])).status_code == 404
 
 
 def test_a_hidden_story_is_a_404_for_members(user, other_user):
