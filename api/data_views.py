@@ -12,6 +12,7 @@ from pydantic import RootModel
 from characters.models import Character
 from stories.access import OWN, READ, WRITE, stories_open_to
 from stories.models import ChapterConflict, ChapterRevision, Story, WorldEntry
+from stories.tasks import bring_into_live_document
 
 from .http import Conflict, answer, api_view, body, owned, page_of, query, story_for
 from .schema import (
@@ -109,6 +110,7 @@ def chapter(request, story_pk, chapter_pk):
         except ChapterConflict as conflict:
             message = "The chapter changed since that version; nothing was saved."
             raise Conflict(message, current_version=conflict.chapter.version) from conflict
+        bring_into_live_document(found.pk)  # writers typing in it live see the change
     return answer(chapter_out(found, with_content=True))
 
 

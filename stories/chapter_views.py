@@ -18,6 +18,7 @@ from .diff import word_diff
 from .feedback import marked, review_context
 from .forms import ChapterSaveForm, ChapterTitleForm
 from .models import ChapterConflict
+from .tasks import bring_into_live_document
 
 REVISIONS_PER_PAGE = 50
 
@@ -96,7 +97,8 @@ def chapter_save(request, story_pk, pk):
         chapter.keep_conflicting_text(data["content"], base_version=data["base_version"], author=request.user)
         context = workspace_context(chapter.story, chapter, form=form, conflict=conflict.chapter)
         return _save_response(request, context, status=409)
-    if not request.htmx:
+    if not request.htmx:  # a page without JavaScript (the live editor needs it): others may be writing live
+        bring_into_live_document(saved.pk)
         messages.success(request, "Saved.")
         return redirect(saved)
     context = {"story": chapter.story, "chapter": saved, "form": form, "saved": True,

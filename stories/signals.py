@@ -8,7 +8,7 @@ from django.dispatch import receiver
 from core.queues import enqueue_after_commit
 
 from . import tasks
-from .models import Chapter, ChapterRevision, SharedDraft
+from .models import Chapter, ChapterRevision
 
 
 @receiver(post_save, sender=Chapter)
@@ -17,9 +17,8 @@ def chapter_saved(sender, instance, raw=False, **kwargs):
         enqueue_after_commit(tasks.thin_revisions, instance.pk, delay=settings.MEMORY_SYNC_DELAY)
     # A chapter being written together changed some other way (an accepted proposal or suggestion, a restore): the
     # change goes into the shared document at once, so the writers see it and their typing stays. A writer's own
-    # save (an autosave, the API) is not asked about, to keep autosaves at one query less: on a shared chapter
-    # it joins the document at the next settle, which brings in any change made elsewhere.
+    # save is not asked about, to keep autosaves at one query less; the API and the page without JavaScript ask
+    # for it themselves (tasks.bring_into_live_document), and anything else joins at the next settle.
     source = instance.revision_source
-    elsewhere = source not in (ChapterRevision.Source.TOGETHER, ChapterRevision.Source.WRITER)
-    if not raw and elsewhere and SharedDraft.objects.filter(pk=instance.pk).exists():
-        enqueue_after_commit(tasks.settle_shared_text, instance.pk)
+    if not raw and source not in (ChapterRevision.Source.TOGETHER, ChapterRevision.Source.WRITER):
+        tasks.bring_into_live_document(instance.pk)

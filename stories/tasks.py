@@ -13,10 +13,13 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from core.queues import enqueue_after_commit
+
 from . import cowrite
 from .feedback import Notification
 from .models import ChapterRevision
 from .sharing import StoryInvitation
+from .together import SharedDraft
 
 DIGEST_HOURS = 24
 DIGESTS_PER_RUN = 500  # a maintenance pass mails at most this many; the rest go on the next pass
@@ -31,6 +34,13 @@ def thin_revisions(chapter_id: int):
 def settle_shared_text(chapter_id: int):
     """The chapter written together becomes its text and a revision (stories.cowrite.settle)."""
     return cowrite.settle(chapter_id)
+
+
+def bring_into_live_document(chapter_id: int):
+    """The chapter changed outside its live editor: if it is being written together, settle it soon, which brings
+    the change into the shared document (so the writers see it) without losing anyone's typing."""
+    if SharedDraft.objects.filter(pk=chapter_id).exists():
+        enqueue_after_commit(settle_shared_text, chapter_id)
 
 
 class SiteRequest(HttpRequest):

@@ -10,6 +10,7 @@ import pytest
 import websockets
 from django.test import Client
 
+from api.models import ApiToken
 from stories import cowrite, presence
 from stories.models import Chapter, ChapterRevision, DraftUpdate, Role, SharedDraft, StoryMembership
 from tests.factories import make_chapter, make_story, make_user
@@ -237,6 +238,31 @@ def test_a_change_made_elsewhere_joins_the_document_without_losing_typing(web_se
     assert Chapter.objects.get(pk=chapter.pk).content == "Mara ran to the pier. She waited."
     draft = SharedDraft.objects.get(pk=chapter.pk)
     assert draft.settled_text == "Mara ran to the pier. She waited."
+
+
+def test_a_change_through_the_api_reaches_the_writers_typing_live(web_server, start_worker, pair, user):
+    story, chapter, partner = pair
+    theirs = session_of(partner)
+    _, key = ApiToken.issue(user, "sync tool")
+    api = Client(headers={"Authorization": f"Bearer {key}"})
+    start_worker()
+
+    async def run():
+        live = YClient(web_server, story.pk, chapter.pk, theirs)
+        await live.connect()
+        stored = await asyncio.to_thread(Chapter.objects.get, pk=chapter.pk)
+        response = await asyncio.to_thread(
+            api.patch, f"/api/stories/{story.pk}/chapters/{chapter.pk}",
+            {"content": stored.content.replace("pier", "harbour wall"), "base_version": stored.version},
+            content_type="application/json",
+        )  # fmt: skip
+        assert response.status_code == 200, response.content
+        # Nobody is typing, so nothing else would settle the chapter: the save itself asks the worker to.
+        await until(lambda: str(live) == "Mara walked to the harbour wall.", timeout=8)
+        live.append(" She waited.")
+        await live.close()
+
+    asyncio.run(run())
 
 
 def test_bringing_in_a_change_keeps_positions_with_wide_characters(pair):
