@@ -8,6 +8,7 @@ import time
 
 import pytest
 import websockets
+from django.db import connections
 from django.test import Client
 
 from api.models import ApiToken
@@ -23,6 +24,19 @@ def session_of(person) -> str:
     client = Client()
     client.force_login(person)
     return client.cookies["sessionid"].value
+
+
+async def in_thread(work, *args, **kwargs):
+    """Database or test-client work from the event loop, in a thread that gives its pooled connection back (a
+    thread's connection is otherwise held until the process's pool runs dry for the tests after)."""
+
+    def run():
+        try:
+            return work(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return await asyncio.to_thread(run)
 
 
 async def until(condition, timeout=10):
@@ -156,7 +170,7 @@ def test_a_comment_reaches_the_other_open_pages_of_the_chapter(web_server, pair,
         theirs = YClient(web_server, story.pk, chapter.pk, sessions[partner])
         await mine.connect()
         await theirs.connect()
-        response = await asyncio.to_thread(
+        response = await in_thread(
             commenter.post, f"/stories/{story.pk}/chapters/{chapter.pk}/comments/",
             {"quote": "the pier", "prefix": "Mara walked to ", "suffix": ".", "start": "15", "body": "Which pier?"},
             headers={"HX-Request": "true"},
@@ -184,7 +198,7 @@ def test_strangers_are_refused_and_removed_collaborators_cut_off_at_once(web_ser
             await stranger.connect(timeout=3)
         client = YClient(web_server, story.pk, chapter.pk, theirs)
         await client.connect()
-        await asyncio.to_thread(owner.post, f"/stories/{story.pk}/people/{member.pk}/", {"action": "remove"})
+        await in_thread(owner.post, f"/stories/{story.pk}/people/{member.pk}/", {"action": "remove"})
         await until(lambda: client.socket is None)
         assert client.closed_with == 4404
 
@@ -227,10 +241,10 @@ def test_a_change_made_elsewhere_joins_the_document_without_losing_typing(web_se
         await a.connect()
         a.append(" She waited.")
         deadline = time.monotonic() + 10
-        while await asyncio.to_thread(stored_updates) < 2 and time.monotonic() < deadline:
+        while await in_thread(stored_updates) < 2 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        await asyncio.to_thread(change_elsewhere)
-        await asyncio.to_thread(cowrite.settle, chapter.pk)
+        await in_thread(change_elsewhere)
+        await in_thread(cowrite.settle, chapter.pk)
         await until(lambda: str(a) == "Mara ran to the pier. She waited.")
         await a.close()
 
@@ -250,8 +264,8 @@ def test_a_change_through_the_api_reaches_the_writers_typing_live(web_server, st
     async def run():
         live = YClient(web_server, story.pk, chapter.pk, theirs)
         await live.connect()
-        stored = await asyncio.to_thread(Chapter.objects.get, pk=chapter.pk)
-        response = await asyncio.to_thread(
+        stored = await in_thread(Chapter.objects.get, pk=chapter.pk)
+        response = await in_thread(
             api.patch, f"/api/stories/{story.pk}/chapters/{chapter.pk}",
             {"content": stored.content.replace("pier", "harbour wall"), "base_version": stored.version},
             content_type="application/json",
