@@ -8,12 +8,20 @@ from urllib.parse import urlsplit, urlunsplit
 from django.core.exceptions import BadRequest
 from django.core.paginator import Page, Paginator
 from django.http import StreamingHttpResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from .bodylimit import UPLOAD_OVERHEAD
 from .refusals import refusal
 
 # PostgreSQL cannot store NUL in text; a pasted one would otherwise fail the query.
 NUL = "\x00"
+
+
+def next_url(request) -> str | None:
+    """Where a plain form came from (its `next`: a path on this site), to return there; None for anything else."""
+    url = request.POST.get("next", "")
+    safe = url.startswith("/") and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()})
+    return url if safe else None
 
 
 def without_credentials(url: str) -> str:

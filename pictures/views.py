@@ -3,13 +3,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from characters.models import Character
 from core import uploads
 from core.bodylimit import accepts_upload
-from core.http import file_chunks
+from core.http import file_chunks, next_url
 from core.models import Upload
 
 from .models import Picture
@@ -58,9 +57,3 @@ def picture_delete(request, pk):
     picture.delete()
     messages.success(request, "Deleted the picture.")
     return redirect(next_url(request) or target or "dashboard")
-
-
-def next_url(request) -> str | None:
-    """Where the form came from (a page of this site), to return there."""
-    url = request.POST.get("next", "")
-    return url if url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}) else None

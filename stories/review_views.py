@@ -8,10 +8,9 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from core.http import text_param
+from core.http import next_url, text_param
 from core.ratelimit import limit
 from core.refusals import refusal
 
@@ -38,9 +37,7 @@ def _panel(request, chapter, status=200):
     """After a change: the panel again, and the chapter's other open pages are told to reload theirs."""
     transaction.on_commit(lambda: cowrite.tell_review(chapter.pk, request.user.pk))
     if not request.htmx:  # a plain form: back to the page it came from (the chapter, or its changes)
-        back = request.POST.get("next", "")
-        safe = back.startswith("/") and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
-        return redirect(back if safe else chapter)
+        return redirect(next_url(request) or chapter)
     return render(request, "stories/_review.html", review_context(chapter, request.user), status=status)
 
 
