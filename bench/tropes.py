@@ -21,16 +21,20 @@ patterns it confirms with a sentence of their passage are scored as a third set.
 The default data, ../shared/eval/tropes/tropes_eval.jsonl (film synopses, trope labels from TV Tropes via TiMoS,
 CC BY-NC-SA), is for evaluation only: it is read here at run time and nowhere else, and nothing is tuned on it.
 
---calibrate fits each pattern's calibration (five numbers: how much its cues and likeness count, and how common
-it is) on another labelled file of the same form, and writes them into agents/discovery/tropes.json; the least
-likelihood and the number of patterns kept are chosen on one half of that file with the other half's fit. The
-shipped calibration was fitted on the TiMoS train split (4,059 films, disjoint from the evaluation file), joined
-to the synopses as the evaluation file's README describes: 2,548 films of 100-1,500 words with at least two of
+--calibrate fits the learned models of each labelled pattern on another labelled file of the same form and
+writes them into agents/discovery/tropes-model.npz: a logistic model of meaning (the catalogue's cues found, the
+closest passage's likeness to the signals, the length, and the synopsis's mean vector) and one of wording (tf-idf
+of words and word pairs, names and function words left out, the 60 terms that weigh most for each pattern kept).
+The least likelihood and the number of patterns kept are chosen on one half of that file with the other half's
+fit, and written into agents/discovery/tropes.json with the average calibration used for patterns without labels.
+The shipped models were fitted on the TiMoS train split (4,059 films, disjoint from the evaluation file), joined
+to the synopses as the evaluation file's README describes: 2,540 films of 100-1,500 words with at least two of
 the 60 tropes.
 """
 
 import argparse
 import json
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -38,6 +42,7 @@ from pathlib import Path
 from common import ROOT, setup_django, write_result
 
 DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "tropes" / "tropes_eval.jsonl"
+TERMS_PER_PATTERN = 60  # the learned terms kept per pattern (their union is the wording model's vocabulary)
 
 
 def f1(tp: int, fp: int, fn: int) -> float:
@@ -84,8 +89,10 @@ def read(text: str):
 
 
 def measured(items: list[dict]):
-    """Per item, the features of every pattern (one window: synopses are shorter than a window), as a reading of
-    a story makes them."""
+    """Per item, as a reading of a story makes them (one window: synopses are shorter than a window): the features
+    of every pattern, the passages' mean vector (unit length) and the text."""
+    import numpy as np
+
     from agents.discovery import tropes
     from agents.discovery.patterns import signal_vectors
 
@@ -93,67 +100,134 @@ def measured(items: list[dict]):
     for item in items:
         passages, vectors = read(item["text"])
         found = {}
-        for index, _, _, features in tropes.readings(passages, vectors, signals):
+        for index, _, _, features, _ in tropes.readings(passages, vectors, signals):
             found.setdefault(index, features)
-        yield found
+        mean = vectors.mean(axis=0)
+        yield found, mean / np.linalg.norm(mean), " ".join(passages)
+
+
+def proper_names(texts) -> set[str]:
+    """Words written with a capital more often than not (names of people, places, films), lower-cased."""
+    capitals, seen = Counter(), Counter()
+    for text in texts:
+        for word in re.findall(r"[A-Za-z][A-Za-z'-]*", text):
+            seen[word.lower()] += 1
+            capitals[word.lower()] += word[0].isupper()
+    return {w for w, n in seen.items() if capitals[w] * 2 > n}
 
 
 def calibrate(path: Path):
-    """Fit each pattern's logistic calibration on a labelled file and write it into tropes.json."""
+    """Fit the patterns' models on a labelled file and write them into agents/discovery/tropes-model.npz (and the
+    average calibration for patterns without labels, the least likelihood and the number kept into tropes.json)."""
     import numpy as np
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     from agents.discovery import tropes
 
     items = read_items(path)
     catalogue = tropes.catalogue()
-    names = ["cues", "any_cue", "similarity", "length"]
     rows = list(measured(items))
-    X = np.array([[[row[i][n] for n in names] for i in range(len(catalogue))] for row in rows])  # items × tropes × f
+    X = np.array([[[row[0][i][n] for n in tropes.FEATURES] for i in range(len(catalogue))] for row in rows])
+    V = np.array([row[1] for row in rows])
+    texts = np.array([row[2] for row in rows], dtype=object)
     Y = np.array([[t.name in item["tropes"] for t in catalogue] for item in items])
+    labelled = [j for j in range(len(catalogue)) if Y[:, j].sum() >= 10]
     half = np.arange(len(items)) % 2 == 0
 
-    def fit(mask):
-        fitted = {}
-        for j, trope in enumerate(catalogue):
-            if Y[mask, j].sum() >= 10:
-                model = LogisticRegression(max_iter=1000).fit(X[mask, j], Y[mask, j])
-                fitted[trope.key] = {"bias": float(model.intercept_[0])} | {
-                    n: float(w) for n, w in zip(names, model.coef_[0], strict=True)
-                }
-        return fitted
+    def logistic(features, labels, strength):
+        model = LogisticRegression(max_iter=2000, C=strength).fit(features, labels)
+        return float(model.intercept_[0]), model.coef_[0]
 
-    def probabilities(fitted, mask):
-        z = np.zeros((mask.sum(), len(catalogue))) - 30
-        for j, trope in enumerate(catalogue):
-            if trope.key in fitted:
-                c = fitted[trope.key]
-                z[:, j] = c["bias"] + X[mask, j] @ np.array([c[n] for n in names])
-        return 1 / (1 + np.exp(-z))
+    def fit(mask) -> tropes.Learned:
+        meaning = [logistic(np.hstack([X[mask, j], V[mask]]), Y[mask, j], 1.0) for j in labelled]
+        # Wording: every word and pair seen in 3+ synopses (not in half of them) first; then only the terms that
+        # weigh most for some pattern, fitted again on those alone (a few thousand terms, not a hundred thousand).
+        # Names are left out (they tell which film or franchise a synopsis is about, not what happens in it), and
+        # so are terms of function words alone ("which is", "had been"), which tell a writer nothing.
+        names = proper_names(texts[mask])
+
+        def ordinary(text):
+            return [
+                t
+                for t in tropes.terms(text)
+                if not any(w in names for w in t.split()) and not all(w in ENGLISH_STOP_WORDS for w in t.split())
+            ]
+
+        broad = TfidfVectorizer(analyzer=ordinary, sublinear_tf=True, min_df=3, max_df=0.5)
+        counted = broad.fit_transform(texts[mask])
+        found = broad.get_feature_names_out()
+        kept = set()
+        for j in labelled:
+            kept.update(found[np.argsort(-np.abs(logistic(counted, Y[mask, j], 10.0)[1]))[:TERMS_PER_PATTERN]])
+        narrow = TfidfVectorizer(analyzer=tropes.terms, sublinear_tf=True, vocabulary=sorted(kept))
+        counted = narrow.fit_transform(texts[mask])
+        wording = [logistic(counted, Y[mask, j], 3.0) for j in labelled]
+        terms = narrow.get_feature_names_out()
+        learned = tropes.Learned(
+            rows={catalogue[j].key: r for r, j in enumerate(labelled)},
+            bias=np.array([b for b, _ in meaning]),
+            coef=np.array([w[: len(tropes.FEATURES)] for _, w in meaning]),
+            direction=np.array([w[len(tropes.FEATURES) :] for _, w in meaning], dtype=np.float32),
+            terms={t: i for i, t in enumerate(terms)},
+            term_names=tuple(terms),
+            idf=narrow.idf_,
+            wording_bias=np.array([b for b, _ in wording]),
+            wording=np.array([w for _, w in wording]),
+            telling=np.zeros((len(labelled), len(terms)), bool),  # not needed to score
+            usual=Y[mask][:, labelled].mean(axis=0),
+        )
+        for text in texts[mask][:20]:  # the product's tf-idf is scikit-learn's
+            assert np.allclose(tropes.term_weights(text, learned), narrow.transform([text]).toarray()[0])
+        return learned
+
+    def probabilities(learned: tropes.Learned, mask) -> np.ndarray:
+        p = np.zeros((mask.sum(), len(catalogue)))
+        words = np.array([tropes.term_weights(t, learned) for t in texts[mask]])
+        for r, j in enumerate(labelled):
+            meaning = learned.bias[r] + X[mask, j] @ learned.coef[r] + V[mask] @ learned.direction[r]
+            wording = learned.wording_bias[r] + words @ learned.wording[r]
+            p[:, j] = (1 / (1 + np.exp(-meaning)) + 1 / (1 + np.exp(-wording))) / 2
+        return p
 
     held = probabilities(fit(half), ~half)
     gold = [{t.name for t, y in zip(catalogue, row, strict=True) if y} for row in Y[~half]]
-    vocabulary = sorted({t.name for j, t in enumerate(catalogue) if Y[:, j].any()})
+    vocabulary = sorted({catalogue[j].name for j in labelled})
+    ranked = [[catalogue[j].name for j in np.argsort(-row)] for row in held]
     best = None
-    for least in (0.08, 0.1, 0.12, 0.15, 0.2):
+    for least in np.arange(0.06, 0.31, 0.01):
         for limit in (6, 8, 10, 12, 15):
             predicted = []
             for row in held:
                 order = np.argsort(-row)[:limit]
                 predicted.append({catalogue[j].name for j in order if row[j] >= least})
-            ranked = [[catalogue[j].name for j in np.argsort(-row)] for row in held]
             figures = evaluate(gold, predicted, ranked, vocabulary)
             if best is None or figures["micro_f1"] + figures["macro_f1"] > best[0]:
-                best = (figures["micro_f1"] + figures["macro_f1"], least, limit, figures)
-    fitted = fit(np.ones(len(items), bool))
+                best = (figures["micro_f1"] + figures["macro_f1"], round(float(least), 2), limit, figures)
+    learned = fit(np.ones(len(items), bool))
+    np.savez_compressed(
+        tropes.MODEL,
+        keys=np.array(list(learned.rows)),
+        bias=learned.bias.astype(np.float32),
+        coef=learned.coef.astype(np.float32),
+        direction=learned.direction.astype(np.float16),
+        terms=np.array(learned.term_names),
+        idf=learned.idf.astype(np.float32),
+        wording_bias=learned.wording_bias.astype(np.float32),
+        wording=learned.wording.astype(np.float16),
+        usual=learned.usual.astype(np.float32),
+    )
+    # Patterns without labels: the average of the labelled ones' calibration on the first four features alone.
+    alone = [logistic(X[:, j], Y[:, j], 1.0) for j in labelled]
     data = json.loads(tropes.CATALOGUE.read_text())
-    data["calibration"] = {k: {n: round(v, 4) for n, v in c.items()} for k, c in fitted.items()}
-    data["default_calibration"] = {
-        n: round(float(np.mean([c[n] for c in fitted.values()])), 4) for n in ["bias", *names]
+    data.pop("calibration", None)
+    data["default_calibration"] = {"bias": round(float(np.mean([b for b, _ in alone])), 4)} | {
+        n: round(float(np.mean([w[i] for _, w in alone])), 4) for i, n in enumerate(tropes.FEATURES)
     }
     data["weights"] |= {"least": best[1], "limit": best[2]}
     tropes.CATALOGUE.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-    print(f"calibrated {len(fitted)} patterns on {len(items)} items; least {best[1]}, limit {best[2]}")
+    print(f"fitted {len(labelled)} patterns on {len(items)} items ({len(learned.terms)} terms); "
+          f"least {best[1]}, limit {best[2]}")  # fmt: skip
     print(f"on the held half: micro-F1 {best[3]['micro_f1']}, macro-F1 {best[3]['macro_f1']}, P@5 {best[3]['p_at_5']}")
 
 

@@ -4,6 +4,7 @@ reading kept per story, dismissing, and the bible's buttons for their owner only
 import json
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.urls import reverse
 from hypothesis import given, settings
@@ -79,6 +80,51 @@ def test_reading_any_text_for_cues_is_quick_and_finds_its_own_words(text):
         tropes.cues_found(trope, words)
     for word in tropes.WORD_RE.findall(text.lower().replace("’", "'"))[:20]:
         assert words.has(word)
+
+
+def test_the_learned_models_cover_every_labelled_pattern_and_read_only_ordinary_words():
+    model = tropes.learned()
+    assert len(model.rows) == 60 and set(model.rows) <= set(tropes.by_key())
+    assert model.direction.shape == (60, 384) and model.wording.shape == (60, len(model.terms))
+    assert all(0 < u < 1 for u in model.usual)
+    # Names tell which film a synopsis is about, not what happens: no learned term holds one, so a story's
+    # character names weigh nothing either way.
+    a = "Marcus finds the letters: his wife has been having an affair with Victor, and he begins drinking."
+    b = a.replace("Marcus", "Orrin").replace("Victor", "Tamsin")
+    assert np.array_equal(tropes.term_weights(a, model), tropes.term_weights(b, model))
+    assert not {"marcus", "victor", "john", "batman"} & set(model.terms)
+    assert "affair" in model.terms and "an affair" in model.terms
+
+
+@settings(max_examples=100, deadline=timedelta(seconds=2))
+@given(st.text(max_size=20_000))
+def test_the_wording_of_any_text_is_read_quickly_into_a_unit_or_empty_vector(text):
+    vector = tropes.term_weights(text, tropes.learned())
+    assert np.isclose(np.linalg.norm(vector), 1.0) or not vector.any()
+
+
+def test_a_short_window_is_not_read_by_the_learned_models():
+    vector = np.ones((1, 384), np.float32) / np.sqrt(384)
+    assert tropes.window_of(["Too short for the models to say anything."], vector) is None
+    assert tropes.window_of(["word " * tropes.weights()["learned_from_words"]], vector) is not None
+
+
+def test_a_pattern_is_shown_only_with_something_in_the_text_pointing_at_it():
+    w = tropes.weights()
+    trope = tropes.by_key()["big-bad"]
+
+    def shown(score, cues=(), words=(), usual=0.1):
+        return bool(tropes.shown([tropes.Candidate(trope, score, 0, 0.5, list(cues), list(words), usual)]))
+
+    assert shown(w["least_with_cue"], cues=["villain"])  # the catalogue's own cue: direct evidence
+    assert not shown(w["least_with_cue"] - 0.01, cues=["villain"])
+    assert shown(w["least"], words=["henchmen"])
+    assert not shown(w["least"], words=["henchmen"], usual=w["least"] + 0.05)  # no likelier than usual
+    assert not shown(0.9)  # nothing in the text points at it
+    assert tropes.Candidate(trope, 0.5, 0, 0.5, ["villain"], ["villain", "henchmen"]).telling == [
+        "villain",
+        "henchmen",
+    ]
 
 
 @pytest.mark.django_db

@@ -118,7 +118,7 @@ def read_story(story) -> list[StoryPattern]:
                 defaults={
                     "score": candidate.score,
                     "similarity": candidate.similarity,
-                    "cues": candidate.cues,
+                    "cues": candidate.telling,
                     "chapter": passage.chapter,
                     "start_offset": passage.start_offset,
                     "excerpt": passage.text[:EXCERPT_CHARS],
