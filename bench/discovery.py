@@ -50,11 +50,11 @@ def name_of(n: int) -> str:
 
 def seed_passages(writer, stories, characters, per_story, rng, count) -> int:
     """`count` chapter passages spread over the stories' chapters, naming two of each story's cast in turn."""
-    import numpy as np
     from django.db import connection
 
     from agents.discovery import tropes
     from agents.models import MemoryItem, PatternReading, StoryPattern
+    from agents.services.embeddings import embed_many
     from stories.models import Chapter
 
     per_story_passages = count // len(stories)
@@ -63,8 +63,6 @@ def seed_passages(writer, stories, characters, per_story, rng, count) -> int:
         Chapter(story=story, title=f"Chapter {n + 1}", order=n + 1, content="")
         for story in stories for n in range(chapters_per_story)
     ])  # fmt: skip
-    vectors = np.random.default_rng(5).standard_normal((count, 384)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     items = []
     for n in range(per_story_passages * len(stories)):
         story_index, position = divmod(n, per_story_passages)
@@ -72,9 +70,13 @@ def seed_passages(writer, stories, characters, per_story, rng, count) -> int:
         a, b = rng.sample(cast, 2)
         chapter = chapters[story_index * chapters_per_story + position * chapters_per_story // per_story_passages]
         text = f"{a.name} met {b.name} {rng.choice(WANTS)}; {rng.choice(MANNER)} words and {rng.choice(LOOKS)} looks."
-        items.append(MemoryItem(owner=writer, story=stories[story_index], chapter=chapter, kind="passage", text=text,
-                                content_hash=f"{n:064d}", position=position, start_offset=0, end_offset=len(text),
-                                embedding=vectors[n]))  # fmt: skip
+        items.append(MemoryItem(owner=writer, story=stories[story_index], chapter=chapter, kind="passage",
+                                text=text, content_hash=f"{n:064d}", position=position, start_offset=0,
+                                end_offset=len(text)))  # fmt: skip
+    # Vectors of the passages' own text, as memory sync stores them: random vectors would sit far from every
+    # real passage other writers hold, and make a search of this writer's library walk past all of theirs.
+    for item, vector in zip(items, embed_many([item.text for item in items]), strict=True):
+        item.embedding = vector
     MemoryItem.objects.bulk_create(items, batch_size=2000)
     # The first story was read for patterns before its chapters changed: the bible lists them and checks.
     keys = [t.key for t in tropes.catalogue()[:8]]
