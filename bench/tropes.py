@@ -183,11 +183,10 @@ def calibrate(path: Path):
 
     def probabilities(learned: tropes.Learned, mask) -> np.ndarray:
         p = np.zeros((mask.sum(), len(catalogue)))
-        words = np.array([tropes.term_weights(t, learned) for t in texts[mask]])
-        for r, j in enumerate(labelled):
-            meaning = learned.bias[r] + X[mask, j] @ learned.coef[r] + V[mask] @ learned.direction[r]
-            wording = learned.wording_bias[r] + words @ learned.wording[r]
-            p[:, j] = (1 / (1 + np.exp(-meaning)) + 1 / (1 + np.exp(-wording))) / 2
+        for i, (features, vector, text) in enumerate(zip(X[mask], V[mask], texts[mask], strict=True)):
+            words = tropes.term_weights(text, learned)
+            for r, j in enumerate(labelled):
+                p[i, j] = tropes.learned_likelihood(learned, r, features[j], vector, words)
         return p
 
     held = probabilities(fit(half), ~half)

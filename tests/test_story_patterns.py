@@ -105,21 +105,26 @@ def test_the_wording_of_any_text_is_read_quickly_into_a_unit_or_empty_vector(tex
 
 def test_a_short_window_is_not_read_by_the_learned_models():
     vector = np.ones((1, 384), np.float32) / np.sqrt(384)
-    assert tropes.window_of(["Too short for the models to say anything."], vector) is None
-    assert tropes.window_of(["word " * tropes.weights()["learned_from_words"]], vector) is not None
+    least = tropes.weights()["learned_from_words"]
+    assert tropes.window_of(["Too short for the models to say anything."], vector, 8) is None
+    assert tropes.window_of(["word " * least], vector, least) is not None
 
 
 def test_a_pattern_is_shown_only_with_something_in_the_text_pointing_at_it():
     w = tropes.weights()
-    trope = tropes.by_key()["big-bad"]
+    trope = tropes.by_key()["big-bad"]  # used by more stories than the least likelihood
+    rare = tropes.by_key()["screw-this-im-outta-here"]  # by fewer
+    assert tropes.usual_of(rare) < w["least"] < tropes.usual_of(trope)
 
-    def shown(score, cues=(), words=(), usual=0.1):
-        return bool(tropes.shown([tropes.Candidate(trope, score, 0, 0.5, list(cues), list(words), usual)]))
+    def shown(score, cues=(), words=(), pattern=trope):
+        return bool(tropes.shown([tropes.Candidate(pattern, score, 0, 0.5, list(cues), list(words))]))
 
     assert shown(w["least_with_cue"], cues=["villain"])  # the catalogue's own cue: direct evidence
     assert not shown(w["least_with_cue"] - 0.01, cues=["villain"])
-    assert shown(w["least"], words=["henchmen"])
-    assert not shown(w["least"], words=["henchmen"], usual=w["least"] + 0.05)  # no likelier than usual
+    assert shown(w["least"], words=["leave"], pattern=rare)
+    assert not shown(w["least"] - 0.01, words=["leave"], pattern=rare)
+    assert shown(tropes.usual_of(trope), words=["henchmen"])
+    assert not shown(w["least"], words=["henchmen"])  # no likelier than usual
     assert not shown(0.9)  # nothing in the text points at it
     assert tropes.Candidate(trope, 0.5, 0, 0.5, ["villain"], ["villain", "henchmen"]).telling == [
         "villain",

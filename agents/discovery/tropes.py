@@ -61,7 +61,6 @@ class Candidate:
     similarity: float
     cues: list[str]  # the catalogue's cues found
     words: list[str] = field(default_factory=list)  # learned terms found that weigh most for the pattern
-    usual: float = 1.0  # the share of labelled synopses that use the pattern (1: not learned)
 
     @property
     def telling(self) -> list[str]:
@@ -164,14 +163,14 @@ class Window:
     """What the learned models read of one window: its passages' mean vector (unit length) and its tf-idf."""
 
     vector: np.ndarray
-    term_weights: np.ndarray | None
+    term_weights: np.ndarray
 
 
-def window_of(texts: list[str], vectors: np.ndarray) -> Window | None:
-    """What the learned models read of a window; None when there is no model or the window is shorter than the
-    shortest synopsis they learned from (their likelihoods would be guesses there)."""
+def window_of(texts: list[str], vectors: np.ndarray, words: int) -> Window | None:
+    """What the learned models read of a window of `words` words; None when there is no model or the window is
+    shorter than the shortest synopsis they learned from (their likelihoods would be guesses there)."""
     model = learned()
-    if model is None or sum(len(t.split()) for t in texts) < weights()["learned_from_words"]:
+    if model is None or words < weights()["learned_from_words"]:
         return None
     mean = vectors.mean(axis=0)
     norm = np.linalg.norm(mean)
@@ -262,29 +261,41 @@ def _sigmoid(z: float) -> float:
     return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def likelihood(trope: Trope, measured: dict, window: Window | None = None) -> float:
+def _row(trope: Trope) -> int | None:
+    """The pattern's row in the learned models, None when they do not know it (or there are none)."""
     model = learned()
-    row = model.rows.get(trope.key) if model and window is not None else None
-    if row is None:
-        c = _data()["default_calibration"]
-        return _sigmoid(c["bias"] + sum(c[name] * measured[name] for name in FEATURES))
-    meaning = model.bias[row] + model.coef[row] @ [measured[n] for n in FEATURES] + model.direction[row] @ window.vector
-    wording = model.wording_bias[row] + model.wording[row] @ window.term_weights
+    return model.rows.get(trope.key) if model else None
+
+
+def learned_likelihood(model: Learned, row: int, measured, vector: np.ndarray, term_weights: np.ndarray) -> float:
+    """The mean of the meaning and the wording model's likelihoods (`measured`: the FEATURES' values in order).
+    bench/tropes.py --calibrate chooses the least likelihood with this same function."""
+    meaning = model.bias[row] + model.coef[row] @ measured + model.direction[row] @ vector
+    wording = model.wording_bias[row] + model.wording[row] @ term_weights
     return (_sigmoid(float(meaning)) + _sigmoid(float(wording))) / 2
 
 
+def likelihood(trope: Trope, measured: dict, window: Window | None = None) -> float:
+    row = _row(trope) if window is not None else None
+    if row is None:
+        c = _data()["default_calibration"]
+        return _sigmoid(c["bias"] + sum(c[name] * measured[name] for name in FEATURES))
+    values = np.array([measured[n] for n in FEATURES])
+    return learned_likelihood(learned(), row, values, window.vector, window.term_weights)
+
+
 def usual_of(trope: Trope) -> float:
-    model = learned()
-    row = model.rows.get(trope.key) if model else None
-    return 1.0 if row is None else float(model.usual[row])
+    """The share of the labelled synopses that use the pattern; 1 for a pattern the learned models do not know."""
+    row = _row(trope)
+    return 1.0 if row is None else float(learned().usual[row])
 
 
 def learned_words(trope: Trope, window: Window | None, most: int = 3) -> list[str]:
     """The window's terms among those that weigh most for the pattern (model.telling), strongest here first."""
-    model = learned()
-    row = model.rows.get(trope.key) if model and window is not None else None
+    row = _row(trope) if window is not None else None
     if row is None:
         return []
+    model = learned()
     weight = np.where(model.telling[row], model.wording[row] * window.term_weights, 0.0)
     return [model.term_names[c] for c in np.argsort(-weight)[:most] if weight[c] > 0]
 
@@ -304,7 +315,7 @@ def readings(passages: list[str], vectors: np.ndarray, signal_vectors: np.ndarra
         size = sum(len(t.split()) for t in texts)
         whole = Words(" ".join(texts))
         last = Words(" ".join(ending(texts))) if number == len(spans) - 1 else None
-        window = window_of(texts, vectors[span.start : span.stop])
+        window = window_of(texts, vectors[span.start : span.stop], size)
         for index, trope in enumerate(catalogue()):
             words = last if trope.part == "ending" else whole
             if words is None:
@@ -323,8 +334,7 @@ def scores(passages: list[str], vectors: np.ndarray, signal_vectors: np.ndarray)
         value = likelihood(patterns[index], measured, window)
         if index not in best or value > best[index].score:
             words = learned_words(patterns[index], window)
-            best[index] = Candidate(patterns[index], value, closest, measured["similarity"], cues, words,
-                                    usual_of(patterns[index]))  # fmt: skip
+            best[index] = Candidate(patterns[index], value, closest, measured["similarity"], cues, words)
     return [best[index] for index in sorted(best)]
 
 
@@ -338,7 +348,7 @@ def shown(scored: list[Candidate]) -> list[Candidate]:
     return [
         c
         for c in ranked
-        if (c.cues and c.score >= w["least_with_cue"]) or (c.words and c.score >= max(w["least"], c.usual))
+        if (c.cues and c.score >= w["least_with_cue"]) or (c.words and c.score >= max(w["least"], usual_of(c.trope)))
     ]
 
 
